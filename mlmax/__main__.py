@@ -1,0 +1,7 @@
+"""`python -m mlmax` is the `mlmax` command."""
+
+import sys
+
+from mlmax.cli import main
+
+sys.exit(main())

@@ -1,0 +1,564 @@
+"""The `mlmax` command: argument parsing and printing only; the work is done elsewhere.
+
+Exit codes: 0 success, 1 a job, run or environment failure, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mlmax.catalog import JOBS, JobRun, get_job
+from mlmax.runners.base import RunnerUnavailableError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+DEBUG_PORT = 5678
+
+
+class UsageError(Exception):
+    """Bad arguments or bad input files: printed as one `error:` line, exit code 2."""
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()
+) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+# --- mlmax pipeline ------------------------------------------------------------------------
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    from mlmax.pipeline import (
+        DataSpec,
+        InputDataError,
+        TrainingOptions,
+        prepare_run_dir,
+        run_census,
+    )
+    from mlmax.pipeline.metrics import headline
+    from mlmax.report import write_report
+    from mlmax.runners import make_runner
+
+    data = DataSpec(
+        rows=args.rows,
+        seed=args.seed,
+        train_file=args.input,
+        new_data_file=args.new_data,
+        new_data_drift=args.drift,
+    )
+    options = TrainingOptions(model_type=args.model_type, seed=args.seed)
+    # Check the user's files before creating anything, so bad input leaves no run behind.
+    from mlmax.pipeline import validate_data_file
+
+    try:
+        if args.input is not None:
+            validate_data_file(args.input, labels_required=True)
+        if args.new_data is not None:
+            validate_data_file(args.new_data, labels_required=False)
+        run_dir = prepare_run_dir(args.output)
+    except (InputDataError, FileExistsError) as error:
+        raise UsageError(str(error)) from None
+
+    def on_step(step, index: int, total: int, finished: bool) -> None:
+        if not finished:
+            _progress(f"[{index}/{total}] {step.name}: running on the {args.runner} runner")
+        elif step.status == "succeeded":
+            metrics = headline(step.job, step.metrics)
+            _progress(
+                f"[{index}/{total}] {step.name}: ✓ {step.duration_seconds:.1f} s"
+                + (f"  {metrics}" if metrics else "")
+            )
+        else:
+            _progress(f"[{index}/{total}] {step.name}: ✗ {step.error}")
+
+    _progress(f"Run directory: {run_dir}")
+    for name, source in data.describe().items():
+        _progress(f"  {name}: {source}")
+    try:
+        runner = make_runner(args.runner)
+        with runner:
+            record = run_census(
+                runner, run_dir, data, options, on_step=on_step, write_report=write_report
+            )
+    except InputDataError as error:
+        raise UsageError(str(error)) from None
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
+
+    rows = [
+        [
+            step.name,
+            step.status,
+            f"{step.duration_seconds:.1f} s" if step.duration_seconds is not None else "-",
+            headline(step.job, step.metrics),
+        ]
+        for step in record.steps
+    ]
+    rows.append(["total", record.status, f"{record.duration_seconds:.1f} s", ""])
+    print(_format_table(["step", "status", "duration", "key metrics"], rows, right=(2,)))
+    print()
+    if record.status != "succeeded":
+        _error(record.error or f"the run {record.status}")
+        print(f"Run record: {run_dir / 'pipeline.json'} (no report: the run failed)")
+        return EXIT_FAILURE
+    report = run_dir / (record.report or "report")
+    print(f"Report: {report / 'report.md'}  (also {report / 'report.html'})")
+    print(f"Run record: {run_dir / 'pipeline.json'}")
+    return EXIT_OK
+
+
+def _environment_errors() -> tuple[type[BaseException], ...]:
+    """Errors meaning "this machine cannot run the jobs", each with a one-sentence fix."""
+    errors: list[type[BaseException]] = [RunnerUnavailableError]
+    try:
+        from mlmax.localmode.docker_env import DockerUnavailableError
+
+        errors.append(DockerUnavailableError)
+    except ImportError:  # pragma: no cover - the module ships with mlmax
+        pass
+    try:
+        from mlmax.localmode.base_image import ImageBuildError
+
+        errors.append(ImageBuildError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+# --- mlmax run / debug ---------------------------------------------------------------------
+
+
+def _channel_pairs(pairs: list[str] | None, what: str) -> dict[str, Path]:
+    result: dict[str, Path] = {}
+    for pair in pairs or []:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--{what} {pair!r} is not NAME=PATH; write e.g. --{what} data=DIR")
+        if name in result:
+            raise UsageError(f"--{what} {name} is given twice; give each channel once")
+        result[name] = Path(path)
+    return result
+
+
+def _job_run_from_args(args: argparse.Namespace) -> JobRun:
+    job = get_job(args.job)
+    inputs = _channel_pairs(args.input, "input")
+    outputs = _channel_pairs(args.output, "output")
+    known_in = {c.name for c in job.inputs}
+    known_out = {c.name for c in job.outputs}
+    for name in inputs:
+        if name not in known_in:
+            raise UsageError(
+                f"job {job.name} has no input {name!r}; its inputs are: "
+                f"{', '.join(sorted(known_in))}"
+            )
+    for name in outputs:
+        if name not in known_out:
+            raise UsageError(
+                f"job {job.name} has no output {name!r}; its outputs are: "
+                f"{', '.join(sorted(known_out))}"
+            )
+    missing = [c.name for c in job.inputs if c.name not in inputs]
+    if missing:
+        raise UsageError(
+            f"job {job.name} needs --input for {', '.join(missing)}; e.g. --input {missing[0]}=PATH"
+        )
+    for name, path in inputs.items():
+        if not path.exists():
+            raise UsageError(
+                f"--input {name}={path}: {path} does not exist; pass an existing file or directory"
+            )
+    if len(outputs) < len(known_out):
+        from mlmax.pipeline.run import new_run_dir
+
+        base = new_run_dir()
+        for channel in job.outputs:
+            outputs.setdefault(channel.name, base / channel.name)
+    return JobRun(job, inputs, outputs, tuple(args.job_args))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from mlmax.runners import StepFailed, make_runner
+
+    job_run = _job_run_from_args(args)
+    _progress(f"Running {job_run.job.name} on the {args.runner} runner")
+    try:
+        with make_runner(args.runner) as runner:
+            result = runner.run_step(job_run)
+    except StepFailed as failure:
+        if failure.error_line and failure.exit_code == 2:
+            # The job's own JobInputError: the user's input is at fault.
+            _error(failure.error_line)
+            return EXIT_USAGE
+        _error(failure.describe())
+        return EXIT_FAILURE
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
+    sys.stdout.write(
+        result.log if result.log.endswith("\n") or not result.log else result.log + "\n"
+    )
+    print(f"✓ {job_run.job.name} finished in {result.duration_seconds:.1f} s")
+    for name, path in job_run.outputs.items():
+        print(f"  output {name}: {path}")
+    return EXIT_OK
+
+
+def _cmd_debug(args: argparse.Namespace) -> int:
+    _job_run_from_args(args)
+    _error(
+        "mlmax debug is not available in this version yet; to debug a job now, run its "
+        "container test with `pytest --smlocal --inspectlocal -k <test>`"
+    )
+    return EXIT_FAILURE
+
+
+# --- mlmax image ---------------------------------------------------------------------------
+
+
+def _cmd_image_build(args: argparse.Namespace) -> int:
+    from mlmax.localmode.image import ensure_job_image
+
+    started = time.perf_counter()
+    try:
+        tag = ensure_job_image(
+            base_image=args.base_image, with_debugpy=not args.no_debugpy, progress=_progress
+        )
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
+    print(f"✓ job image {tag} ready ({time.perf_counter() - started:.1f} s)")
+    return EXIT_OK
+
+
+def _cmd_image_ls(args: argparse.Namespace) -> int:
+    from mlmax.localmode.image import list_job_images
+
+    try:
+        images = list_job_images()
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
+    if not images:
+        print("no mlmax images; build one with `mlmax image build`")
+        return EXIT_OK
+    rows = [
+        [
+            i.tag,
+            i.role,
+            f"{i.size_mb:.0f} MB",
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(i.created)),
+        ]
+        for i in images
+    ]
+    print(_format_table(["image", "role", "size", "created"], rows, right=(2,)))
+    return EXIT_OK
+
+
+def _cmd_image_prune(args: argparse.Namespace) -> int:
+    from mlmax.localmode.image import prune_job_images
+
+    try:
+        removed = prune_job_images(keep_current=not args.all)
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
+    for tag in removed:
+        print(f"removed {tag}")
+    print(f"✓ {len(removed)} image(s) removed")
+    return EXIT_OK
+
+
+# --- mlmax data ----------------------------------------------------------------------------
+
+
+def _cmd_data_generate(args: argparse.Namespace) -> int:
+    from mlmax.data.generator import write_csv
+
+    if args.output.exists() and not args.force:
+        raise UsageError(f"{args.output} already exists; choose another --output or add --force")
+    try:
+        path = write_csv(args.output, rows=args.rows, seed=args.seed, drift=args.drift)
+    except (ValueError, OSError) as error:
+        raise UsageError(str(error)) from None
+    print(f"✓ wrote {args.rows} rows (seed {args.seed}, drift {args.drift:g}) to {path}")
+    return EXIT_OK
+
+
+# --- mlmax doctor --------------------------------------------------------------------------
+
+
+def _port_check(port: int) -> tuple[str, bool, str, str]:
+    name = f"Debug port {port}"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            return (
+                name,
+                False,
+                f"127.0.0.1:{port} is in use ({error.strerror})",
+                "Stop what listens there, or pick another port with `--inspect-port`.",
+            )
+    return name, True, f"127.0.0.1:{port} is free", ""
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from mlmax.localmode.docker_env import check_environment
+
+    checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
+    checks.append(_port_check(DEBUG_PORT))
+    for name, ok, detail, fix in checks:
+        mark = "✓" if ok else "✗"
+        print(f"{mark} {name}: {detail}" + ("" if ok else f"\n    fix: {fix}"))
+    failed = sum(not ok for _, ok, _, _ in checks)
+    print(f"{len(checks) - failed} of {len(checks)} checks passed")
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+
+def _add_job_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", choices=sorted(JOBS), help="the catalogue job to run")
+    parser.add_argument(
+        "--input",
+        action="append",
+        metavar="NAME=PATH",
+        help="an input channel and its host file or directory (repeat)",
+    )
+    parser.add_argument(
+        "--output",
+        action="append",
+        metavar="NAME=PATH",
+        help="an output channel and its host directory (repeat; default: a new "
+        "directory under runs/)",
+    )
+    parser.add_argument(
+        "--runner",
+        choices=("local", "host"),
+        default="local",
+        help="where the job runs (default: local = its SageMaker Local Mode container)",
+    )
+    parser.set_defaults(job_args=[])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mlmax.pipeline.definition import MODEL_TYPES
+
+    parser = argparse.ArgumentParser(
+        prog="mlmax",
+        description="Run, test and debug SageMaker ML jobs on this machine, in the container "
+        "they run in on SageMaker.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    pipeline = commands.add_parser(
+        "pipeline",
+        help="run every job chained and write a report",
+        description="Run preprocessing, training, evaluation, batch inference and monitoring "
+        "chained, and write a run directory with every output and a report.",
+    )
+    pipeline.add_argument(
+        "--runner",
+        choices=("local", "host"),
+        default="local",
+        help="local: SageMaker Local Mode containers (default); host: the "
+        "same scripts as host processes (fastest, no Docker)",
+    )
+    pipeline.add_argument(
+        "--rows", type=_positive_int, default=5000, help="rows of generated data (default 5000)"
+    )
+    pipeline.add_argument(
+        "--seed", type=int, default=42, help="seed of data and model (default 42)"
+    )
+    pipeline.add_argument(
+        "--input",
+        type=Path,
+        metavar="FILE",
+        help="your training CSV (census columns with income) instead of generated data",
+    )
+    pipeline.add_argument(
+        "--new-data",
+        type=Path,
+        metavar="FILE",
+        help="new data to score and check for drift (default: generated with "
+        "seed+1 and mild drift, or --input itself)",
+    )
+    pipeline.add_argument(
+        "--drift",
+        type=_non_negative_float,
+        default=0.3,
+        help="drift of the generated new data (default 0.3)",
+    )
+    pipeline.add_argument(
+        "--model-type",
+        choices=MODEL_TYPES,
+        default="logistic_regression",
+        help="the model to train (default logistic_regression)",
+    )
+    pipeline.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="run directory (new or empty; default runs/<time>-<id>)",
+    )
+    pipeline.set_defaults(handler=_cmd_pipeline)
+
+    run = commands.add_parser(
+        "run",
+        help="run one job",
+        description="Run one catalogue job. Arguments after `--` go to the job script.",
+        epilog="example: mlmax run monitoring --runner host --input baseline=train.csv "
+        "--input data=new.csv --output monitoring=out -- --psi-threshold 0.1",
+    )
+    _add_job_run_arguments(run)
+    run.set_defaults(handler=_cmd_run)
+
+    debug = commands.add_parser(
+        "debug",
+        help="run one job under a debugger (not available yet)",
+        description="Run one job under debugpy in its container (not available yet).",
+    )
+    _add_job_run_arguments(debug)
+    debug.set_defaults(handler=_cmd_debug)
+
+    image = commands.add_parser(
+        "image",
+        help="build, list and prune the job images",
+        description="Manage the Docker images the jobs run in.",
+    )
+    image_commands = image.add_subparsers(dest="image_command", metavar="ACTION", required=True)
+    build = image_commands.add_parser(
+        "build",
+        help="build the job image if it is missing",
+        description="Build the job image (offline) unless the current one exists; shows progress.",
+    )
+    build.add_argument("--base-image", help="base image to build on (default: the Dockerfile's)")
+    build.add_argument("--no-debugpy", action="store_true", help="leave debugpy out")
+    build.set_defaults(handler=_cmd_image_build)
+    ls = image_commands.add_parser(
+        "ls", help="list mlmax images", description="List the images mlmax built."
+    )
+    ls.set_defaults(handler=_cmd_image_ls)
+    prune = image_commands.add_parser(
+        "prune",
+        help="remove outdated mlmax images",
+        description="Remove mlmax images that the current workspace no longer uses.",
+    )
+    prune.add_argument("--all", action="store_true", help="remove the current images too")
+    prune.set_defaults(handler=_cmd_image_prune)
+
+    data = commands.add_parser(
+        "data", help="generate sample data", description="Sample census-like data."
+    )
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    generate = data_commands.add_parser(
+        "generate",
+        help="write generated census-like rows to a CSV",
+        description="Write generated census-like rows (same rows for the same seed) to a CSV.",
+    )
+    generate.add_argument(
+        "--rows", type=_positive_int, default=5000, help="number of rows (default 5000)"
+    )
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument(
+        "--drift",
+        type=_non_negative_float,
+        default=0.0,
+        help="shift of the numeric columns, 0 = none (default 0)",
+    )
+    generate.add_argument(
+        "--output", type=Path, required=True, metavar="FILE", help="CSV file to write"
+    )
+    generate.add_argument("--force", action="store_true", help="overwrite an existing file")
+    generate.set_defaults(handler=_cmd_data_generate)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that this machine can run the jobs",
+        description="Check Docker, Compose, disk space and the debug port; each line says "
+        "how to fix what fails. Exit code 1 if anything fails.",
+    )
+    doctor.set_defaults(handler=_cmd_doctor)
+    return parser
+
+
+def _split_job_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Everything after the first `--` belongs to the job script, not to mlmax."""
+    if "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1 :]
+    return argv, []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    own, job_args = _split_job_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(own)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+        return int(exit_.code or 0)
+    if job_args and args.command not in ("run", "debug"):
+        _error(f"`--` passes arguments to a job; `mlmax {args.command}` runs no single job")
+        return EXIT_USAGE
+    if job_args:
+        args.job_args = job_args
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UsageError as error:
+        _error(str(error))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""One call for a whole census run: pick the run directory, stage the data, run, report."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from mlmax.pipeline.definition import TrainingOptions, census_pipeline
+from mlmax.pipeline.execute import ReportWriter, RunRecord, StepListener, execute
+from mlmax.pipeline.inputs import DataSpec, stage_inputs
+from mlmax.runners.base import Runner
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+def new_run_dir(base: Path = DEFAULT_RUNS_DIR) -> Path:
+    """`base/<YYYYmmdd-HHMMSS>-<6 hex>`: sortable by time, unique between parallel runs."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return base / f"{stamp}-{secrets.token_hex(3)}"
+
+
+def prepare_run_dir(output: Path | None) -> Path:
+    """The directory a run writes to; an explicit `output` must be new or empty."""
+    if output is None:
+        run_dir = new_run_dir()
+        run_dir.mkdir(parents=True)
+        return run_dir
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise FileExistsError(
+            f"output directory {output} already exists and is not empty; "
+            "choose a new directory or leave --output out"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+def run_census(
+    runner: Runner,
+    run_dir: Path,
+    data: DataSpec,
+    options: TrainingOptions,
+    *,
+    on_step: StepListener | None = None,
+    write_report: ReportWriter | None = None,
+) -> RunRecord:
+    """Stage (or generate) the data into `run_dir`, then run the census pipeline.
+
+    Raises InputDataError before anything runs when a user's file is unusable. `runner` must
+    be entered already (it is a context manager).
+    """
+    inputs = stage_inputs(run_dir, data)
+    recorded = {
+        "model_type": options.model_type,
+        "seed": options.seed,
+        **{k: str(v) for k, v in data.describe().items()},
+    }
+    return execute(
+        census_pipeline(options),
+        runner,
+        inputs,
+        run_dir,
+        options=recorded,
+        on_step=on_step,
+        write_report=write_report,
+    )

@@ -1,0 +1,32 @@
+"""Runners turn one catalogue job run (a JobRun) into a real execution somewhere."""
+
+from __future__ import annotations
+
+from mlmax.runners.base import Runner, RunnerUnavailableError, StepFailed, StepResult
+
+RUNNER_NAMES = ("local", "host")
+
+
+def make_runner(name: str) -> Runner:
+    """A fresh runner by name (use it as a context manager)."""
+    if name == "host":
+        from mlmax.runners.host import HostRunner
+
+        return HostRunner()
+    if name == "local":
+        # Imported lazily: Local Mode pulls in the SageMaker SDK and Docker, which the host
+        # runner never needs.
+        from mlmax.runners.local import LocalModeRunner
+
+        return LocalModeRunner()
+    raise ValueError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNER_NAMES)}")
+
+
+__all__ = [
+    "RUNNER_NAMES",
+    "Runner",
+    "RunnerUnavailableError",
+    "StepFailed",
+    "StepResult",
+    "make_runner",
+]
