@@ -149,3 +149,24 @@ def run_main(
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+MODEL_FILE = "model.joblib"
+MODEL_ARCHIVE = "model.tar.gz"
+
+
+def load_model(model_dir: str | os.PathLike[str]) -> Any:
+    """Load the trained classifier from `model.joblib` or SageMaker's packed `model.tar.gz`."""
+    directory = Path(model_dir)
+    hint = "run train.py and pass its model directory"
+    if (directory / MODEL_FILE).is_file():
+        model = load_joblib(directory / MODEL_FILE, hint)
+        source = directory / MODEL_FILE
+    elif (directory / MODEL_ARCHIVE).is_file():
+        model = load_from_tar(directory / MODEL_ARCHIVE, MODEL_FILE, hint)
+        source = directory / MODEL_ARCHIVE
+    else:
+        raise JobInputError(f"no {MODEL_FILE} or {MODEL_ARCHIVE} in {directory}; {hint}")
+    if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
+        raise JobInputError(f"{source} does not hold a fitted classifier; {hint}")
+    return model

@@ -1,0 +1,62 @@
+"""Batch inference job: predict income classes for preprocessed features.
+
+Writes `predictions.csv` with one row per input row, in input order: `prediction` (0/1 at
+the decision threshold) and `probability` (of the positive class).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+try:
+    from .evaluation import model_features
+    from .jobs_common import data_files, load_model, run_main, write_outputs
+    from .tables import read_numeric_table
+    from .train import positive_probability
+except ImportError:  # run as a script from the flat code folder
+    from evaluation import model_features
+    from jobs_common import data_files, load_model, run_main, write_outputs
+    from tables import read_numeric_table
+    from train import positive_probability
+
+
+def predict(model, features: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Predictions and positive-class probabilities, row for row."""
+    probability = positive_probability(model, features).reset_index(drop=True)
+    return pd.DataFrame(
+        {"prediction": (probability >= threshold).astype(int), "probability": probability}
+    )
+
+
+def main(args: argparse.Namespace) -> None:
+    model = load_model(args.model_dir)
+    tables = [read_numeric_table(path) for path in data_files(args.input_dir)]
+    features = model_features(model, pd.concat(tables, ignore_index=True), args.input_dir)
+    predictions = predict(model, features, args.threshold)
+    target = Path(args.output_dir) / "predictions.csv"
+    write_outputs({target: lambda path: predictions.to_csv(path, index=False)})
+    share = predictions["prediction"].mean()
+    print(f"inference: {len(predictions)} predictions, {share:.1%} positive")
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", default="/opt/ml/processing/model")
+    parser.add_argument("--input-dir", default="/opt/ml/processing/input/data")
+    parser.add_argument("--output-dir", default="/opt/ml/processing/output")
+    parser.add_argument("--threshold", type=_probability, default=0.5)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main, parse_args))

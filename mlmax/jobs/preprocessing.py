@@ -1,0 +1,206 @@
+"""Preprocessing job: clean raw census data, split it and fit the feature transformer.
+
+`--mode train` drops rows with missing values and duplicates, maps the labels to 0/1,
+makes a stratified train/test split, fits the transformer on the train part and writes
+train/test features and labels plus the fitted transformer as `proc_model.tar.gz`.
+`--mode infer` loads that transformer and transforms new data row for row (missing values
+are imputed, unknown categories become all-zero one-hot columns).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, StandardScaler
+
+try:
+    from . import schema
+    from .jobs_common import JobInputError, load_from_tar, run_main, tar_writer, write_outputs
+    from .tables import read_census
+except ImportError:  # run as a script from the flat code folder
+    import schema
+    from jobs_common import JobInputError, load_from_tar, run_main, tar_writer, write_outputs
+    from tables import read_census
+
+PROC_MODEL_ARCHIVE = "proc_model.tar.gz"
+PROC_MODEL_MEMBER = "proc_model.joblib"
+# Uniform bins: age spans 0-90, and persons worked for employer is coded 0-6 in the extract,
+# so seven bins give each code its own column.
+BIN_COUNTS = {"age": 10, "num persons worked for employer": 7}
+
+
+def _binner(column: str) -> Pipeline:
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            (
+                "bins",
+                KBinsDiscretizer(
+                    n_bins=BIN_COUNTS[column], encode="onehot-dense", strategy="uniform"
+                ),
+            ),
+        ]
+    )
+
+
+def build_preprocessor() -> ColumnTransformer:
+    """The unfitted feature transformer (binning, scaling, one-hot encoding)."""
+    binned = [(f"bin_{c.replace(' ', '_')}", _binner(c), [c]) for c in schema.BINNED]
+    scaled = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    onehot = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    return ColumnTransformer(
+        [
+            *binned,
+            ("scale", scaled, list(schema.SCALED)),
+            ("onehot", onehot, list(schema.CATEGORICAL)),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def clean(data: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows with a missing value and duplicate rows."""
+    return data.dropna().drop_duplicates().reset_index(drop=True)
+
+
+def split(
+    data: pd.DataFrame, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Stratified split into train features, test features, train labels, test labels."""
+    labels = data[schema.LABEL].astype(int)
+    counts = labels.value_counts()
+    if len(counts) < 2 or counts.min() < 2:
+        raise JobInputError(
+            f"after dropping incomplete and duplicate rows the data has {len(data)} rows "
+            f"with label counts {counts.to_dict()}; each label needs at least 2 rows, so "
+            "provide more data"
+        )
+    try:
+        x_train, x_test, y_train, y_test = train_test_split(
+            data[list(schema.FEATURES)],
+            labels,
+            test_size=test_size,
+            random_state=seed,
+            stratify=labels,
+        )
+    except ValueError as error:
+        raise JobInputError(
+            f"cannot split {len(data)} rows with --test-size {test_size} ({error}); "
+            "provide more data or change --test-size"
+        ) from error
+    return x_train, x_test, y_train, y_test
+
+
+def _as_model_input(features: pd.DataFrame) -> pd.DataFrame:
+    # Plain object columns with NaN for missing values: what the imputers and the encoder
+    # expect with any pandas version (pandas 3 would otherwise hand over its string dtype).
+    frame = features[list(schema.FEATURES)].copy()
+    for name in schema.CATEGORICAL:
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
+
+
+def fit_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
+    """Fit the feature transformer on raw features."""
+    return build_preprocessor().fit(_as_model_input(features))
+
+
+def transform(preprocessor: ColumnTransformer, features: pd.DataFrame) -> pd.DataFrame:
+    """Transform raw features into the model's features, named as the transformer names them."""
+    values = preprocessor.transform(_as_model_input(features))
+    return pd.DataFrame(values, columns=preprocessor.get_feature_names_out())
+
+
+def _csv_writer(frame: pd.DataFrame | pd.Series):
+    return lambda path: frame.to_csv(path, index=False)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    data = read_census(args.input_dir, label="required")
+    cleaned = clean(data)
+    print(f"preprocessing: read {len(data)} rows, {len(cleaned)} after cleaning")
+    x_train, x_test, y_train, y_test = split(cleaned, args.test_size, args.seed)
+    preprocessor = fit_preprocessor(x_train)
+    train_features = transform(preprocessor, x_train)
+    test_features = transform(preprocessor, x_test)
+    train_dir, test_dir = Path(args.train_dir), Path(args.test_dir)
+    write_outputs(
+        {
+            train_dir / "train_features.csv": _csv_writer(train_features),
+            train_dir / "train_labels.csv": _csv_writer(y_train.reset_index(drop=True)),
+            test_dir / "test_features.csv": _csv_writer(test_features),
+            test_dir / "test_labels.csv": _csv_writer(y_test.reset_index(drop=True)),
+            Path(args.model_dir) / PROC_MODEL_ARCHIVE: tar_writer(PROC_MODEL_MEMBER, preprocessor),
+        }
+    )
+    print(
+        f"preprocessing: {len(train_features)} train and {len(test_features)} test rows, "
+        f"{train_features.shape[1]} features"
+    )
+
+
+def load_preprocessor(proc_model_dir: str | Path) -> ColumnTransformer:
+    """Load the fitted transformer from `proc_model.tar.gz` in a directory."""
+    hint = "run preprocessing.py --mode train first and pass its model directory"
+    preprocessor = load_from_tar(Path(proc_model_dir) / PROC_MODEL_ARCHIVE, PROC_MODEL_MEMBER, hint)
+    if not isinstance(preprocessor, ColumnTransformer):
+        raise JobInputError(
+            f"{PROC_MODEL_ARCHIVE} in {proc_model_dir} does not hold a fitted preprocessor; {hint}"
+        )
+    return preprocessor
+
+
+def run_infer(args: argparse.Namespace) -> None:
+    preprocessor = load_preprocessor(args.proc_model_dir)
+    data = read_census(args.input_dir, label="optional")
+    features = transform(preprocessor, data)
+    output_dir = Path(args.output_dir)
+    outputs = {output_dir / "infer_features.csv": _csv_writer(features)}
+    if schema.LABEL in data.columns:
+        labels = data[schema.LABEL].astype("Int64")
+        outputs[output_dir / "infer_labels.csv"] = _csv_writer(labels)
+    write_outputs(outputs)
+    print(f"preprocessing: transformed {len(features)} rows into {features.shape[1]} features")
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.mode == "train":
+        run_train(args)
+    else:
+        run_infer(args)
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("train", "infer"), default="train")
+    parser.add_argument("--input-dir", default="/opt/ml/processing/input/data")
+    parser.add_argument("--train-dir", default="/opt/ml/processing/train")
+    parser.add_argument("--test-dir", default="/opt/ml/processing/test")
+    parser.add_argument("--model-dir", default="/opt/ml/processing/model")
+    parser.add_argument("--proc-model-dir", default="/opt/ml/processing/proc_model")
+    parser.add_argument("--output-dir", default="/opt/ml/processing/output")
+    parser.add_argument("--test-size", type=_fraction, default=0.2)
+    parser.add_argument("--seed", type=int, default=42)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main, parse_args))
