@@ -1,0 +1,151 @@
+"""Is this machine ready to run SageMaker Local Mode jobs? Checks with one-sentence fixes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+import docker.errors
+
+import docker
+
+# The job image (~0.6 GB), its base and a few job runs fit comfortably in this.
+MIN_FREE_BYTES = 3 * 1024**3
+_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+class DockerUnavailableError(RuntimeError):
+    """Docker cannot run jobs here; the message is one sentence naming the fix."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One readiness check: what was checked, whether it passed, what was seen, the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def docker_client(timeout: int = 10) -> docker.DockerClient:
+    """A client for the engine named by DOCKER_HOST (or the default socket)."""
+    return docker.from_env(timeout=timeout)
+
+
+def check_docker_cli() -> Check:
+    path = shutil.which("docker")
+    if path:
+        return Check("docker CLI", True, path)
+    return Check(
+        "docker CLI",
+        False,
+        "no `docker` executable on PATH",
+        "Install the Docker CLI (e.g. `apt-get install -y docker.io`); "
+        "the SageMaker SDK calls it to run jobs.",
+    )
+
+
+def check_daemon() -> Check:
+    host = os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
+    try:
+        client = docker_client(timeout=5)
+        try:
+            client.ping()
+            version = client.version().get("Version", "?")
+        finally:
+            client.close()
+    except docker.errors.DockerException as error:
+        reason = _first_line(str(error))
+        return Check(
+            "Docker daemon",
+            False,
+            f"cannot reach {host}: {reason}",
+            "Start the Docker daemon (e.g. `systemctl start docker`) or point DOCKER_HOST "
+            "at a running one.",
+        )
+    return Check("Docker daemon", True, f"engine {version} at {host}")
+
+
+def check_compose() -> Check:
+    """Compose as the SageMaker SDK looks for it: `docker compose` v2+, else docker-compose."""
+    if shutil.which("docker"):
+        version = _version_of(["docker", "compose", "version", "--short"])
+        if version and _major(version) >= 2:
+            return Check("Docker Compose", True, f"docker compose {version}")
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        version = _version_of([legacy, "version", "--short"]) or "unknown version"
+        return Check("Docker Compose", True, f"docker-compose {version} ({legacy})")
+    return Check(
+        "Docker Compose",
+        False,
+        "neither `docker compose` (v2) nor `docker-compose` was found",
+        "Install docker-compose (e.g. `apt-get install -y docker-compose`) "
+        "or the Docker Compose plugin.",
+    )
+
+
+def check_disk_space(min_free_bytes: int = MIN_FREE_BYTES) -> Check:
+    """Free space where images (Docker's root, if local) and job files (temp dir) go."""
+    places = {tempfile.gettempdir()}
+    docker_root = _docker_root_dir()
+    if docker_root and os.path.isdir(docker_root):
+        places.add(docker_root)
+    tightest = min(places, key=lambda p: shutil.disk_usage(p).free)
+    free = shutil.disk_usage(tightest).free
+    detail = f"{free / 1024**3:.1f} GB free in {tightest}"
+    if free >= min_free_bytes:
+        return Check("Disk space", True, detail)
+    return Check(
+        "Disk space",
+        False,
+        detail,
+        f"Free at least {min_free_bytes / 1024**3:.0f} GB in {tightest} "
+        "(e.g. `mlmax image prune`, or remove unused Docker images).",
+    )
+
+
+def check_environment() -> list[Check]:
+    """Every check, in the order a person would fix them."""
+    return [check_docker_cli(), check_daemon(), check_compose(), check_disk_space()]
+
+
+def require_docker() -> docker.DockerClient:
+    """A connected client, or DockerUnavailableError naming the first thing to fix."""
+    for check in (check_docker_cli(), check_daemon(), check_compose()):
+        if not check.ok:
+            raise DockerUnavailableError(f"{check.name}: {check.detail}. {check.fix}")
+    return docker_client(timeout=600)
+
+
+def _docker_root_dir() -> str | None:
+    try:
+        client = docker_client(timeout=5)
+        try:
+            return client.info().get("DockerRootDir")
+        finally:
+            client.close()
+    except docker.errors.DockerException:
+        return None
+
+
+def _version_of(command: list[str]) -> str | None:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"\d+\.\d+(\.\d+)?", result.stdout) if result.returncode == 0 else None
+    return match.group(0) if match else None
+
+
+def _major(version: str) -> int:
+    return int(version.split(".", 1)[0])
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no answer"

@@ -1,0 +1,168 @@
+"""Wheels for the job image, downloaded on the host (which can reach the package index).
+
+The image build itself has no network: it installs from this wheelhouse with `--no-index`.
+Wheelhouses are cached per set of requirements under the user's cache directory and
+appear there only once complete (downloaded into a temporary directory, then renamed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mlmax.progress import Progress, or_default
+
+# Bump when the download recipe changes in a way that changes which wheels are chosen.
+RECIPE_VERSION = "1"
+DEFAULT_PYTHON_VERSION = "3.11"
+
+# Every manylinux tag an x86_64 Debian bookworm (glibc 2.36) accepts. With only the
+# legacy "manylinux2014" tag pip silently settles for much older releases.
+MANYLINUX_X86_64 = (
+    *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)),
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+)
+
+# Settings that would make `pip download` put something other than the pinned wheels
+# into the wheelhouse (or refuse to run outside a venv). Index and certificate settings
+# are kept so a company mirror keeps working.
+_PIP_SETTINGS_TO_DROP = (
+    "PIP_CONSTRAINT",
+    "PIP_REQUIRE_VIRTUALENV",
+    "PIP_NO_BINARY",
+    "PIP_ONLY_BINARY",
+    "PIP_NO_DEPS",
+    "PIP_PRE",
+    "PIP_TARGET",
+    "PIP_PREFIX",
+    "PIP_USER",
+)
+
+
+class WheelhouseError(RuntimeError):
+    """The wheels for the image could not be downloaded."""
+
+
+def cache_root() -> Path:
+    """The cache: $MLMAX_CACHE_DIR, else $XDG_CACHE_HOME/mlmax, else ~/.cache/mlmax."""
+    override = os.environ.get("MLMAX_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "mlmax"
+
+
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock shared by every process using the same cache (xdist workers)."""
+    lock_dir = cache_root() / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def wheelhouse_key(
+    requirement_files: Sequence[Path], python_version: str = DEFAULT_PYTHON_VERSION
+) -> str:
+    """A hash of everything that decides which wheels are downloaded."""
+    digest = hashlib.sha256()
+    for part in (RECIPE_VERSION, python_version, *MANYLINUX_X86_64):
+        digest.update(part.encode() + b"\0")
+    for path in requirement_files:
+        digest.update(Path(path).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def ensure_wheelhouse(
+    requirement_files: Sequence[Path],
+    *,
+    python_version: str = DEFAULT_PYTHON_VERSION,
+    progress: Progress | None = None,
+) -> Path:
+    """The directory of wheels for these requirements, downloading them the first time."""
+    say = or_default(progress)
+    root = cache_root() / "wheelhouse"
+    target = root / wheelhouse_key(requirement_files, python_version)
+    if target.is_dir():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    names = ", ".join(Path(p).name for p in requirement_files)
+    say(f"Downloading wheels for Python {python_version} ({names}) into {target}")
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+    try:
+        _pip_download(requirement_files, staging, python_version)
+        wheels = sorted(staging.glob("*.whl"))
+        if not wheels:
+            raise WheelhouseError(f"pip downloaded no wheels for {names}; check the file.")
+        size = sum(w.stat().st_size for w in wheels) / 1e6
+        try:
+            staging.rename(target)
+        except OSError:
+            # Another process finished the same wheelhouse first: theirs is as good.
+            if not target.is_dir():
+                raise
+        else:
+            say(f"Downloaded {len(wheels)} wheels ({size:.0f} MB)")
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _pip_download(requirement_files: Sequence[Path], dest: Path, python_version: str) -> None:
+    abi = "cp" + python_version.replace(".", "")
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        *(arg for tag in MANYLINUX_X86_64 for arg in ("--platform", tag)),
+        "--platform",
+        "any",
+        "--dest",
+        str(dest),
+    ]
+    for path in requirement_files:
+        command += ["--requirement", str(path)]
+    env = {k: v for k, v in os.environ.items() if k not in _PIP_SETTINGS_TO_DROP}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        last = _last_meaningful_line(result.stderr) or f"exit code {result.returncode}"
+        raise WheelhouseError(
+            f"Downloading the image's wheels failed ({last}); check that the package index "
+            "is reachable (pip's index settings) and that every pin has a Linux x86_64 wheel."
+        )
+
+
+def _last_meaningful_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return (errors or lines or [""])[-1]
