@@ -89,13 +89,13 @@ def _read_census_file(path: Path, wanted: Sequence[str]) -> tuple[pd.DataFrame, 
     first = _first_row(path)
     named = [name for name in schema.REQUIRED if name in first]
     if named:
-        frame = _read_strings(path, usecols=lambda c: c.strip() in wanted)
-        frame.columns = [c.strip() for c in frame.columns]
+        # No usecols: pandas would then let rows with too many fields pass silently.
+        frame = _read_strings(path)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        frame = frame[[c for c in frame.columns if c in wanted]]
         first_line = 2
     elif len(first) == len(schema.KDD_COLUMNS):
-        frame = _read_strings(
-            path, header=None, names=list(schema.KDD_COLUMNS), usecols=list(wanted)
-        )
+        frame = _read_strings(path, header=None, names=list(schema.KDD_COLUMNS))[list(wanted)]
         first_line = 1
     else:
         raise JobInputError(
