@@ -1,0 +1,598 @@
+"""The SageMaker runner: each job as a managed SageMaker job, data and code in S3.
+
+The same catalogue jobs and the same step builders as Local Mode; only the session (a real
+boto-backed SageMaker session), the instance types (`ml.*`) and the data locations change.
+Every channel lives in S3 under one prefix per run:
+
+    s3://<bucket>/<prefix>/<run>/<step>/<output>       what a step writes
+    s3://<bucket>/<prefix>/<run>/inputs/<step>-<name>  host data given to the pipeline
+
+A host directory that an earlier step of the run wrote is read from that step's S3 output,
+so the wiring of the pipeline carries over unchanged and nothing is uploaded twice. Outputs
+are downloaded back into the host directories the caller asked for (the report needs them).
+
+Waiting is done here, not by the SDK: the SDK's waiters sleep a fixed 10 s and print their
+own way. `JobWatcher` polls Describe*Job, reports status transitions, streams the job's
+CloudWatch log lines when there are any, and turns a failed job into one `StepFailed` that
+carries SageMaker's FailureReason. Ctrl-C while waiting stops the managed job (it would go on
+costing money otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun
+from mlmax.progress import Progress, or_default
+from mlmax.runners.base import StepFailed, StepResult
+
+DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"  # 2 vCPU, 8 GiB
+DEFAULT_TRAINING_INSTANCE = "ml.m5.xlarge"  # 4 vCPU, 16 GiB
+DEFAULT_PREFIX = "mlmax"
+DEFAULT_POLL_SECONDS = 15.0
+IMAGE_ENV = "MLMAX_SAGEMAKER_IMAGE"
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+class SageMakerConfigError(ValueError):
+    """The runner cannot start: a role, bucket, image or instance type is missing or wrong."""
+
+
+@dataclass(frozen=True)
+class SageMakerOptions:
+    """Where and how the managed jobs run. Unset values come from the SDK's own config."""
+
+    role: str | None = None
+    bucket: str | None = None
+    prefix: str = DEFAULT_PREFIX
+    region: str | None = None
+    image_uri: str | None = None
+    # Per-job (catalogue job name) instance types; unset jobs get the defaults by kind.
+    instance_types: Mapping[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    logs: bool = True
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    download_outputs: bool = True
+
+    def instance_type(self, job: JobDefinition) -> str:
+        if job.name in self.instance_types:
+            return self.instance_types[job.name]
+        if job.kind == "training":
+            return DEFAULT_TRAINING_INSTANCE
+        return DEFAULT_PROCESSING_INSTANCE
+
+
+def parse_instance_types(specs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`["train=ml.c5.2xlarge", ...]` -> {"train": "ml.c5.2xlarge"}, with one clear error."""
+    from mlmax.catalog import JOBS
+
+    result: dict[str, str] = {}
+    for spec in specs:
+        job, sep, instance = spec.partition("=")
+        if not sep or job not in JOBS or not instance.startswith("ml."):
+            raise SageMakerConfigError(
+                f"bad instance type {spec!r}; write JOB=ml.TYPE with JOB one of "
+                f"{', '.join(sorted(JOBS))}, e.g. train=ml.m5.2xlarge"
+            )
+        result[job] = instance
+    return result
+
+
+def default_run_id(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+
+
+def s3_join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p)
+
+
+# --------------------------------------------------------------------------- step builders
+# Until mlmax.localmode exposes its builders (a JobRun -> Processor / ModelTrainer), these
+# turn a catalogue job plus S3 locations (or pipeline variables) into unstarted SDK objects.
+# The same functions serve the runner (a real Session) and the pipeline export (a
+# PipelineSession): only the session and the instance type differ.
+
+PipelineValue = Any  # a str or one of the SDK's PipelineVariable objects
+
+
+def stage_job_code(destination: Path) -> Path:
+    """Copy the jobs folder's Python files (flat, no caches) into `destination`.
+
+    The folder is what ships into the container as the code root; copying only *.py keeps
+    `__pycache__` and editor files out of the upload and makes its content hash stable.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    for source in sorted(JOBS_DIR.glob("*.py")):
+        shutil.copyfile(source, destination / source.name)
+    return destination
+
+
+def training_hyperparameters(arguments: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`--model-type x --seed 1` -> {"model-type": "x", "seed": "1"}.
+
+    SageMaker's training drivers turn each hyperparameter back into `--key value` on the
+    script's command line, so the job sees exactly the arguments the other runners pass.
+    """
+    pairs: dict[str, str] = {}
+    items = list(arguments)
+    if len(items) % 2 or not all(a.startswith("--") for a in items[::2]):
+        raise SageMakerConfigError(
+            f"training arguments must be --option value pairs, got {' '.join(items)!r}"
+        )
+    for option, value in zip(items[::2], items[1::2], strict=True):
+        pairs[option.removeprefix("--")] = value
+    return pairs
+
+
+def build_processing_job(
+    job: JobDefinition,
+    *,
+    session: Any,
+    image_uri: PipelineValue,
+    role: str,
+    instance_type: PipelineValue,
+    inputs: Mapping[str, PipelineValue],
+    outputs: Mapping[str, str | None],
+    arguments: list[str] | tuple[str, ...],
+    code_dir: Path,
+    environment: Mapping[str, str] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """An unstarted FrameworkProcessor and the keyword arguments of its `run()`.
+
+    `outputs` maps output channels to S3 URIs; None lets the SDK choose (pipelines).
+    """
+    from sagemaker.core.processing import FrameworkProcessor
+    from sagemaker.core.shapes import (
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+    )
+
+    processor = FrameworkProcessor(
+        image_uri=image_uri,
+        command=["python3"],
+        role=role,
+        instance_type=instance_type,
+        instance_count=1,
+        base_job_name=f"mlmax-{job.name}",
+        sagemaker_session=session,
+        env={"PYTHONUNBUFFERED": "1", **(environment or {})},
+    )
+    processing_inputs = [
+        ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=uri,
+                local_path=job.input(name).container_path,
+                s3_data_type="S3Prefix",
+                s3_input_mode="File",
+            ),
+        )
+        for name, uri in inputs.items()
+    ]
+    processing_outputs = [
+        ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=uri,
+                local_path=job.output(name).container_path,
+                s3_upload_mode="EndOfJob",
+            ),
+        )
+        for name, uri in outputs.items()
+    ]
+    run_args = {
+        "code": job.script,
+        "source_dir": str(code_dir),
+        "inputs": processing_inputs,
+        "outputs": processing_outputs,
+        # SageMaker refuses an empty argument list; None leaves the field out.
+        "arguments": list(arguments) or None,
+    }
+    return processor, run_args
+
+
+def build_training_job(
+    job: JobDefinition,
+    *,
+    session: Any,
+    image_uri: PipelineValue,
+    role: str,
+    instance_type: PipelineValue,
+    inputs: Mapping[str, PipelineValue],
+    output_path: PipelineValue,
+    hyperparameters: Mapping[str, str],
+    base_job_name: str,
+    code_dir: Path,
+    environment: Mapping[str, str] | None = None,
+) -> tuple[Any, list[Any]]:
+    """An unstarted ModelTrainer and the input channels of its `train()`."""
+    from sagemaker.core.training.configs import (
+        Compute,
+        InputData,
+        OutputDataConfig,
+        SourceCode,
+    )
+    from sagemaker.train import ModelTrainer
+
+    trainer = ModelTrainer(
+        sagemaker_session=session,
+        role=role,
+        training_image=image_uri,
+        base_job_name=base_job_name,
+        source_code=SourceCode(source_dir=str(code_dir), entry_script=job.script),
+        compute=Compute(instance_type=instance_type, instance_count=1),
+        hyperparameters=dict(hyperparameters),
+        environment={"PYTHONUNBUFFERED": "1", **(environment or {})},
+        output_data_config=OutputDataConfig(s3_output_path=output_path),
+    )
+    input_data = [InputData(channel_name=name, data_source=uri) for name, uri in inputs.items()]
+    return trainer, input_data
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+@dataclass(frozen=True)
+class JobKindApi:
+    """The Describe/Stop calls and field names of one kind of managed job."""
+
+    describe: str
+    stop: str
+    name_field: str
+    status_field: str
+    log_group: str
+
+
+PROCESSING_API = JobKindApi(
+    "describe_processing_job",
+    "stop_processing_job",
+    "ProcessingJobName",
+    "ProcessingJobStatus",
+    "/aws/sagemaker/ProcessingJobs",
+)
+TRAINING_API = JobKindApi(
+    "describe_training_job",
+    "stop_training_job",
+    "TrainingJobName",
+    "TrainingJobStatus",
+    "/aws/sagemaker/TrainingJobs",
+)
+
+
+class CloudWatchTail:
+    """Reads new lines of a job's log streams on each call; silent while there are none."""
+
+    def __init__(self, logs_client: Any, group: str, job_name: str) -> None:
+        self._client = logs_client
+        self._group = group
+        self._job_name = job_name
+        self._tokens: dict[str, str | None] = {}
+        self.available = True
+
+    def new_lines(self) -> list[str]:
+        if not self.available:
+            return []
+        try:
+            streams = self._client.describe_log_streams(
+                logGroupName=self._group, logStreamNamePrefix=f"{self._job_name}/"
+            ).get("logStreams", [])
+        except self._client.exceptions.ResourceNotFoundException:
+            return []  # the group or stream appears once the container has started
+        except Exception:  # no permission or no endpoint: the job still runs, say so once
+            self.available = False
+            return []
+        lines: list[str] = []
+        for stream in sorted(s["logStreamName"] for s in streams):
+            kwargs: dict[str, Any] = {
+                "logGroupName": self._group,
+                "logStreamName": stream,
+                "startFromHead": True,
+            }
+            if self._tokens.get(stream):
+                kwargs["nextToken"] = self._tokens[stream]
+            response = self._client.get_log_events(**kwargs)
+            lines += [event["message"] for event in response.get("events", [])]
+            self._tokens[stream] = response.get("nextForwardToken")
+        return lines
+
+
+class JobWatcher:
+    """Polls one managed job to its end, reporting status changes and log lines."""
+
+    def __init__(
+        self,
+        sagemaker_client: Any,
+        api: JobKindApi,
+        job_name: str,
+        *,
+        step: str,
+        logs: CloudWatchTail | None,
+        progress: Progress,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+    ) -> None:
+        self._client = sagemaker_client
+        self._api = api
+        self.job_name = job_name
+        self._step = step
+        self._logs = logs
+        self._progress = progress
+        self._sleep = sleep
+        self._poll_seconds = poll_seconds
+        self.log_lines: list[str] = []
+
+    def wait(self) -> dict[str, Any]:
+        """The final Describe*Job response; StepFailed if the job failed or was stopped."""
+        last_state: tuple[str, str] | None = None
+        try:
+            while True:
+                description = getattr(self._client, self._api.describe)(
+                    **{self._api.name_field: self.job_name}
+                )
+                status = description[self._api.status_field]
+                state = (status, description.get("SecondaryStatus", ""))
+                if state != last_state:
+                    detail = f" ({state[1]})" if state[1] and state[1] != status else ""
+                    self._progress(f"[{self._step}] {self.job_name}: {status}{detail}")
+                    last_state = state
+                self._pump_logs()
+                if status in _TERMINAL:
+                    break
+                self._sleep(self._poll_seconds)
+        except KeyboardInterrupt:
+            self._stop()
+            raise
+        if status != "Completed":
+            reason = description.get("FailureReason") or "gave no failure reason"
+            raise StepFailed(
+                self._step,
+                None,
+                "\n".join(self.log_lines),
+                reason=f"{status.lower()} on SageMaker (job {self.job_name}): {reason}",
+            )
+        return description
+
+    def _pump_logs(self) -> None:
+        if self._logs is None:
+            return
+        was_available = self._logs.available
+        for line in self._logs.new_lines():
+            self.log_lines.append(line)
+            self._progress(f"[{self._step}] {line}")
+        if was_available and not self._logs.available:
+            self._progress(f"[{self._step}] CloudWatch logs are not readable; status only")
+
+    def _stop(self) -> None:
+        self._progress(f"[{self._step}] interrupted: stopping {self.job_name} on SageMaker")
+        try:
+            getattr(self._client, self._api.stop)(**{self._api.name_field: self.job_name})
+        except Exception as error:  # the interrupt matters more; say what is left running
+            self._progress(
+                f"[{self._step}] could not stop {self.job_name} ({error}); stop it in the console"
+            )
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+class SageMakerRunner:
+    """Runs catalogue jobs as managed SageMaker processing and training jobs."""
+
+    name = "sagemaker"
+
+    def __init__(
+        self,
+        options: SageMakerOptions | None = None,
+        *,
+        boto_session: Any | None = None,
+        progress: Progress | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options or SageMakerOptions()
+        self._boto_session = boto_session
+        self._progress = or_default(progress)
+        self._sleep = sleep
+        self.session: Any | None = None
+        self.role: str = ""
+        self.bucket: str = ""
+        self.image_uri: str = ""
+        self.run_id: str = self.options.run_id or default_run_id()
+        # host directory (resolved) -> the S3 URI holding the same data
+        self._s3_of_host_dir: dict[Path, str] = {}
+        self._step_names: set[str] = set()
+        self.job_names: dict[str, str] = {}
+        self._code_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    # -- set-up
+    def __enter__(self) -> Self:
+        import boto3
+        from sagemaker.core.helper.session_helper import Session
+
+        boto_session = self._boto_session or boto3.Session(region_name=self.options.region)
+        if not boto_session.region_name:
+            raise SageMakerConfigError(
+                "no AWS region is set; pass --region or set AWS_DEFAULT_REGION"
+            )
+        self.session = Session(boto_session=boto_session, default_bucket=self.options.bucket)
+        self.role = self._resolve_role()
+        self.bucket = self.session.default_bucket()
+        self.image_uri = self._resolve_image()
+        self._code_dir = tempfile.TemporaryDirectory(prefix="mlmax-sagemaker-code-")
+        stage_job_code(Path(self._code_dir.name))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session = None
+        if self._code_dir is not None:
+            self._code_dir.cleanup()
+            self._code_dir = None
+
+    @property
+    def code_dir(self) -> Path:
+        assert self._code_dir is not None
+        return Path(self._code_dir.name)
+
+    def _resolve_role(self) -> str:
+        from sagemaker.core.common_utils import resolve_value_from_config
+        from sagemaker.core.config.config_schema import TRAINING_JOB_ROLE_ARN_PATH
+
+        role = self.options.role or resolve_value_from_config(
+            None, TRAINING_JOB_ROLE_ARN_PATH, sagemaker_session=self.session
+        )
+        if not role:
+            raise SageMakerConfigError(
+                "no SageMaker execution role; pass --role arn:aws:iam::<account>:role/<name> "
+                "or set SageMaker.TrainingJob.RoleArn in the SageMaker SDK config file"
+            )
+        if not _ROLE_ARN.match(role):
+            raise SageMakerConfigError(
+                f"role {role!r} is not a role ARN; pass the full "
+                "arn:aws:iam::<12-digit account>:role/<name>"
+            )
+        return role
+
+    def _resolve_image(self) -> str:
+        image = self.options.image_uri or os.environ.get(IMAGE_ENV, "")
+        if not image:
+            raise SageMakerConfigError(
+                "no job image for SageMaker; push the mlmax job image to your registry and "
+                f"pass --image <uri> (or set {IMAGE_ENV})"
+            )
+        return image
+
+    # -- locations
+    def run_uri(self, *parts: str) -> str:
+        return "s3://" + s3_join(self.bucket, self.options.prefix, self.run_id, *parts)
+
+    def _step_name(self, job: JobDefinition) -> str:
+        name, n = job.name, 1
+        while name in self._step_names:
+            n += 1
+            name = f"{job.name}-{n}"
+        self._step_names.add(name)
+        return name
+
+    def _input_uri(self, step: str, channel: str, host_dir: Path) -> str:
+        key = Path(host_dir).resolve()
+        if key in self._s3_of_host_dir:
+            return self._s3_of_host_dir[key]
+        if not key.exists():
+            raise StepFailed(step, None, "", reason=f"has no input {channel!r}: {key} is missing")
+        uri = self.run_uri("inputs", f"{step}-{channel}")
+        self._progress(f"[{step}] uploading {key} to {uri}")
+        self.session.upload_data(  # type: ignore[union-attr]
+            str(key), bucket=self.bucket, key_prefix=uri.removeprefix(f"s3://{self.bucket}/")
+        )
+        self._s3_of_host_dir[key] = uri
+        return uri
+
+    # -- running
+    def run_step(self, step_run: JobRun) -> StepResult:
+        if self.session is None:
+            raise RuntimeError("use the SageMaker runner as a context manager")
+        job = step_run.job
+        step = self._step_name(job)
+        inputs = {c: self._input_uri(step, c, p) for c, p in step_run.inputs.items()}
+        outputs = {name: self.run_uri(step, name) for name in step_run.outputs}
+        instance_type = self.options.instance_type(job)
+        self._progress(f"[{step}] starting on {instance_type}")
+        started = time.perf_counter()
+        if job.kind == "training":
+            watcher, final_outputs = self._start_training(step, step_run, inputs, outputs)
+        else:
+            watcher, final_outputs = self._start_processing(step, step_run, inputs, outputs)
+        self.job_names[step] = watcher.job_name
+        watcher.wait()
+        for name, host_dir in step_run.outputs.items():
+            self._s3_of_host_dir[Path(host_dir).resolve()] = final_outputs[name]
+            if self.options.download_outputs:
+                self._download(final_outputs[name], Path(host_dir))
+        return StepResult(job.name, time.perf_counter() - started, "\n".join(watcher.log_lines))
+
+    def _watcher(self, api: JobKindApi, job_name: str, step: str) -> JobWatcher:
+        assert self.session is not None
+        logs = None
+        if self.options.logs:
+            logs = CloudWatchTail(self.session.boto_session.client("logs"), api.log_group, job_name)
+        return JobWatcher(
+            self.session.sagemaker_client,
+            api,
+            job_name,
+            step=step,
+            logs=logs,
+            progress=self._progress,
+            sleep=self._sleep,
+            poll_seconds=self.options.poll_seconds,
+        )
+
+    def _start_processing(
+        self, step: str, step_run: JobRun, inputs: dict[str, str], outputs: dict[str, str]
+    ) -> tuple[JobWatcher, dict[str, str]]:
+        job_name = f"mlmax-{step}-{self.run_id}"[:63]
+        processor, run_args = build_processing_job(
+            step_run.job,
+            session=self.session,
+            image_uri=self.image_uri,
+            role=self.role,
+            instance_type=self.options.instance_type(step_run.job),
+            inputs=inputs,
+            outputs=outputs,
+            arguments=step_run.all_arguments,
+            code_dir=self.code_dir,
+        )
+        processor.run(**run_args, job_name=job_name, wait=False, logs=False)
+        return self._watcher(PROCESSING_API, job_name, step), outputs
+
+    def _start_training(
+        self, step: str, step_run: JobRun, inputs: dict[str, str], outputs: dict[str, str]
+    ) -> tuple[JobWatcher, dict[str, str]]:
+        (output_name,) = [c.name for c in step_run.job.outputs]
+        trainer, input_data = build_training_job(
+            step_run.job,
+            session=self.session,
+            image_uri=self.image_uri,
+            role=self.role,
+            instance_type=self.options.instance_type(step_run.job),
+            inputs=inputs,
+            output_path=outputs.get(output_name, self.run_uri(step, output_name)),
+            hyperparameters=training_hyperparameters(step_run.all_arguments),
+            base_job_name=f"mlmax-{step}",
+            code_dir=self.code_dir,
+        )
+        trainer.train(input_data_config=input_data, wait=False, logs=False)
+        job_name = trainer._latest_training_job.training_job_name
+        base = outputs.get(output_name, self.run_uri(step, output_name))
+        # SageMaker packs SM_MODEL_DIR as <output path>/<job name>/output/model.tar.gz.
+        model_uri = s3_join(base, job_name, "output", "model.tar.gz")
+        return self._watcher(TRAINING_API, job_name, step), {output_name: model_uri}
+
+    def _download(self, uri: str, host_dir: Path) -> None:
+        assert self.session is not None
+        host_dir.mkdir(parents=True, exist_ok=True)
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.session.download_data(str(host_dir), bucket, key_prefix=key)
+        if uri.endswith("model.tar.gz"):
+            # The host runner's model directory holds model.joblib; keep the archive too,
+            # the jobs accept either.
+            with tarfile.open(host_dir / "model.tar.gz") as archive:
+                archive.extractall(host_dir, filter="data")

@@ -1,0 +1,143 @@
+"""Fixtures of the scale-out tests: a network guard, an emulated AWS, captured API calls.
+
+Nothing here reaches AWS. The emulated cloud is moto in-process; the guard fails any test
+that opens a connection outside loopback or the Docker socket, even when the code under test
+swallowed the error (the SDK's telemetry thread does).
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import socket
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlmax-sagemaker"
+BUCKET = "mlmax-test-bucket"
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mlmax-job:test"
+
+
+def _allowed(family: int, address: Any) -> bool:
+    if family == socket.AF_UNIX:
+        return isinstance(address, str | bytes) and str(address).endswith("docker.sock")
+    host = address[0] if isinstance(address, tuple) else address
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Refuse every connection outside 127.0.0.0/8, ::1 and the Docker socket."""
+    violations: list[str] = []
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if not _allowed(sock.family, address):
+            violations.append(repr(address))
+            raise ConnectionRefusedError(f"network guard: no connections to {address!r}")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        check(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield violations
+    if violations:
+        pytest.fail(f"the test tried to reach the network: {', '.join(violations)}")
+
+
+@pytest.fixture
+def offline_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dummy credentials, a region, no user config files, SDK telemetry off."""
+    config = tmp_path / "sagemaker-config.yaml"
+    config.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
+        "      TelemetryOptOut: true\n",
+        encoding="utf-8",
+    )
+    missing = str(tmp_path / "no-aws-config")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": missing,
+        "AWS_SHARED_CREDENTIALS_FILE": missing,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+        "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": str(config),
+        "SAGEMAKER_VALIDATE_ROLE": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MLMAX_SAGEMAKER_IMAGE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Recorder:
+    """SageMaker API requests as sent (after the SDK built them), in order."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, json.loads(json.dumps(params, default=str))))
+
+    def named(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == operation]
+
+
+@dataclass
+class EmulatedAws:
+    boto_session: Any
+    sagemaker: Recorder
+
+    def keys(self, prefix: str = "") -> list[str]:
+        s3 = self.boto_session.client("s3")
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+    def put(self, uri: str, body: bytes) -> None:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.boto_session.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def model_archive(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def emulated_aws(offline_aws_env: None) -> Iterator[EmulatedAws]:
+    """moto in-process with the test bucket, and every SageMaker request recorded."""
+    import boto3
+    import moto
+
+    with moto.mock_aws():
+        boto_session = boto3.Session(region_name=REGION)
+        recorder = Recorder()
+        # Registered before any client exists: botocore copies the hooks into each client.
+        boto_session.events.register("provide-client-params.sagemaker.*", recorder)
+        boto_session.client("s3").create_bucket(Bucket=BUCKET)
+        yield EmulatedAws(boto_session, recorder)
