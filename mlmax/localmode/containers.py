@@ -1,0 +1,100 @@
+"""Finding, reading and removing mlmax's containers by label, and reaping orphans.
+
+Every container a run starts carries the labels of `labels.py`; removal always goes by
+label, so only mlmax's own containers are ever touched on a shared engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from functools import cache
+from typing import Any
+
+from mlmax.localmode import labels
+
+
+@cache
+def docker_client() -> Any:
+    """One Docker SDK client per process (talks to the engine in DOCKER_HOST or the socket)."""
+    import docker
+
+    return docker.from_env()
+
+
+def _by_label(label: str, value: str) -> list[Any]:
+    return docker_client().containers.list(all=True, filters={"label": f"{label}={value}"})
+
+
+def run_containers(run_id: str) -> list[Any]:
+    """The containers of one job run (running or exited)."""
+    return _by_label(labels.RUN, run_id)
+
+
+def session_containers(session_id: str) -> list[Any]:
+    """All containers of one session."""
+    return _by_label(labels.SESSION, session_id)
+
+
+def logs_of(containers: list[Any], tail_lines: int | None = None) -> str:
+    """The stdout and stderr of the containers, oldest container first."""
+    texts = []
+    for container in sorted(containers, key=lambda c: c.attrs.get("Created", "")):
+        with contextlib.suppress(Exception):
+            raw = container.logs(stdout=True, stderr=True, tail=tail_lines or "all")
+            texts.append(raw.decode("utf-8", errors="replace").replace("\r\n", "\n"))
+    return "".join(texts)
+
+
+def exit_codes(containers: list[Any]) -> list[int]:
+    """Exit codes of the containers that have exited."""
+    codes = []
+    for container in containers:
+        with contextlib.suppress(Exception):
+            container.reload()
+            state = container.attrs.get("State", {})
+            if state.get("Status") in {"exited", "dead"}:
+                codes.append(int(state.get("ExitCode", 0)))
+    return codes
+
+
+def remove(containers: list[Any]) -> int:
+    """Force-remove containers (and their anonymous volumes); return how many went."""
+    removed = 0
+    for container in containers:
+        try:
+            container.remove(force=True, v=True)
+            removed += 1
+        except Exception as error:  # already gone is fine; anything else is reported
+            if getattr(error, "status_code", None) != 404:
+                raise
+    return removed
+
+
+def remove_run(run_id: str) -> int:
+    """Remove every container of one run."""
+    return remove(run_containers(run_id))
+
+
+def _owner_alive(container_labels: dict[str, str]) -> bool:
+    pid_text = container_labels.get(labels.OWNER_PID, "")
+    if not pid_text.isdigit():
+        return False
+    started = labels.process_start_time(int(pid_text))
+    return started is not None and started == container_labels.get(labels.OWNER_START)
+
+
+def reap_orphans() -> int:
+    """Remove containers left by mlmax sessions on this host whose process is gone.
+
+    Containers of live sessions (other pytest workers, a CLI run) are left alone.
+    """
+    host = socket.gethostname()
+    orphans = []
+    for container in docker_client().containers.list(all=True, filters={"label": labels.SESSION}):
+        container_labels = container.labels or {}
+        if container_labels.get(labels.OWNER_HOST) != host:
+            continue
+        if not _owner_alive(container_labels):
+            orphans.append(container)
+    return remove(orphans)

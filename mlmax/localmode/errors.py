@@ -1,0 +1,48 @@
+"""Errors a Local Mode run raises: one sentence naming the job, the cause and the fix."""
+
+from __future__ import annotations
+
+LOG_TAIL_LINES = 30
+
+
+def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` lines of a log (container logs use \\r\\n under a TTY)."""
+    kept = text.replace("\r\n", "\n").rstrip("\n").split("\n")[-lines:]
+    return "\n".join(kept)
+
+
+class LocalModeError(RuntimeError):
+    """Base class of the errors mlmax raises for Local Mode runs."""
+
+
+class JobFailedError(LocalModeError):
+    """The job's container failed (non-zero exit, no outputs, or stopped)."""
+
+    def __init__(self, job: str, exit_code: int | None, logs: str, reason: str = "") -> None:
+        self.job = job
+        self.exit_code = exit_code
+        self.logs = logs
+        self.log_tail = tail(logs)
+        why = reason or f"failed in its container with exit code {exit_code}"
+        super().__init__(
+            f"job {job!r} {why}; fix the job or its inputs and run it again "
+            f"(last lines of the container log below)\n{self.log_tail}"
+        )
+
+
+class JobTimeoutError(JobFailedError):
+    """The job ran longer than its timeout; its containers were removed."""
+
+    def __init__(self, job: str, timeout: float, logs: str) -> None:
+        self.timeout = timeout
+        super().__init__(
+            job,
+            None,
+            logs,
+            reason=f"did not finish within its {timeout:g} s timeout and was stopped "
+            "(raise the timeout if the job is just slow)",
+        )
+
+
+class JobSetupError(LocalModeError):
+    """A run could not start: bad input directories, bad arguments."""

@@ -1,0 +1,72 @@
+"""Docker labels that mark every container mlmax starts, so it can always find and remove them.
+
+A session is one process using Local Mode (a pytest run, a CLI command). Its id carries the
+process id and the process start time, so a later session can tell whether the owner of a
+leftover container is still alive (the reaper) without trusting a pid that may be reused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from functools import cache
+
+PREFIX = "org.mlmax"
+SESSION = f"{PREFIX}.session"
+JOB = f"{PREFIX}.job"
+RUN = f"{PREFIX}.run"
+OWNER_PID = f"{PREFIX}.pid"
+OWNER_START = f"{PREFIX}.pid-start"
+OWNER_HOST = f"{PREFIX}.host"
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of `pid` (clock ticks since boot), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError, PermissionError):
+        return None
+    # Field 22 of /proc/<pid>/stat; the split after ")" starts at field 3.
+    return fields[19]
+
+
+@dataclass(frozen=True)
+class SessionLabels:
+    """The identity of this process's Local Mode session."""
+
+    session_id: str
+    pid: int
+    pid_start: str
+    host: str
+
+    def for_run(self, job: str, run_id: str) -> dict[str, str]:
+        """The labels one job run's containers carry."""
+        return {
+            SESSION: self.session_id,
+            JOB: job,
+            RUN: run_id,
+            OWNER_PID: str(self.pid),
+            OWNER_START: self.pid_start,
+            OWNER_HOST: self.host,
+        }
+
+
+@cache
+def current_session() -> SessionLabels:
+    """This process's session identity (stable for the life of the process)."""
+    pid = os.getpid()
+    return SessionLabels(
+        session_id=f"{pid}-{secrets.token_hex(4)}",
+        pid=pid,
+        pid_start=process_start_time(pid) or "unknown",
+        host=socket.gethostname(),
+    )
+
+
+def new_run_id(job: str) -> str:
+    """A short unique id for one run of `job`, usable in names (compose project, dirs)."""
+    safe = "".join(c if c.isalnum() else "-" for c in job.lower()).strip("-")[:20]
+    return f"{safe}-{secrets.token_hex(4)}"

@@ -1,0 +1,87 @@
+"""Labels (and a debug port) for ModelTrainer's Local Mode containers.
+
+`ModelTrainer` ignores the session's `local.container_config`, so its compose services carry
+no labels and cannot publish a port. mlmax wraps the SDK's private
+`_LocalContainer._create_docker_host` once per process and adds the settings registered for
+the trainer's container root. tests/localmode/test_trainer_hook.py pins this private hook:
+it fails loudly if an SDK upgrade renames or reshapes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_MARK = "_mlmax_wrapped"
+_lock = threading.Lock()
+_extra_by_root: dict[str, dict[str, Any]] = {}
+
+
+class TrainerHookError(RuntimeError):
+    """The SDK no longer has the private method mlmax extends."""
+
+
+def _key(root: str | Path) -> str:
+    return os.path.realpath(str(root))
+
+
+def _merge(service: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(service)
+    labels = {**(merged.get("labels") or {}), **extra.get("labels", {})}
+    if labels:
+        merged["labels"] = labels
+    ports = [*(merged.get("ports") or []), *extra.get("ports", [])]
+    if ports:
+        merged["ports"] = ports
+    return merged
+
+
+def install() -> None:
+    """Wrap `_LocalContainer._create_docker_host` (idempotent)."""
+    try:
+        from sagemaker.train.local.local_container import _LocalContainer
+    except ImportError as error:  # pragma: no cover - depends on the SDK
+        raise TrainerHookError(
+            "sagemaker.train.local.local_container._LocalContainer is gone; this SDK version "
+            "is not supported by mlmax (pin sagemaker>=3.27,<4)"
+        ) from error
+    with _lock:
+        original = getattr(_LocalContainer, "_create_docker_host", None)
+        if original is None:
+            raise TrainerHookError(
+                "_LocalContainer._create_docker_host is gone from the SageMaker SDK; mlmax "
+                "cannot label training containers (pin sagemaker>=3.27,<4)"
+            )
+        if getattr(original, _MARK, False):
+            return
+
+        @functools.wraps(original)
+        def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            service = original(self, *args, **kwargs)
+            extra = _extra_by_root.get(_key(self.container_root))
+            return _merge(service, extra) if extra else service
+
+        setattr(create_docker_host, _MARK, True)
+        # type.__setattr__: pydantic's metaclass treats underscore names as private fields.
+        type.__setattr__(_LocalContainer, "_create_docker_host", create_docker_host)
+
+
+@contextlib.contextmanager
+def extra_service_config(
+    container_root: Path, *, labels: dict[str, str], ports: list[str] | None = None
+) -> Iterator[None]:
+    """Add `labels` and `ports` to the compose services of trainers using `container_root`."""
+    install()
+    key = _key(container_root)
+    with _lock:
+        _extra_by_root[key] = {"labels": dict(labels), "ports": list(ports or [])}
+    try:
+        yield
+    finally:
+        with _lock:
+            _extra_by_root.pop(key, None)
