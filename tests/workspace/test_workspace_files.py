@@ -1,0 +1,301 @@
+"""The VS Code and Dev Container files: they parse, validate and agree with the code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlmax.catalog import JOBS, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
+from tests.workspace import jsonc
+from tests.workspace.vscode import (
+    DEVCONTAINER,
+    DEVCONTAINER_SCHEMA,
+    REPO,
+    VSCODE,
+    jsonc_files,
+    launch,
+    substitute,
+    substitute_all,
+    task,
+    tasks,
+)
+
+READY_LINE = (
+    "debugpy listening on 127.0.0.1:5678  job=preprocessing  "
+    "code=/opt/ml/processing/input/code/preprocessing.py"
+)
+INSPECT_TASKS = (
+    "mlmax: inspect a container test",
+    "mlmax: inspect the container test in this file",
+)
+
+
+def _attach_configs() -> list[dict[str, Any]]:
+    return [c for c in launch()["configurations"] if c.get("request") == "attach"]
+
+
+# --- every file parses -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", jsonc_files(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_jsonc_file_parses_to_an_object(path: Path) -> None:
+    assert isinstance(jsonc.load(path), dict)
+
+
+def test_the_workspace_has_all_its_files() -> None:
+    names = {str(p.relative_to(REPO)) for p in jsonc_files()}
+    assert names == {
+        ".vscode/settings.json",
+        ".vscode/extensions.json",
+        ".vscode/tasks.json",
+        ".vscode/launch.json",
+        ".devcontainer/devcontainer.json",
+    }
+
+
+# --- devcontainer.json ---------------------------------------------------------------------
+
+
+def test_devcontainer_json_validates_against_the_dev_container_schema() -> None:
+    if not DEVCONTAINER_SCHEMA.is_file():
+        pytest.skip(
+            f"the Dev Container schema is not at {DEVCONTAINER_SCHEMA} (it is kept outside the "
+            "project); put devContainer.base.schema.json there to run this check"
+        )
+    import jsonschema
+
+    schema = jsonc.load(DEVCONTAINER_SCHEMA)
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    config = jsonc.load(DEVCONTAINER / "devcontainer.json")
+    errors = sorted(validator_class(schema).iter_errors(config), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+
+
+def test_the_schema_check_would_catch_a_wrong_devcontainer_json() -> None:
+    # Guards the test above against a schema (or validator) that accepts anything.
+    if not DEVCONTAINER_SCHEMA.is_file():
+        pytest.skip(f"the Dev Container schema is not at {DEVCONTAINER_SCHEMA}")
+    import jsonschema
+
+    schema = jsonc.load(DEVCONTAINER_SCHEMA)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    config = jsonc.load(DEVCONTAINER / "devcontainer.json")
+    assert not validator.is_valid({**config, "workspaceMount": 42})
+    assert not validator.is_valid({**config, "runArgs": "--network=host"})
+
+
+def test_devcontainer_uses_docker_outside_of_docker_at_the_same_path() -> None:
+    config = jsonc.load(DEVCONTAINER / "devcontainer.json")
+    assert config["workspaceFolder"] == "${localWorkspaceFolder}"
+    mount = dict(part.split("=", 1) for part in config["workspaceMount"].split(","))
+    assert mount == {
+        "source": "${localWorkspaceFolder}",
+        "target": "${localWorkspaceFolder}",
+        "type": "bind",
+    }
+    assert "source=/var/run/docker.sock,target=/var/run/docker.sock,type=bind" in config["mounts"]
+    assert "--network=host" in config["runArgs"]
+    # Local Mode's directories inside the workspace, so the host's daemon finds them.
+    assert config["containerEnv"]["MLMAX_WORK_DIR"] == "${containerWorkspaceFolder}/.mlmax"
+    assert config["containerEnv"]["TMPDIR"].startswith("${containerWorkspaceFolder}/.mlmax/")
+    assert ".mlmax/" in (REPO / ".gitignore").read_text().split()
+    # Features are downloaded from a registry at build time: none, so it builds offline.
+    assert "features" not in config
+
+
+def test_devcontainer_post_create_command_runs_the_project_set_up() -> None:
+    config = jsonc.load(DEVCONTAINER / "devcontainer.json")
+    command = config["postCreateCommand"].split()
+    assert command[0] == "bash"
+    script = REPO / command[1]
+    assert script.is_file()
+    assert "scripts/setup.sh" in script.read_text()
+    assert (REPO / "scripts" / "setup.sh").is_file()
+
+
+def test_devcontainer_build_takes_the_base_image_as_an_argument() -> None:
+    config = jsonc.load(DEVCONTAINER / "devcontainer.json")
+    assert (DEVCONTAINER / config["build"]["dockerfile"]).is_file()
+    assert "BASE_IMAGE" in config["build"]["args"]
+    dockerfile = (DEVCONTAINER / "Dockerfile").read_text()
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-bookworm$", dockerfile, re.M)
+    froms = re.findall(r"^FROM (.+)$", dockerfile, re.M)
+    assert froms == ["${BASE_IMAGE:-python:3.11-bookworm}"]
+    # No BuildKit frontend pull, and the Debian packages the container needs.
+    assert "# syntax=" not in dockerfile
+    for package in ("docker.io", "docker-compose", "git", "mmdebstrap", "python3-venv"):
+        assert re.search(rf"\s{re.escape(package)}(\s|;|$)", dockerfile), package
+
+
+def test_no_registry_or_cloud_host_names_in_the_workspace_files() -> None:
+    host = re.compile(
+        r"(ghcr\.io|mcr\.microsoft\.com|registry[-.\w]*\.(io|com)|quay\.io|gcr\.io|pkg\.dev"
+        r"|amazonaws\.com|docker\.io/|docker\.com)",
+        re.I,
+    )
+    files = [*VSCODE.glob("*.json"), *DEVCONTAINER.rglob("*")]
+    offenders = [
+        f"{path.relative_to(REPO)}: {match.group(0)}"
+        for path in files
+        if path.is_file()
+        for match in [host.search(path.read_text(errors="replace"))]
+        if match
+    ]
+    assert not offenders
+
+
+# --- extensions and settings ---------------------------------------------------------------
+
+
+def test_extensions_recommend_what_the_workspace_uses() -> None:
+    recommended = set(jsonc.load(VSCODE / "extensions.json")["recommendations"])
+    assert {
+        "ms-python.python",
+        "ms-python.debugpy",
+        "charliermarsh.ruff",
+        "ms-vscode-remote.remote-containers",
+    } <= recommended
+    in_container = set(
+        jsonc.load(DEVCONTAINER / "devcontainer.json")["customizations"]["vscode"]["extensions"]
+    )
+    assert {"ms-python.python", "ms-python.debugpy", "charliermarsh.ruff"} <= in_container
+
+
+def test_settings_enable_pytest_with_the_project_interpreter() -> None:
+    settings = jsonc.load(VSCODE / "settings.json")
+    assert settings["python.defaultInterpreterPath"] == "${workspaceFolder}/.venv/bin/python"
+    assert settings["python.testing.pytestEnabled"] is True
+    assert settings["python.testing.unittestEnabled"] is False
+    # Without --smlocal the container tests are discovered and reported as skipped.
+    assert "--smlocal" not in settings["python.testing.pytestArgs"]
+    assert settings["[python]"]["editor.defaultFormatter"] == "charliermarsh.ruff"
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+def test_every_task_runs_a_command_from_the_project_environment() -> None:
+    labels = [t["label"] for t in tasks()["tasks"]]
+    assert len(labels) == len(set(labels)), "task labels must be unique"
+    for definition in tasks()["tasks"]:
+        command = substitute(definition["command"], REPO)
+        assert command in (str(REPO / ".venv/bin/python"), str(REPO / ".venv/bin/mlmax"))
+        assert definition["options"]["cwd"] == "${workspaceFolder}"
+        # Every variable resolves (VS Code refuses tasks with unknown ones).
+        substitute_all(definition["args"], REPO, file=REPO / "tests" / "x.py")
+
+
+@pytest.mark.parametrize("label", INSPECT_TASKS)
+def test_inspect_tasks_are_background_tasks_ending_on_the_ready_line(label: str) -> None:
+    definition = task(label)
+    assert definition["isBackground"] is True
+    assert definition["args"][2:4] == ["--smlocal", "--inspectlocal"]
+    background = definition["problemMatcher"]["background"]
+    assert background["activeOnStart"] is True
+    for key in ("beginsPattern", "endsPattern"):
+        assert not background[key].startswith("^"), "prefixed output must still match"
+    ends = re.compile(background["endsPattern"])
+    assert ends.search(READY_LINE)
+    assert ends.search("algo-1-abcde  | " + READY_LINE)
+    assert not ends.search("debugpy listening on 0.0.0.0:5678")
+    assert re.compile(background["beginsPattern"]).search(
+        "============================= test session starts =============================="
+    )
+    pattern = definition["problemMatcher"]["pattern"]
+    location = re.search(pattern["regexp"], "tests/localmode/test_x.py:42: AssertionError")
+    assert location is not None
+    assert location.group(pattern["file"]) == "tests/localmode/test_x.py"
+    assert location.group(pattern["line"]) == "42"
+
+
+def test_the_container_test_pick_list_matches_the_suite() -> None:
+    """The pick list names exactly the container tests pytest collects."""
+    collected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-m",
+            "smlocal",
+            "-p",
+            "no:cacheprovider",
+            "tests",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    node_ids = sorted(line for line in collected.stdout.splitlines() if "::" in line)
+    (pick,) = [i for i in tasks()["inputs"] if i["id"] == "containerTest"]
+    assert pick["type"] == "pickString"
+    assert sorted(pick["options"]) == node_ids, (
+        "update the containerTest options in .vscode/tasks.json to the collected container "
+        "tests (pytest --collect-only -q -m smlocal)"
+    )
+    assert pick["default"] in pick["options"]
+
+
+# --- launch configurations -----------------------------------------------------------------
+
+
+def test_every_task_a_launch_configuration_names_exists() -> None:
+    labels = {t["label"] for t in tasks()["tasks"]}
+    referenced = [
+        c[key]
+        for c in launch()["configurations"]
+        for key in ("preLaunchTask", "postDebugTask")
+        if key in c
+    ]
+    assert referenced, "the one-click configurations name their inspect task"
+    assert set(referenced) <= labels
+    for label in referenced:
+        assert task(label)["isBackground"] is True  # otherwise VS Code never attaches
+
+
+def test_every_path_mapping_local_root_exists_and_holds_the_job_files() -> None:
+    configs = _attach_configs()
+    assert len(configs) >= 2
+    job_files = {job.script_path.resolve() for job in JOBS.values()}
+    for config in configs:
+        mappings = config["pathMappings"]
+        assert {m["remoteRoot"].rstrip("/") for m in mappings} == {
+            PROCESSING_CODE_ROOT,
+            TRAINING_CODE_ROOT,
+        }
+        for mapping in mappings:
+            local_root = Path(substitute(mapping["localRoot"], REPO))
+            assert local_root.is_dir(), local_root
+            assert all(path.parent == local_root.resolve() for path in job_files)
+            assert all((local_root / path.name).is_file() for path in job_files)
+
+
+def test_attach_configurations_match_the_inspect_defaults() -> None:
+    plugin = pytest.importorskip(
+        "mlmax.pytest_plugin", reason="the inspect plugin (mlmax.pytest_plugin) is not there yet"
+    )
+    for config in _attach_configs():
+        assert config["type"] == "debugpy"
+        assert config["connect"] == {"host": "127.0.0.1", "port": plugin.DEFAULT_INSPECT_PORT}
+
+
+def test_debug_test_configuration_turns_coverage_off() -> None:
+    (config,) = [c for c in launch()["configurations"] if "debug-test" in c.get("purpose", [])]
+    assert config["type"] == "debugpy"
+    assert config["request"] == "launch"
+    assert "--no-cov" in config["env"]["PYTEST_ADDOPTS"].split()
+
+
+def test_host_pipeline_configuration_runs_the_mlmax_module() -> None:
+    (config,) = [c for c in launch()["configurations"] if c.get("module") == "mlmax"]
+    assert config["args"][:3] == ["pipeline", "--runner", "host"]
+    assert (REPO / "mlmax" / "__main__.py").is_file()
