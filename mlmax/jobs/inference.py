@@ -33,8 +33,12 @@ def predict(model, features: pd.DataFrame, threshold: float = 0.5) -> pd.DataFra
 
 def main(args: argparse.Namespace) -> None:
     model = load_model(args.model_dir)
-    tables = [read_numeric_table(path) for path in data_files(args.input_dir)]
-    features = model_features(model, pd.concat(tables, ignore_index=True), args.input_dir)
+    # Each file is checked on its own, so a stray CSV in the channel is named in the error.
+    tables = [
+        model_features(model, read_numeric_table(path), str(path))
+        for path in data_files(args.input_dir)
+    ]
+    features = pd.concat(tables, ignore_index=True)
     predictions = predict(model, features, args.threshold)
     target = Path(args.output_dir) / "predictions.csv"
     write_outputs({target: lambda path: predictions.to_csv(path, index=False)})
