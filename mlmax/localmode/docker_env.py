@@ -31,6 +31,10 @@ class Check:
     detail: str
     fix: str = ""
 
+    def sentence(self) -> str:
+        """The failure as one sentence: what is wrong, then the fix."""
+        return f"{self.detail[0].upper()}{self.detail[1:]}; {self.fix[0].lower()}{self.fix[1:]}"
+
 
 def docker_client(timeout: int = 10) -> docker.DockerClient:
     """A client for the engine named by DOCKER_HOST (or the default socket)."""
@@ -60,11 +64,10 @@ def check_daemon() -> Check:
         finally:
             client.close()
     except docker.errors.DockerException as error:
-        reason = _first_line(str(error))
         return Check(
             "Docker daemon",
             False,
-            f"cannot reach {host}: {reason}",
+            f"cannot reach the Docker daemon at {host} ({_reason(error)})",
             "Start the Docker daemon (e.g. `systemctl start docker`) or point DOCKER_HOST "
             "at a running one.",
         )
@@ -115,11 +118,17 @@ def check_environment() -> list[Check]:
     return [check_docker_cli(), check_daemon(), check_compose(), check_disk_space()]
 
 
-def require_docker() -> docker.DockerClient:
-    """A connected client, or DockerUnavailableError naming the first thing to fix."""
-    for check in (check_docker_cli(), check_daemon(), check_compose()):
+def require_docker(*, for_jobs: bool = True) -> docker.DockerClient:
+    """A connected client, or DockerUnavailableError naming the first thing to fix.
+
+    Running jobs needs the CLI and Compose too (the SageMaker SDK shells out to them);
+    building images (for_jobs=False) needs only the daemon.
+    """
+    checks = (check_docker_cli, check_daemon, check_compose) if for_jobs else (check_daemon,)
+    for run_check in checks:
+        check = run_check()
         if not check.ok:
-            raise DockerUnavailableError(f"{check.name}: {check.detail}. {check.fix}")
+            raise DockerUnavailableError(check.sentence())
     return docker_client(timeout=600)
 
 
@@ -147,5 +156,17 @@ def _major(version: str) -> int:
     return int(version.split(".", 1)[0])
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "no answer"
+def _reason(error: Exception) -> str:
+    """A short cause for a failed connection, without the SDK's nested exception text."""
+    text = str(error)
+    for needle, reason in (
+        ("FileNotFoundError", "no such socket"),
+        ("No such file", "no such socket"),
+        ("Connection refused", "connection refused"),
+        ("Permission denied", "permission denied"),
+        ("timed out", "timed out"),
+    ):
+        if needle in text:
+            return reason
+    first = text.strip().splitlines()[0] if text.strip() else "no answer"
+    return first[:120]

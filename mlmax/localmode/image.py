@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from mlmax.localmode.base_image import (
     LABEL_PREFIX,
     ImageBuildError,
     ensure_base_image,
+    local_base_image,
 )
 from mlmax.localmode.docker_env import require_docker
 from mlmax.localmode.wheelhouse import (
@@ -36,6 +37,7 @@ from mlmax.localmode.wheelhouse import (
     WheelhouseError,
     cache_lock,
     ensure_wheelhouse,
+    manylinux_tags,
 )
 from mlmax.progress import Progress, or_default
 
@@ -50,6 +52,7 @@ _STEP = re.compile(r"^Step \d+/\d+ : ")
 __all__ = [
     "ImageBuildError",
     "JobImage",
+    "PruneResult",
     "docker_dir",
     "ensure_debugpy_image",
     "ensure_job_image",
@@ -62,6 +65,18 @@ __all__ = [
 def docker_dir() -> Path:
     """The folder holding the job image's Dockerfile and requirement pins."""
     return Path(__file__).resolve().parents[2] / "docker"
+
+
+def _read_docker_dir(folder: Path) -> dict[str, bytes]:
+    """The files that make the job image, by their name in the build context."""
+    names = ("Dockerfile", REQUIREMENTS, DEBUG_REQUIREMENTS)
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise ImageBuildError(
+            f"The job image's {', '.join(missing)} is missing from {folder}; restore it "
+            "(git checkout docker/) or reinstall mlmax from its source tree (`pip install -e .`)."
+        )
+    return {name: (folder / name).read_bytes() for name in names}
 
 
 def image_hash(
@@ -89,24 +104,26 @@ def ensure_job_image(
     base_image: str | None = None,
     with_debugpy: bool = True,
     progress: Progress | None = None,
+    context_dir: Path | None = None,
 ) -> str:
-    """The tag of the job image for the current workspace, building it only when missing."""
+    """The tag of the job image for the current workspace, building it only when missing.
+
+    base_image defaults to $MLMAX_BASE_IMAGE, else the slim Python 3.11 image if present or
+    pullable, else a Debian base built offline. context_dir replaces the docker/ folder
+    (Dockerfile and requirement files), for tests and experiments.
+    """
     say = or_default(progress)
-    client = require_docker()
+    client = require_docker(for_jobs=False)
     base = ensure_base_image(client, base_image, progress=say)
-    tag, digest, build_args = _job_image_spec(client, base, with_debugpy)
+    folder = context_dir or docker_dir()
+    files = _read_docker_dir(folder)
+    tag, digest, build_args = _job_image_spec(client, base, with_debugpy, files)
     if _exists(client, tag):
         return tag
     with cache_lock("job-image"):
-        if _exists(client, tag):
+        if _exists(client, tag):  # built by another process while we waited
             return tag
-        folder = docker_dir()
-        wheelhouse = _wheelhouse([folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS], progress=say)
-        files = {
-            "Dockerfile": folder / "Dockerfile",
-            REQUIREMENTS: folder / REQUIREMENTS,
-            DEBUG_REQUIREMENTS: folder / DEBUG_REQUIREMENTS,
-        }
+        wheelhouse = _wheelhouse([folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS], say)
         labels = {
             f"{LABEL_PREFIX}.role": "job",
             f"{LABEL_PREFIX}.job-hash": digest,
@@ -127,23 +144,23 @@ def ensure_job_image(
     return tag
 
 
+def current_job_tags(base_image: str | None = None) -> list[str]:
+    """The tags ensure_job_image would return now (both variants), without building."""
+    client = require_docker(for_jobs=False)
+    base = local_base_image(client, base_image)
+    if base is None:
+        return []
+    files = _read_docker_dir(docker_dir())
+    return [_job_image_spec(client, base, flag, files)[0] for flag in (True, False)]
+
+
 def _job_image_spec(
-    client: docker.DockerClient, base: str, with_debugpy: bool
+    client: docker.DockerClient, base: str, with_debugpy: bool, files: Mapping[str, bytes]
 ) -> tuple[str, str, dict[str, str]]:
-    folder = docker_dir()
-    dockerfile = folder / "Dockerfile"
-    if not dockerfile.is_file():
-        raise ImageBuildError(
-            f"The job image's Dockerfile is missing at {dockerfile}; reinstall mlmax from "
-            "its source tree (`pip install -e .`)."
-        )
     build_args = {"BASE_IMAGE": base, "WITH_DEBUGPY": "1" if with_debugpy else "0"}
     digest = image_hash(
-        dockerfile.read_bytes(),
-        {
-            REQUIREMENTS: (folder / REQUIREMENTS).read_bytes(),
-            DEBUG_REQUIREMENTS: (folder / DEBUG_REQUIREMENTS).read_bytes(),
-        },
+        files["Dockerfile"],
+        {name: content for name, content in files.items() if name != "Dockerfile"},
         client.api.inspect_image(base)["Id"],
         build_args,
     )
@@ -151,9 +168,9 @@ def _job_image_spec(
     return tag, digest, build_args
 
 
-def _wheelhouse(requirement_files: list[Path], **kwargs) -> Path:
+def _wheelhouse(requirement_files: Sequence[Path], say: Progress, **kwargs) -> Path:
     try:
-        return ensure_wheelhouse(requirement_files, **kwargs)
+        return ensure_wheelhouse(requirement_files, progress=say, **kwargs)
     except WheelhouseError as error:
         raise ImageBuildError(str(error)) from None
 
@@ -243,30 +260,236 @@ def _exists(client: docker.DockerClient, reference: str) -> bool:
 
 # --- debugpy for any image ----------------------------------------------------------------
 
+# Run inside the image: what is needed to pick debugpy wheels for its Python.
+_PROBE = """
+import json, platform, sys
+try:
+    import debugpy
+    has_debugpy = True
+except Exception:
+    has_debugpy = False
+try:
+    import pip
+    has_pip = True
+except Exception:
+    has_pip = False
+libc, libc_version = platform.libc_ver()
+print(json.dumps({"debugpy": has_debugpy, "pip": has_pip, "libc": libc,
+                  "libc_version": libc_version, "machine": platform.machine(),
+                  "python": "%d.%d" % sys.version_info[:2]}))
+"""
+
+
+def probe_image(image: str) -> dict[str, object]:
+    """What the image's python3 offers: debugpy, pip, libc, machine, Python version."""
+    client = require_docker(for_jobs=False)
+    try:
+        output = client.containers.run(
+            image,
+            entrypoint=["python3", "-c", _PROBE],
+            command=[],
+            remove=True,
+            network_disabled=True,
+            labels={f"{LABEL_PREFIX}.role": "probe"},
+            stdout=True,
+            stderr=False,
+        )
+    except docker.errors.ImageNotFound:
+        raise ImageBuildError(
+            f"Image {image} is not in the Docker engine; build it or load it with `docker load`."
+        ) from None
+    except (docker.errors.ContainerError, docker.errors.APIError) as error:
+        raise ImageBuildError(
+            f"Could not run python3 in image {image} ({_short(error)}); debugging needs an "
+            "image with python3 on its PATH."
+        ) from None
+    return json.loads(output.decode().strip().splitlines()[-1])
+
 
 def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str:
-    raise NotImplementedError
+    """image itself if its python3 can import debugpy, else a derived image that can.
+
+    The derived `mlmax-debug:<hash12>` installs debugpy from a wheelhouse downloaded on the
+    host for the image's own Python version and glibc, so the container needs no network.
+    """
+    say = or_default(progress)
+    client = require_docker(for_jobs=False)
+    source_id = _image_id(client, image)
+    # The probe's answer depends only on the image's contents: cache it by image ID.
+    cached = _debug_images_for(client, source_id)
+    if cached:
+        return cached[0]
+    facts = probe_image(image)
+    if facts["debugpy"]:
+        return image
+    platforms = _platforms_for(image, facts)
+    folder = docker_dir()
+    dockerfile = (folder / "Dockerfile.debugpy").read_bytes()
+    requirements = (folder / DEBUG_REQUIREMENTS).read_bytes()
+    build_args = {"SOURCE_IMAGE": image}
+    digest = hashlib.sha256(
+        json.dumps(
+            {
+                "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
+                "requirements": hashlib.sha256(requirements).hexdigest(),
+                "source_image_id": source_id,
+                "python": facts["python"],
+                "platforms": list(platforms),
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    tag = f"{DEBUG_REPOSITORY}:{digest[:12]}"
+    if _exists(client, tag):
+        return tag
+    with cache_lock("debug-image"):
+        if _exists(client, tag):
+            return tag
+        wheelhouse = _wheelhouse(
+            [folder / DEBUG_REQUIREMENTS],
+            say,
+            python_version=str(facts["python"]),
+            platforms=platforms,
+        )
+        labels = {
+            f"{LABEL_PREFIX}.role": "debug",
+            f"{LABEL_PREFIX}.debugpy": "1",
+            f"{LABEL_PREFIX}.debug-hash": digest,
+            f"{LABEL_PREFIX}.source-image": image,
+            f"{LABEL_PREFIX}.source-image-id": source_id,
+        }
+        say(f"Building {tag}: {image} plus debugpy")
+        _build(
+            client,
+            {"Dockerfile": dockerfile, DEBUG_REQUIREMENTS: requirements},
+            wheelhouse,
+            tag,
+            build_args,
+            labels,
+            digest,
+            say,
+        )
+    return tag
+
+
+def _platforms_for(image: str, facts: Mapping[str, object]) -> tuple[str, ...]:
+    if facts["libc"] != "glibc" or facts["machine"] != "x86_64":
+        raise ImageBuildError(
+            f"Image {image} runs {facts['libc'] or 'an unknown libc'} on {facts['machine']}; "
+            "mlmax can add debugpy only to glibc x86_64 images, so use an image with debugpy."
+        )
+    if not facts["pip"]:
+        raise ImageBuildError(
+            f"Image {image} has no pip for its python3, so debugpy cannot be added; "
+            "use an image with pip or one with debugpy already installed."
+        )
+    minor = int(str(facts["libc_version"]).split(".")[1])
+    return manylinux_tags(minor)
+
+
+def _debug_images_for(client: docker.DockerClient, source_id: str) -> list[str]:
+    """Tags of debug images already derived from this exact source image."""
+    filters = {
+        "label": [f"{LABEL_PREFIX}.role=debug", f"{LABEL_PREFIX}.source-image-id={source_id}"]
+    }
+    tags: list[str] = []
+    for entry in client.api.images(filters=filters):
+        tags += [t for t in entry.get("RepoTags") or [] if t.startswith(DEBUG_REPOSITORY + ":")]
+    return sorted(tags)
+
+
+def _image_id(client: docker.DockerClient, image: str) -> str:
+    try:
+        return client.api.inspect_image(image)["Id"]
+    except docker.errors.ImageNotFound:
+        raise ImageBuildError(
+            f"Image {image} is not in the Docker engine; build it or load it with `docker load`."
+        ) from None
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[-1][:200] if text else type(error).__name__
 
 
 # --- listing and pruning ------------------------------------------------------------------
 
+_ROLES = ("job", "debug", "base")
+
 
 @dataclass(frozen=True)
 class JobImage:
+    """One image mlmax made: a job image, a debug image derived from one, or a base."""
+
     tag: str
     id: str
     role: str
+    debugpy: bool | None
     size_mb: float
     created: int
 
 
+@dataclass(frozen=True)
+class PruneResult:
+    removed: list[str]
+    kept: list[str]
+    in_use: list[str]
+
+
 def list_job_images() -> list[JobImage]:
-    raise NotImplementedError
+    """Every image mlmax built in this engine, newest first."""
+    client = require_docker(for_jobs=False)
+    images: list[JobImage] = []
+    for entry in client.api.images(filters={"label": f"{LABEL_PREFIX}.role"}):
+        labels = entry.get("Labels") or {}
+        role = labels.get(f"{LABEL_PREFIX}.role", "")
+        if role not in _ROLES:
+            continue
+        debugpy = {"1": True, "0": False}.get(labels.get(f"{LABEL_PREFIX}.debugpy", ""))
+        if role == "debug":
+            debugpy = True
+        for tag in entry.get("RepoTags") or ["<none>:<none>"]:
+            images.append(
+                JobImage(
+                    tag=tag,
+                    id=entry["Id"],
+                    role=role,
+                    debugpy=debugpy,
+                    size_mb=entry["Size"] / 1e6,
+                    created=entry["Created"],
+                )
+            )
+    return sorted(images, key=lambda image: (-image.created, image.tag))
 
 
-def prune_job_images(keep_current: bool = True) -> list[str]:
-    raise NotImplementedError
+def prune_job_images(keep_current: bool = True) -> PruneResult:
+    """Remove job and debug images (bases are kept: they are slow to remake offline).
 
-
-def _unused(_: Iterable[object]) -> None:  # pragma: no cover
-    return None
+    With keep_current, the images the current workspace would use stay, and so do debug
+    images derived from them. Images a container still uses are left and reported.
+    """
+    client = require_docker(for_jobs=False)
+    images = [image for image in list_job_images() if image.role in ("job", "debug")]
+    keep_tags = set(current_job_tags()) if keep_current else set()
+    keep_ids = {image.id for image in images if image.tag in keep_tags}
+    removed: list[str] = []
+    kept: list[str] = []
+    in_use: list[str] = []
+    for image in images:
+        source_id = ""
+        if image.role == "debug":
+            labels = client.api.inspect_image(image.id)["Config"].get("Labels") or {}
+            source_id = labels.get(f"{LABEL_PREFIX}.source-image-id", "")
+        if image.id in keep_ids or source_id in keep_ids:
+            kept.append(image.tag)
+            continue
+        reference = image.id if image.tag == "<none>:<none>" else image.tag
+        try:
+            client.api.remove_image(reference)
+        except docker.errors.APIError as error:
+            if error.status_code == 409:
+                in_use.append(image.tag)
+                continue
+            raise
+        removed.append(image.tag)
+    return PruneResult(removed=removed, kept=kept, in_use=in_use)

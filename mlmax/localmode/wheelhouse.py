@@ -24,14 +24,23 @@ from mlmax.progress import Progress, or_default
 RECIPE_VERSION = "1"
 DEFAULT_PYTHON_VERSION = "3.11"
 
-# Every manylinux tag an x86_64 Debian bookworm (glibc 2.36) accepts. With only the
-# legacy "manylinux2014" tag pip silently settles for much older releases.
-MANYLINUX_X86_64 = (
-    *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)),
-    "manylinux2014_x86_64",
-    "manylinux2010_x86_64",
-    "manylinux1_x86_64",
-)
+# The legacy manylinux names and the glibc they stand for.
+_LEGACY_MANYLINUX = (("manylinux2014", 17), ("manylinux2010", 12), ("manylinux1", 5))
+
+
+def manylinux_tags(glibc_minor: int = 36, machine: str = "x86_64") -> tuple[str, ...]:
+    """Every manylinux tag a Linux with glibc 2.<glibc_minor> accepts, newest first.
+
+    pip needs the full list: given only the legacy "manylinux2014" tag it silently settles
+    for much older releases of the pinned libraries (or none).
+    """
+    tags = [f"manylinux_2_{minor}_{machine}" for minor in range(glibc_minor, 4, -1)]
+    tags += [f"{name}_{machine}" for name, minor in _LEGACY_MANYLINUX if minor <= glibc_minor]
+    return tuple(tags)
+
+
+# Debian bookworm (the offline base, and the slim Python 3.11 image) has glibc 2.36.
+MANYLINUX_X86_64 = manylinux_tags(36)
 
 # Settings that would make `pip download` put something other than the pinned wheels
 # into the wheelhouse (or refuse to run outside a venv). Index and certificate settings
@@ -77,11 +86,13 @@ def cache_lock(name: str) -> Iterator[None]:
 
 
 def wheelhouse_key(
-    requirement_files: Sequence[Path], python_version: str = DEFAULT_PYTHON_VERSION
+    requirement_files: Sequence[Path],
+    python_version: str = DEFAULT_PYTHON_VERSION,
+    platforms: Sequence[str] = MANYLINUX_X86_64,
 ) -> str:
     """A hash of everything that decides which wheels are downloaded."""
     digest = hashlib.sha256()
-    for part in (RECIPE_VERSION, python_version, *MANYLINUX_X86_64):
+    for part in (RECIPE_VERSION, python_version, *platforms):
         digest.update(part.encode() + b"\0")
     for path in requirement_files:
         digest.update(Path(path).read_bytes() + b"\0")
@@ -92,12 +103,13 @@ def ensure_wheelhouse(
     requirement_files: Sequence[Path],
     *,
     python_version: str = DEFAULT_PYTHON_VERSION,
+    platforms: Sequence[str] = MANYLINUX_X86_64,
     progress: Progress | None = None,
 ) -> Path:
     """The directory of wheels for these requirements, downloading them the first time."""
     say = or_default(progress)
     root = cache_root() / "wheelhouse"
-    target = root / wheelhouse_key(requirement_files, python_version)
+    target = root / wheelhouse_key(requirement_files, python_version, platforms)
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)
@@ -105,7 +117,7 @@ def ensure_wheelhouse(
     say(f"Downloading wheels for Python {python_version} ({names}) into {target}")
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
     try:
-        _pip_download(requirement_files, staging, python_version)
+        _pip_download(requirement_files, staging, python_version, platforms)
         wheels = sorted(staging.glob("*.whl"))
         if not wheels:
             raise WheelhouseError(f"pip downloaded no wheels for {names}; check the file.")
@@ -123,7 +135,9 @@ def ensure_wheelhouse(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _pip_download(requirement_files: Sequence[Path], dest: Path, python_version: str) -> None:
+def _pip_download(
+    requirement_files: Sequence[Path], dest: Path, python_version: str, platforms: Sequence[str]
+) -> None:
     abi = "cp" + python_version.replace(".", "")
     command = [
         sys.executable,
@@ -144,7 +158,7 @@ def _pip_download(requirement_files: Sequence[Path], dest: Path, python_version:
         "abi3",
         "--abi",
         "none",
-        *(arg for tag in MANYLINUX_X86_64 for arg in ("--platform", tag)),
+        *(arg for tag in platforms for arg in ("--platform", tag)),
         "--platform",
         "any",
         "--dest",
