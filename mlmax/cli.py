@@ -118,7 +118,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     for name, source in data.describe().items():
         _progress(f"  {name}: {source}")
     try:
-        runner = make_runner(args.runner)
+        runner = make_runner(args.runner, progress=_progress)
         with runner:
             record = run_census(
                 runner, run_dir, data, options, on_step=on_step, write_report=write_report
@@ -151,21 +151,25 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# Errors meaning "this machine cannot run the jobs", each already one sentence with the fix.
+_ENVIRONMENT_ERRORS = (
+    ("mlmax.localmode.docker_env", "DockerUnavailableError"),
+    ("mlmax.localmode.base_image", "ImageBuildError"),
+    ("mlmax.localmode.wheelhouse", "WheelhouseError"),
+    ("mlmax.localmode.s3server", "S3ServerError"),
+    ("mlmax.localmode.errors", "LocalModeError"),
+)
+
+
 def _environment_errors() -> tuple[type[BaseException], ...]:
-    """Errors meaning "this machine cannot run the jobs", each with a one-sentence fix."""
+    import importlib
+
     errors: list[type[BaseException]] = [RunnerUnavailableError]
-    try:
-        from mlmax.localmode.docker_env import DockerUnavailableError
-
-        errors.append(DockerUnavailableError)
-    except ImportError:  # pragma: no cover - the module ships with mlmax
-        pass
-    try:
-        from mlmax.localmode.base_image import ImageBuildError
-
-        errors.append(ImageBuildError)
-    except ImportError:  # pragma: no cover
-        pass
+    for module, name in _ENVIRONMENT_ERRORS:
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):  # that part of mlmax is not installed
+            continue
     return tuple(errors)
 
 
@@ -227,7 +231,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     job_run = _job_run_from_args(args)
     _progress(f"Running {job_run.job.name} on the {args.runner} runner")
     try:
-        with make_runner(args.runner) as runner:
+        with make_runner(args.runner, progress=_progress) as runner:
             result = runner.run_step(job_run)
     except StepFailed as failure:
         if failure.error_line and failure.exit_code == 2:
@@ -389,6 +393,7 @@ def _add_job_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from mlmax.pipeline.definition import MODEL_TYPES
+    from mlmax.pipeline.inputs import DEFAULT_NEW_DATA_DRIFT
 
     parser = argparse.ArgumentParser(
         prog="mlmax",
@@ -427,13 +432,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="new data to score and check for drift (default: generated with "
-        "seed+1 and mild drift, or --input itself)",
+        "seed+1 and --drift, or --input itself)",
     )
     pipeline.add_argument(
         "--drift",
         type=_non_negative_float,
-        default=0.3,
-        help="drift of the generated new data (default 0.3)",
+        default=DEFAULT_NEW_DATA_DRIFT,
+        help=f"drift of the generated new data (default {DEFAULT_NEW_DATA_DRIFT:g})",
     )
     pipeline.add_argument(
         "--model-type",

@@ -73,7 +73,7 @@ def drift_psi(psi: dict[str, float], threshold: float, path: Path) -> None:
         title="Drift per feature: new data vs training data",
     )
     axes.set_xlim(0, max([*values, threshold]) * 1.15 or 1)
-    axes.legend(loc="lower right")
+    axes.legend(loc="best")
     axes.grid(axis="x", alpha=0.3)
     _save(figure, path)
 

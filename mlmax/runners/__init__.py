@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from mlmax.progress import Progress
 from mlmax.runners.base import Runner, RunnerUnavailableError, StepFailed, StepResult
 
 RUNNER_NAMES = ("local", "host")
 
 
-def make_runner(name: str) -> Runner:
+def make_runner(name: str, *, progress: Progress | None = None) -> Runner:
     """A fresh runner by name (use it as a context manager)."""
     if name == "host":
         from mlmax.runners.host import HostRunner
@@ -18,7 +19,7 @@ def make_runner(name: str) -> Runner:
         # runner never needs.
         from mlmax.runners.local import LocalModeRunner
 
-        return LocalModeRunner()
+        return LocalModeRunner(progress=progress)
     raise ValueError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNER_NAMES)}")
 
 

@@ -1,0 +1,91 @@
+"""The Local Mode runner: an adapter from the pipeline's Runner onto mlmax.localmode.
+
+All the work (job image, embedded S3, offline session, containers, clean-up) is done by
+`mlmax.localmode`; this only ensures the image once, opens one `LocalMode` for the whole
+pipeline and translates its results and errors into the runner vocabulary.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from mlmax.catalog import JobRun
+from mlmax.progress import Progress, or_default
+from mlmax.runners.base import StepFailed, StepResult
+
+
+class LocalModeRunner:
+    """Runs each job in its SageMaker Local Mode container through the SDK."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        image: str | None = None,
+        timeout_seconds: float | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.image = image
+        self.timeout_seconds = timeout_seconds
+        self._progress = or_default(progress)
+        self._local: object | None = None
+
+    def __enter__(self) -> Self:
+        from mlmax.localmode.image import ensure_job_image
+        from mlmax.localmode.runner import LocalMode
+
+        if self.image is None:
+            # Builds only when the workspace's image is missing (content-hashed tag).
+            self.image = ensure_job_image(progress=self._progress)
+        local = LocalMode(image=self.image, default_timeout=self.timeout_seconds)
+        local.__enter__()
+        self._local = local
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        local, self._local = self._local, None
+        if local is not None:
+            local.__exit__(exc_type, exc, tb)  # type: ignore[attr-defined]
+
+    def run_step(self, step_run: JobRun) -> StepResult:
+        from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
+        from mlmax.localmode.runner import LocalMode
+
+        local = self._local
+        if not isinstance(local, LocalMode):
+            raise RuntimeError(
+                "use the local runner as a context manager: `with LocalModeRunner():`"
+            )
+        job = step_run.job
+        try:
+            result = local.run(
+                job,
+                inputs=step_run.inputs,
+                outputs=step_run.outputs,
+                arguments=step_run.arguments,  # LocalMode adds the job's default arguments
+            )
+        except JobTimeoutError as error:
+            raise StepFailed(
+                job.name,
+                None,
+                error.logs,
+                reason=f"did not finish within {error.timeout:g} s and was stopped",
+            ) from None
+        except JobFailedError as error:
+            code = f" with exit code {error.exit_code}" if error.exit_code is not None else ""
+            raise StepFailed(
+                job.name,
+                error.exit_code,
+                error.logs,
+                reason=f"failed in its Local Mode container{code}",
+            ) from None
+        except JobSetupError as error:
+            raise StepFailed(job.name, None, "", reason=f"could not start: {error}") from None
+        return StepResult(job.name, result.duration, result.logs.replace("\r\n", "\n"))

@@ -1,0 +1,329 @@
+"""The `mlmax` command: help, exit codes, bad arguments and bad input, each command's work."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlmax.cli import main
+from mlmax.data.generator import write_csv
+from mlmax.jobs import schema
+
+COMMANDS = [
+    [],
+    ["pipeline"],
+    ["run"],
+    ["debug"],
+    ["image"],
+    ["image", "build"],
+    ["image", "ls"],
+    ["image", "prune"],
+    ["data"],
+    ["data", "generate"],
+    ["doctor"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "mlmax")
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: mlmax {' '.join(command)}".rstrip())
+    assert "Traceback" not in out
+
+
+def test_python_dash_m_mlmax_is_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlmax", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    for command in ("pipeline", "run", "debug", "image", "data", "doctor"):
+        assert command in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["pipeline", "--rows", "0"], "argument --rows: must be at least 1, got 0"),
+        (["pipeline", "--rows", "many"], "argument --rows: 'many' is not a whole number"),
+        (["pipeline", "--runner", "cloud"], "argument --runner: invalid choice: 'cloud'"),
+        (["pipeline", "--model-type", "svm"], "argument --model-type: invalid choice: 'svm'"),
+        (["pipeline", "--drift", "-1"], "argument --drift: must be 0 or more"),
+        (["data", "generate", "--rows", "5"], "the following arguments are required: --output"),
+        (["run", "nojob"], "argument job: invalid choice: 'nojob'"),
+        (["image"], "the following arguments are required: ACTION"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+def test_job_arguments_are_only_for_run_and_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--", "--x"]) == 2
+    assert "runs no single job" in _error_line(capsys)
+
+
+# --- mlmax pipeline: bad input is refused before anything is created ----------------------
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(",".join(schema.REQUIRED) + "\n")
+    frame = pd.read_csv(write_csv(tmp_path / "good.csv", 50, 1))
+    no_label = tmp_path / "nolabel.csv"
+    frame.drop(columns=["income"]).to_csv(no_label, index=False)
+    no_age = tmp_path / "noage.csv"
+    frame.drop(columns=["age"]).to_csv(no_age, index=False)
+    return {
+        "missing": (tmp_path / "nope.csv", "does not exist"),
+        "directory": (tmp_path, "is not a file"),
+        "empty": (empty, "is empty"),
+        "header only": (header_only, "has a header but no data rows"),
+        "no label": (no_label, "lacks the required column(s) 'income'"),
+        "no age": (no_age, "lacks the required column(s) 'age'"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "directory", "empty", "header only", "no label", "no age"]
+)
+def test_pipeline_refuses_a_bad_input_file_up_front(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in").mkdir()
+    path, message = _bad_inputs(tmp_path / "in")[case]
+    output = tmp_path / "run"
+    assert (
+        main(["pipeline", "--runner", "host", "--input", str(path), "--output", str(output)]) == 2
+    )
+    line = _error_line(capsys)
+    assert message in line and str(path) in line
+    assert not output.exists(), "a refused run must leave nothing behind"
+
+
+def test_pipeline_refuses_bad_new_data_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "new.csv"
+    empty.write_text("")
+    output = tmp_path / "run"
+    argv = ["pipeline", "--runner", "host", "--new-data", str(empty), "--output", str(output)]
+    assert main(argv) == 2
+    assert f"{empty} is empty" in _error_line(capsys)
+    assert not output.exists()
+
+
+def test_pipeline_refuses_a_non_empty_output_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["pipeline", "--runner", "host", "--output", str(tmp_path)]) == 2
+    assert "already exists and is not empty" in _error_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+# --- mlmax run ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def census_csvs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("data")
+    return (
+        write_csv(folder / "baseline.csv", 800, 1),
+        write_csv(folder / "new.csv", 800, 2, drift=1.0),
+    )
+
+
+def test_run_executes_one_job_on_the_host(
+    census_csvs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline, new = census_csvs
+    out = tmp_path / "monitoring"
+    argv = [
+        "run", "monitoring", "--runner", "host",
+        "--input", f"baseline={baseline}", "--input", f"data={new}",
+        "--output", f"monitoring={out}",
+        "--", "--psi-threshold", "0.01",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    drift = json.loads((out / "drift.json").read_text())
+    assert drift["threshold"] == 0.01  # the job argument after `--` reached the job
+    assert drift["drift_detected"] is True
+    assert "✓ monitoring finished in" in capsys.readouterr().out
+
+
+def test_run_turns_a_jobs_input_error_into_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    argv = [
+        "run", "monitoring", "--runner", "host",
+        "--input", f"baseline={empty}", "--input", f"data={empty}",
+        "--output", f"monitoring={tmp_path / 'out'}",
+    ]  # fmt: skip
+    assert main(argv) == 2
+    assert f"error: {empty} is empty" in _error_line(capsys)
+    assert not any((tmp_path / "out").glob("*.json"))
+
+
+def test_run_reports_a_failing_job_with_its_log_tail(
+    census_csvs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline, new = census_csvs
+    argv = [
+        "run", "monitoring", "--runner", "host",
+        "--input", f"baseline={baseline}", "--input", f"data={new}",
+        "--output", f"monitoring={tmp_path / 'out'}", "--", "--bins", "many",
+    ]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "job 'monitoring' exited with code 2; last lines of its log:" in err
+    assert "--bins" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--input", "baseline"], "is not NAME=PATH"),
+        (["--input", "weights=/tmp"], "job monitoring has no input 'weights'"),
+        (["--output", "plots=/tmp/x"], "job monitoring has no output 'plots'"),
+        (["--input", "baseline=/no/such"], "/no/such does not exist"),
+        (["--input", "baseline=/tmp", "--input", "baseline=/tmp"], "is given twice"),
+    ],
+)
+def test_run_refuses_bad_channels(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "monitoring", "--runner", "host", "--input", "data=/tmp", *extra]
+    assert main(argv) == 2
+    assert message in _error_line(capsys)
+
+
+def test_run_names_the_missing_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "evaluation", "--runner", "host"]) == 2
+    assert "job evaluation needs --input for model, test" in _error_line(capsys)
+
+
+def test_debug_says_it_is_not_available_yet(
+    census_csvs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline, new = census_csvs
+    argv = ["debug", "monitoring", "--input", f"baseline={baseline}", "--input", f"data={new}"]
+    assert main(argv) == 1
+    assert "not available in this version yet" in _error_line(capsys)
+
+
+# --- mlmax data generate ------------------------------------------------------------------
+
+
+def test_data_generate_writes_the_rows_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "census.csv"
+    assert main(["data", "generate", "--rows", "321", "--seed", "5", "--output", str(target)]) == 0
+    frame = pd.read_csv(target)
+    assert len(frame) == 321
+    assert set(schema.REQUIRED) <= set(frame.columns)
+    assert f"✓ wrote 321 rows (seed 5, drift 0) to {target}" in capsys.readouterr().out
+
+
+def test_data_generate_is_deterministic_and_drift_moves_the_data(tmp_path: Path) -> None:
+    for name, seed, drift in (("a", 5, "0"), ("b", 5, "0"), ("c", 5, "1")):
+        argv = ["data", "generate", "--rows", "400", "--seed", str(seed), "--drift", drift]
+        assert main([*argv, "--output", str(tmp_path / f"{name}.csv")]) == 0
+    a, b, c = (pd.read_csv(tmp_path / f"{n}.csv") for n in "abc")
+    pd.testing.assert_frame_equal(a, b)
+    assert c["age"].mean() > a["age"].mean() + 3
+
+
+def test_data_generate_will_not_overwrite_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "census.csv"
+    target.write_text("mine")
+    assert main(["data", "generate", "--rows", "10", "--output", str(target)]) == 2
+    assert "already exists" in _error_line(capsys)
+    assert target.read_text() == "mine"
+    assert main(["data", "generate", "--rows", "10", "--output", str(target), "--force"]) == 0
+    assert len(pd.read_csv(target)) == 10
+
+
+def test_data_generate_into_a_directory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["data", "generate", "--rows", "10", "--output", str(tmp_path), "--force"]) == 2
+    assert "is a directory" in _error_line(capsys)
+
+
+# --- mlmax doctor -------------------------------------------------------------------------
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_doctor_reports_every_check_with_a_mark(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line[:2] in ("✓ ", "✗ ")]
+    names = [line[2:].split(":")[0] for line in lines]
+    assert names == [
+        "docker CLI",
+        "Docker daemon",
+        "Docker Compose",
+        "Disk space",
+        "Debug port 5678",
+    ]
+    failed = [line for line in lines if line.startswith("✗")]
+    assert code == (1 if failed else 0)
+    assert out.count("    fix: ") == len(failed)
+
+
+def test_doctor_fails_with_the_fix_when_the_daemon_is_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ Docker daemon: cannot reach" in out
+    assert "fix: Start the Docker daemon" in out
+
+
+def test_doctor_fails_when_the_debug_port_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
+    if not _port_is_free(5678):
+        pytest.fail("port 5678 is already taken on this machine; free it to run this test")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 5678))
+        holder.listen()
+        assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ Debug port 5678: 127.0.0.1:5678 is in use" in out
+    assert "--inspect-port" in out

@@ -1,0 +1,140 @@
+"""The pipeline definition: wiring by names, validation, execution order."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlmax.pipeline import (
+    NEW_DATA,
+    TRAIN_DATA,
+    Pipeline,
+    PipelineDefinitionError,
+    PipelineInput,
+    Ref,
+    Step,
+    TrainingOptions,
+    census_pipeline,
+)
+
+
+def test_census_pipeline_runs_every_job_in_dependency_order() -> None:
+    order = [s.name for s in census_pipeline().order()]
+    assert order == [
+        "preprocessing",
+        "train",
+        "evaluation",
+        "preprocessing-infer",
+        "inference",
+        "monitoring",
+    ]
+
+
+def test_census_pipeline_wires_outputs_to_inputs_by_name() -> None:
+    pipeline = census_pipeline()
+    assert pipeline.step("train").inputs == {
+        "train": Ref("preprocessing", "train"),
+        "test": Ref("preprocessing", "test"),
+    }
+    assert pipeline.step("evaluation").inputs["model"] == Ref("train", "model")
+    assert pipeline.step("inference").inputs == {
+        "model": Ref("train", "model"),
+        "data": Ref("preprocessing-infer", "features"),
+    }
+    assert pipeline.step("preprocessing-infer").inputs["proc_model"] == Ref(
+        "preprocessing", "proc_model"
+    )
+    assert pipeline.step("monitoring").inputs == {
+        "baseline": PipelineInput(TRAIN_DATA),
+        "data": PipelineInput(NEW_DATA),
+    }
+
+
+def test_training_options_become_job_arguments() -> None:
+    options = TrainingOptions(model_type="random_forest", seed=7, n_estimators=20, max_depth=3)
+    pipeline = census_pipeline(options)
+    assert pipeline.step("train").arguments == (
+        "--model-type",
+        "random_forest",
+        "--seed",
+        "7",
+        "--n-estimators",
+        "20",
+        "--max-depth",
+        "3",
+    )
+    assert pipeline.step("preprocessing").arguments == ("--seed", "7")
+
+
+def test_unknown_model_type_is_refused() -> None:
+    with pytest.raises(PipelineDefinitionError, match="unknown model type 'svm'"):
+        TrainingOptions(model_type="svm")
+
+
+def _pipeline(*steps: Step, inputs: tuple[str, ...] = ("raw",)) -> Pipeline:
+    return Pipeline("test", inputs, steps)
+
+
+def _monitoring(name: str, baseline: object, data: object) -> Step:
+    return Step(name, "monitoring", {"baseline": baseline, "data": data})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ((Step("a", "no-such-job", {}),), "unknown job 'no-such-job'"),
+        (
+            (Step("a", "monitoring", {"data": PipelineInput("raw")}),),
+            r"input channels \[.baseline.\] unwired",
+        ),
+        (
+            (_monitoring("a", PipelineInput("raw"), PipelineInput("elsewhere")),),
+            "pipeline input 'elsewhere'",
+        ),
+        ((_monitoring("a", PipelineInput("raw"), Ref("ghost", "x")),), "unknown step 'ghost'"),
+        (
+            (
+                _monitoring("a", PipelineInput("raw"), PipelineInput("raw")),
+                _monitoring("b", PipelineInput("raw"), Ref("a", "nope")),
+            ),
+            "no output channel 'nope'",
+        ),
+        (
+            (
+                _monitoring("a", PipelineInput("raw"), Ref("b", "monitoring")),
+                _monitoring("b", PipelineInput("raw"), Ref("a", "monitoring")),
+            ),
+            "cycle",
+        ),
+        (
+            (
+                _monitoring("a", PipelineInput("raw"), PipelineInput("raw")),
+                _monitoring("a", PipelineInput("raw"), PipelineInput("raw")),
+            ),
+            "duplicate step names",
+        ),
+    ],
+)
+def test_bad_wiring_is_refused_with_the_step_named(steps: tuple[Step, ...], message: str) -> None:
+    with pytest.raises(PipelineDefinitionError, match=message):
+        _pipeline(*steps)
+
+
+def test_extra_input_channel_is_refused() -> None:
+    step = Step(
+        "a",
+        "monitoring",
+        {
+            "baseline": PipelineInput("raw"),
+            "data": PipelineInput("raw"),
+            "extra": PipelineInput("raw"),
+        },
+    )
+    with pytest.raises(PipelineDefinitionError, match="no input channel 'extra'"):
+        _pipeline(step)
+
+
+def test_declaration_order_is_kept_when_steps_are_independent() -> None:
+    late = _monitoring("late", PipelineInput("raw"), Ref("early", "monitoring"))
+    early = _monitoring("early", PipelineInput("raw"), PipelineInput("raw"))
+    other = _monitoring("other", PipelineInput("raw"), PipelineInput("raw"))
+    assert [s.name for s in _pipeline(late, early, other).order()] == ["early", "late", "other"]

@@ -1,0 +1,180 @@
+"""The whole census pipeline on the host runner: every output, pipeline.json, failure paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlmax.data.generator import write_csv
+from mlmax.pipeline import (
+    DataSpec,
+    Pipeline,
+    PipelineInput,
+    Step,
+    StepRecord,
+    TrainingOptions,
+    execute,
+    load_record,
+    run_census,
+)
+from mlmax.pipeline.execute import RECORD_FILE, REPORT_DIR
+from mlmax.report import REPORT_FILES, write_report
+from mlmax.runners.host import HostRunner
+
+ROWS = 5000
+
+EXPECTED_OUTPUTS = {
+    "preprocessing/train": {"train_features.csv", "train_labels.csv"},
+    "preprocessing/test": {"test_features.csv", "test_labels.csv"},
+    "preprocessing/proc_model": {"proc_model.tar.gz"},
+    "train/model": {"model.joblib"},
+    "evaluation/evaluation": {"evaluation.json"},
+    "inference/predictions": {"predictions.csv"},
+    "monitoring/monitoring": {"baseline.json", "drift.json"},
+}
+
+
+@pytest.fixture(scope="module")
+def host_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("host-run") / "run"
+    with HostRunner() as runner:
+        run_census(
+            runner,
+            run_dir,
+            DataSpec(rows=ROWS, seed=11),
+            TrainingOptions(seed=11),
+            write_report=write_report,
+        )
+    return run_dir
+
+
+def test_every_step_writes_its_contract_outputs(host_run: Path) -> None:
+    for directory, names in EXPECTED_OUTPUTS.items():
+        found = {p.name for p in (host_run / directory).iterdir()}
+        assert names <= found, f"{directory} holds {sorted(found)}"
+    assert (host_run / "preprocessing-infer/features/infer_features.csv").is_file()
+    predictions = pd.read_csv(host_run / "inference/predictions/predictions.csv")
+    features = pd.read_csv(host_run / "preprocessing-infer/features/infer_features.csv")
+    assert len(predictions) == len(features)
+    assert set(predictions["prediction"]) <= {0, 1}
+    assert predictions["probability"].between(0, 1).all()
+
+
+def test_pipeline_json_records_steps_durations_status_and_metrics(host_run: Path) -> None:
+    data = json.loads((host_run / RECORD_FILE).read_text())
+    assert data["status"] == "succeeded"
+    assert data["runner"] == "host"
+    assert data["report"] == REPORT_DIR
+    assert [s["name"] for s in data["steps"]] == [
+        "preprocessing",
+        "train",
+        "evaluation",
+        "preprocessing-infer",
+        "inference",
+        "monitoring",
+    ]
+    for step in data["steps"]:
+        assert step["status"] == "succeeded"
+        assert step["duration_seconds"] > 0
+        assert (host_run / step["log"]).is_file()
+        for relative in step["outputs"].values():
+            assert (host_run / relative).is_dir()
+    evaluation = json.loads((host_run / "evaluation/evaluation/evaluation.json").read_text())
+    steps = {s["name"]: s for s in data["steps"]}
+    assert steps["evaluation"]["metrics"] == pytest.approx(evaluation["metrics"])
+    assert 0.6 < steps["evaluation"]["metrics"]["roc_auc"] <= 1.0
+    assert "test_roc_auc" in steps["train"]["metrics"]
+    assert steps["inference"]["metrics"]["rows"] == ROWS
+    assert steps["monitoring"]["metrics"]["features"] >= 5
+    # The generated new data is drifted on purpose, so monitoring has something to flag.
+    assert steps["monitoring"]["metrics"]["drifted"] >= 1
+    assert steps["preprocessing"]["arguments"][:2] == ["--mode", "train"]
+    assert "--seed" in steps["train"]["arguments"]
+
+
+def test_the_report_is_complete(host_run: Path) -> None:
+    from tests.report.conftest import assert_valid_png
+
+    report = host_run / REPORT_DIR
+    assert sorted(p.name for p in report.iterdir()) == sorted(REPORT_FILES)
+    for png in report.glob("*.png"):
+        assert_valid_png(png)
+    assert not list(host_run.glob(".report-*")), "the staging directory was left behind"
+
+
+def test_a_failing_step_fails_the_run_and_leaves_no_report(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    with HostRunner() as runner:
+        # C must be positive: scikit-learn refuses -1, so training fails for real.
+        record = run_census(
+            runner,
+            run_dir,
+            DataSpec(rows=600, seed=3),
+            TrainingOptions(seed=3, c=-1.0),
+            write_report=write_report,
+        )
+    assert record.status == "failed"
+    assert "step 'train'" in (record.error or "")
+    on_disk = load_record(run_dir)
+    statuses = {s.name: s.status for s in on_disk.steps}
+    assert statuses["preprocessing"] == "succeeded"
+    assert statuses["train"] == "failed"
+    assert statuses["evaluation"] == statuses["monitoring"] == "pending"
+    assert on_disk.report is None
+    assert not (run_dir / REPORT_DIR).exists()
+    assert "--c: must be greater than 0" in (run_dir / "logs/train.log").read_text()
+    assert on_disk.step("train").error == "exited with code 2"
+
+
+def _monitoring_only() -> Pipeline:
+    return Pipeline(
+        "monitor",
+        ("raw",),
+        (
+            Step(
+                "monitoring",
+                "monitoring",
+                {"baseline": PipelineInput("raw"), "data": PipelineInput("raw")},
+            ),
+        ),
+    )
+
+
+def test_a_failing_report_fails_the_run_and_leaves_no_report(tmp_path: Path) -> None:
+    def broken_report(run_dir: Path, record: object, out: Path) -> None:
+        (out / "report.md").write_text("half a report")
+        raise RuntimeError("disk full")
+
+    raw = tmp_path / "raw.csv"
+    write_csv(raw, 300, 1, 0.0)
+    run_dir = tmp_path / "run"
+    with HostRunner() as runner:
+        record = execute(
+            _monitoring_only(), runner, {"raw": raw}, run_dir, write_report=broken_report
+        )
+    assert record.steps[0].status == "succeeded"
+    assert record.status == "failed"
+    assert record.error == "report: RuntimeError: disk full"
+    assert not (run_dir / REPORT_DIR).exists()
+    assert not list(run_dir.glob(".report-*"))
+    assert load_record(run_dir).status == "failed"
+
+
+def test_steps_are_announced_before_and_after_they_run(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.csv"
+    write_csv(raw, 300, 1, 0.0)
+    seen: list[tuple[str, str, int, int, bool]] = []
+
+    def listen(step: StepRecord, index: int, total: int, finished: bool) -> None:
+        seen.append((step.name, step.status, index, total, finished))
+
+    with HostRunner() as runner:
+        record = execute(_monitoring_only(), runner, {"raw": raw}, tmp_path / "run", on_step=listen)
+    assert record.status == "succeeded"
+    assert seen == [
+        ("monitoring", "running", 1, 1, False),
+        ("monitoring", "succeeded", 1, 1, True),
+    ]
