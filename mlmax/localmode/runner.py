@@ -334,12 +334,15 @@ class LocalMode:
         *,
         image: str,
         real_s3: bool | None = None,
+        s3_endpoint_url: str | None = None,
         default_timeout: float | None = None,
         progress: Progress | None = None,
         temp_parent: Path | None = None,
     ) -> None:
         self.image = image
         self.real_s3 = real_s3_requested() if real_s3 is None else real_s3
+        # An S3 server someone else owns (a pytest fixture); otherwise LocalMode starts one.
+        self._s3_endpoint_url = s3_endpoint_url
         self.default_timeout = default_timeout
         self.progress = progress
         self._temp_parent = temp_parent
@@ -351,8 +354,8 @@ class LocalMode:
         with self._stack as stack:
             containers.reap_orphans()
             stack.callback(self._remove_session_containers)
-            endpoint = None
-            if not self.real_s3:
+            endpoint = self._s3_endpoint_url
+            if not self.real_s3 and endpoint is None:
                 self.s3 = stack.enter_context(S3Server())
                 endpoint = self.s3.endpoint_url
             self.session = stack.enter_context(

@@ -1,0 +1,213 @@
+"""pytest plugin: `--smlocal` runs tests marked `smlocal` in SageMaker Local Mode containers.
+
+Registered as the `pytest11` entry point `mlmax`, so any project that installs mlmax gets:
+
+- `--smlocal`: run tests marked `smlocal` (otherwise they are skipped with the reason
+  "need --smlocal option to run"). With `--smlocal`, Docker, Compose and the job image are
+  checked once at start-up; if any is missing the run stops with one sentence naming the fix.
+- `--sm-image IMAGE`: use a local image instead of building the job image (e.g. the official
+  SageMaker scikit-learn image, if present in the engine).
+- `--sm-timeout SECONDS`: per-job timeout (default 900).
+- fixtures `sm_image` (the image tag), `sm_s3` (the embedded S3 server), `sm_local` (a
+  runner: `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`).
+- a failing job adds its container log tail to the test's report as a section.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SKIP_REASON = "need --smlocal option to run"
+MARKER = "smlocal"
+DEFAULT_TIMEOUT = 900.0
+# Exit code of a run stopped because Docker cannot run jobs (pytest's "usage error").
+UNUSABLE_DOCKER_EXIT = pytest.ExitCode.USAGE_ERROR
+
+_image_key = pytest.StashKey[str]()
+_failures_key = pytest.StashKey[list[tuple[str, str]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlmax", "SageMaker Local Mode (mlmax)")
+    group.addoption(
+        "--smlocal",
+        action="store_true",
+        default=False,
+        help="run tests marked smlocal: jobs in their SageMaker Local Mode containers",
+    )
+    group.addoption(
+        "--sm-image",
+        default=None,
+        metavar="IMAGE",
+        help="a local image to run the jobs in instead of mlmax's job image",
+    )
+    group.addoption(
+        "--sm-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"timeout of one job in a container (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def _say(config: pytest.Config) -> Callable[[str], None]:
+    """Progress lines shown live, even while pytest captures output."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+
+    def say(message: str) -> None:
+        line = f"[mlmax] {message}"
+        if reporter is None:
+            print(line, file=sys.__stderr__, flush=True)
+        elif capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
+
+    return say
+
+
+def _resolve_image(config: pytest.Config) -> str:
+    """Check Docker and make sure the image exists; UsageError with the fix otherwise."""
+    from mlmax.localmode import docker_env
+
+    try:
+        client = docker_env.require_docker()
+    except docker_env.DockerUnavailableError as error:
+        raise pytest.UsageError(f"--smlocal cannot run: {error}") from None
+    requested = config.getoption("--sm-image")
+    if requested:
+        import docker.errors
+
+        try:
+            client.images.get(requested)
+        except docker.errors.ImageNotFound:
+            raise pytest.UsageError(
+                f"--smlocal cannot run: image {requested!r} (from --sm-image) is not in the "
+                "local Docker engine; load it with `docker load` or drop --sm-image"
+            ) from None
+        return str(requested)
+    from mlmax.localmode.image import ensure_job_image
+
+    is_worker = hasattr(config, "workerinput")  # xdist workers find the controller's build
+    try:
+        return ensure_job_image(progress=None if is_worker else _say(config))
+    except Exception as error:  # the image modules raise one-sentence errors
+        raise pytest.UsageError(f"--smlocal cannot run: {error}") from None
+
+
+@pytest.hookimpl(trylast=True)  # after the terminal reporter exists, for build progress
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}: runs a job in its SageMaker Local Mode container (needs --smlocal)",
+    )
+    if config.getoption("--smlocal", default=False):
+        config.stash[_image_key] = _resolve_image(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--smlocal"):
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if MARKER in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when in ("setup", "call") and report.failed:
+        from mlmax.localmode.errors import JobFailedError
+
+        failures = list(item.stash.get(_failures_key, []))
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, JobFailedError) and not any(j == error.job for j, _ in failures):
+            failures.append((error.job, error.log_tail))
+        for job, log_tail in failures:
+            report.sections.append((f"container log of job {job!r} (last lines)", log_tail))
+    return report
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sm_image(pytestconfig: pytest.Config) -> str:
+    """The image jobs run in (built or checked once, at start-up, by --smlocal)."""
+    if _image_key not in pytestconfig.stash:
+        pytest.skip(SKIP_REASON)
+    return pytestconfig.stash[_image_key]
+
+
+@pytest.fixture(scope="session")
+def sm_s3(sm_image: str) -> Iterator[Any]:
+    """The embedded S3 server on 127.0.0.1 (moto), for the whole session."""
+    from mlmax.localmode.s3server import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sm_localmode(
+    sm_image: str, sm_s3: Any, pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The session's LocalMode (runner, offline session, S3); most tests want `sm_local`."""
+    from mlmax.localmode.runner import LocalMode
+
+    with LocalMode(
+        image=sm_image,
+        real_s3=False,
+        s3_endpoint_url=sm_s3.endpoint_url,
+        default_timeout=pytestconfig.getoption("--sm-timeout"),
+        temp_parent=tmp_path_factory.getbasetemp(),
+    ) as local_mode:
+        yield local_mode
+
+
+class SmLocal:
+    """What `sm_local` gives a test: run jobs; failures are attached to the test's report."""
+
+    def __init__(self, local_mode: Any, item: pytest.Item) -> None:
+        self.local_mode = local_mode
+        self.image: str = local_mode.image
+        self._item = item
+
+    def run(
+        self,
+        job: str,
+        *,
+        inputs: Mapping[str, Path | str] | None = None,
+        outputs: Mapping[str, Path | str] | None = None,
+        arguments: Sequence[str] = (),
+        timeout: float | None = None,
+        **options: Any,
+    ) -> Any:
+        """Run `job` (a catalogue name) in its container; returns a JobResult."""
+        from mlmax.localmode.errors import JobFailedError
+
+        try:
+            return self.local_mode.run(
+                job,
+                inputs=inputs,
+                outputs=outputs,
+                arguments=arguments,
+                timeout=timeout,
+                **options,
+            )
+        except JobFailedError as error:
+            failures = self._item.stash.setdefault(_failures_key, [])
+            failures.append((error.job, error.log_tail))
+            raise
+
+
+@pytest.fixture
+def sm_local(sm_localmode: Any, request: pytest.FixtureRequest) -> SmLocal:
+    """Run catalogue jobs in their Local Mode containers (needs --smlocal)."""
+    return SmLocal(sm_localmode, request.node)
