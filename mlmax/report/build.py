@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from mlmax.pipeline.execute import RunRecord, StepRecord
+from mlmax.pipeline.inputs import NEW_DATA_LABELS
 from mlmax.pipeline.metrics import headline
 from mlmax.report import charts
 
@@ -161,13 +162,15 @@ def _predictions(run_dir: Path, record: RunRecord, out: Path, page: _Page) -> di
         "mean_probability": float(predictions["probability"].mean()),
         "threshold": threshold,
     }
-    labels_file = _output(run_dir, record, "preprocessing-infer", "features") / "infer_labels.csv"
+    labels_file = run_dir / NEW_DATA_LABELS
     if labels_file.is_file():
         labels = pd.read_csv(labels_file)["income"]
-        if len(labels) == len(predictions):
+        known = labels.notna().to_numpy()
+        if len(labels) == len(predictions) and known.any():
+            labels, predicted = labels[known].astype(int), predictions["prediction"][known]
             summary["actual_positive_rate"] = float(labels.mean())
             summary["accuracy_on_new_data"] = float(
-                (labels.to_numpy() == predictions["prediction"].to_numpy()).mean()
+                (labels.to_numpy() == predicted.to_numpy()).mean()
             )
     (out / "predictions_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     charts.probability_histogram(
