@@ -119,7 +119,7 @@ def generate(rows: int, seed: int = 0, drift: float = 0.0) -> pd.DataFrame:
     education_effect = np.where(teenager, -1.3, education_effect)
 
     work_chance = np.select([age < 16, age < 20, age < 62, age < 70], [0.0, 0.45, 0.8, 0.35], 0.1)
-    works = rng.random(n) < work_chance + 0.05 * education_effect
+    works = ~child & (rng.random(n) < work_chance + 0.05 * education_effect)
     worker_class, class_effect = _choose(rng, WORKER_CLASSES, n)
     industry, industry_effect = _choose(rng, INDUSTRIES, n)
     size_shares = EMPLOYER_SIZE_SHARES + drift * np.array([-0.05, -0.03, -0.02, 0, 0.02, 0.08])
