@@ -1,4 +1,4 @@
-"""The production chain, run once per module in Local Mode containers.
+"""The production chain, run once per session in Local Mode containers.
 
 Each stage is a module-scoped fixture fed by the previous stage's outputs, exactly as the
 pipeline wires them: generated data -> preprocessing -> training -> evaluation and
@@ -31,7 +31,7 @@ def _dirs(root: Path, *names: str) -> dict[str, Path]:
     return {name: root / name for name in names}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
     (root / "raw").mkdir()
@@ -43,7 +43,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def preprocessed(sm_localmode, data_dir, tmp_path_factory) -> Stage:
     out = _dirs(tmp_path_factory.mktemp("preprocessing"), "train", "test", "proc_model")
     result = sm_localmode.run(
@@ -55,7 +55,7 @@ def preprocessed(sm_localmode, data_dir, tmp_path_factory) -> Stage:
     return Stage(result, out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(sm_localmode, preprocessed, tmp_path_factory) -> Stage:
     out = _dirs(tmp_path_factory.mktemp("train"), "model")
     result = sm_localmode.run(
@@ -67,7 +67,7 @@ def trained(sm_localmode, preprocessed, tmp_path_factory) -> Stage:
     return Stage(result, out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def evaluated(sm_localmode, preprocessed, trained, tmp_path_factory) -> Stage:
     out = _dirs(tmp_path_factory.mktemp("evaluation"), "evaluation")
     result = sm_localmode.run(
@@ -78,7 +78,7 @@ def evaluated(sm_localmode, preprocessed, trained, tmp_path_factory) -> Stage:
     return Stage(result, out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def infer_features(sm_localmode, data_dir, preprocessed, tmp_path_factory) -> Stage:
     out = _dirs(tmp_path_factory.mktemp("preprocessing-infer"), "features")
     result = sm_localmode.run(
@@ -89,7 +89,7 @@ def infer_features(sm_localmode, data_dir, preprocessed, tmp_path_factory) -> St
     return Stage(result, out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def predicted(sm_localmode, trained, infer_features, tmp_path_factory) -> Stage:
     root = tmp_path_factory.mktemp("inference")
     # Inference reads every CSV of its input directory: give it the features only, as the
@@ -110,13 +110,13 @@ def _monitor(sm_localmode, baseline: Path, new: Path, root: Path) -> Stage:
     return Stage(result, out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def monitored_drift(sm_localmode, data_dir, tmp_path_factory) -> Stage:
     root = tmp_path_factory.mktemp("monitoring-drift")
     return _monitor(sm_localmode, data_dir / "raw", data_dir / "new", root)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def monitored_same(sm_localmode, data_dir, tmp_path_factory) -> Stage:
     root = tmp_path_factory.mktemp("monitoring-same")
     return _monitor(sm_localmode, data_dir / "raw", data_dir / "same", root)

@@ -1,0 +1,74 @@
+"""What a run could leave behind, counted before and after (containers, processes, files)."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlmax.localmode import compose, containers, labels
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    session_containers: int
+    all_container_ids: frozenset[str]
+    temp_entries: frozenset[str]
+    session_dir_entries: frozenset[str]
+
+
+def snapshot(temp_dir: Path, session_root: Path) -> Snapshot:
+    client = containers.docker_client()
+    return Snapshot(
+        session_containers=len(containers.session_containers(labels.current_session().session_id)),
+        all_container_ids=frozenset(c.id for c in client.containers.list(all=True)),
+        temp_entries=frozenset(p.name for p in temp_dir.iterdir()),
+        session_dir_entries=frozenset(p.name for p in session_root.iterdir()),
+    )
+
+
+# Names the SDK gives Local Mode containers: "<10 chars>-algo-1-<5>" (processing) and
+# "<project>_algo-1_1" (training).
+SDK_CONTAINER_NAME = re.compile(r"(^[a-z0-9]{10}-algo-\d+-[a-z0-9]{5}$)|(_algo-\d+_\d+$)")
+
+
+def new_leaked_containers(before: Snapshot) -> list[str]:
+    """Containers created since `before` that are ours, or SDK containers with no label.
+
+    The engine is shared (other xdist workers, other tools), so instead of a raw total this
+    looks at every new container: one of this session's, or a Local Mode container without
+    a session label (one mlmax failed to label), is a leak.
+    """
+    own = labels.current_session().session_id
+    leaked = []
+    for container in containers.docker_client().containers.list(all=True):
+        if container.id in before.all_container_ids:
+            continue
+        session = (container.labels or {}).get(labels.SESSION)
+        unlabelled_sdk = session is None and SDK_CONTAINER_NAME.search(container.name)
+        if session == own or unlabelled_sdk:
+            leaked.append(container.name)
+    return leaked
+
+
+def assert_nothing_left(before: Snapshot, temp_dir: Path, session_root: Path) -> None:
+    after = snapshot(temp_dir, session_root)
+    assert after.session_containers == before.session_containers == 0, after
+    leaked = new_leaked_containers(before)
+    assert leaked == [], f"containers left behind: {leaked}"
+    assert after.temp_entries == before.temp_entries, sorted(after.temp_entries)
+    assert after.session_dir_entries == before.session_dir_entries, after.session_dir_entries
+    running = compose.processes_using(session_root)
+    assert running == [], f"processes still using the session dir: {running}"
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Poll `predicate` until it returns a truthy value or `timeout` s pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)  # poll interval
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
