@@ -1,0 +1,104 @@
+"""The offline session and the embedded S3 server, without Docker."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import boto3
+import pytest
+
+from mlmax.localmode.environment import EnvironmentConflictError, scoped_environ
+from mlmax.localmode.s3server import S3Server
+from mlmax.localmode.session import DUMMY_ACCESS_KEY, OfflineSession
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with S3Server() as server:
+        yield server
+
+
+def test_s3_server_listens_on_loopback_and_stops(tmp_path):
+    with S3Server() as server:
+        assert server.endpoint_url.startswith("http://127.0.0.1:")
+        client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="y",
+        )
+        client.create_bucket(Bucket="probe")
+        assert [b["Name"] for b in client.list_buckets()["Buckets"]] == ["probe"]
+        url = server.endpoint_url
+    import urllib.request
+
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=2)
+
+
+def test_session_never_reads_the_users_aws_files(s3, tmp_path, monkeypatch):
+    # A user with real credentials and a profile: none of it may be used.
+    aws = tmp_path / "aws"
+    aws.mkdir()
+    (aws / "credentials").write_text(
+        "[default]\naws_access_key_id=REALKEY\naws_secret_access_key=S\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "REALKEY")
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    with OfflineSession(s3_endpoint_url=s3.endpoint_url, temp_parent=tmp_path) as session:
+        creds = session.boto_session.get_credentials()
+        assert creds.access_key == DUMMY_ACCESS_KEY
+        with session.pinned():
+            assert os.environ["AWS_ACCESS_KEY_ID"] == DUMMY_ACCESS_KEY
+            assert "AWS_PROFILE" not in os.environ
+            assert os.environ["AWS_ENDPOINT_URL"] == s3.endpoint_url
+            assert not os.path.exists(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+            local = session.local_session(container_root=session.run_dir("r1"))
+            assert local.config == {
+                "local": {"local_code": True, "container_root": str(session.root / "r1")}
+            }
+            assert local.default_bucket() == session.bucket
+        # restored afterwards
+        assert os.environ["AWS_ACCESS_KEY_ID"] == "REALKEY"
+        assert os.environ["AWS_PROFILE"] == "work"
+        assert stat.S_IMODE(session.root.stat().st_mode) == 0o700
+        root = session.root
+    assert not root.exists()
+
+
+def test_session_bucket_exists_in_the_embedded_s3(s3, tmp_path):
+    with OfflineSession(s3_endpoint_url=s3.endpoint_url, temp_parent=tmp_path) as session:
+        client = session.boto_session.client("s3", endpoint_url=s3.endpoint_url)
+        assert session.bucket in [b["Name"] for b in client.list_buckets()["Buckets"]]
+
+
+def test_offline_session_needs_an_endpoint_unless_real_s3_is_asked_for():
+    with pytest.raises(ValueError, match="real_s3=True"):
+        OfflineSession(s3_endpoint_url=None)
+
+
+def test_session_root_removed_even_with_read_only_entries(s3, tmp_path):
+    with OfflineSession(s3_endpoint_url=s3.endpoint_url, temp_parent=tmp_path) as session:
+        run = session.run_dir("r")
+        (run / "f").write_text("x")
+        run.chmod(0o500)
+        root = session.root
+    assert not root.exists()
+
+
+def test_scoped_environ_restores_and_refuses_conflicts(monkeypatch):
+    monkeypatch.setenv("MLMAX_PROBE", "before")
+    with scoped_environ({"MLMAX_PROBE": "a", "MLMAX_GONE": None}):
+        assert os.environ["MLMAX_PROBE"] == "a"
+        with scoped_environ({"MLMAX_PROBE": "a"}):
+            pass
+        assert os.environ["MLMAX_PROBE"] == "a", "inner scope must not restore early"
+        with (
+            pytest.raises(EnvironmentConflictError, match="MLMAX_PROBE"),
+            scoped_environ({"MLMAX_PROBE": "b"}),
+        ):
+            pass
+    assert os.environ["MLMAX_PROBE"] == "before"
