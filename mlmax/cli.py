@@ -294,12 +294,13 @@ def _cmd_image_ls(args: argparse.Namespace) -> int:
         [
             i.tag,
             i.role,
+            {True: "yes", False: "no"}.get(i.debugpy, "-"),  # type: ignore[arg-type]
             f"{i.size_mb:.0f} MB",
             time.strftime("%Y-%m-%d %H:%M", time.localtime(i.created)),
         ]
         for i in images
     ]
-    print(_format_table(["image", "role", "size", "created"], rows, right=(2,)))
+    print(_format_table(["image", "role", "debugpy", "size", "created"], rows, right=(3,)))
     return EXIT_OK
 
 
@@ -307,13 +308,18 @@ def _cmd_image_prune(args: argparse.Namespace) -> int:
     from mlmax.localmode.image import prune_job_images
 
     try:
-        removed = prune_job_images(keep_current=not args.all)
+        result = prune_job_images(keep_current=not args.all)
     except _environment_errors() as error:
         _error(str(error))
         return EXIT_FAILURE
-    for tag in removed:
+    for tag in result.removed:
         print(f"removed {tag}")
-    print(f"✓ {len(removed)} image(s) removed")
+    for tag in result.in_use:
+        print(f"kept {tag} (a container still uses it)")
+    print(
+        f"✓ {len(result.removed)} image(s) removed, {len(result.kept)} current kept, "
+        f"{len(result.in_use)} in use"
+    )
     return EXIT_OK
 
 
@@ -351,10 +357,47 @@ def _port_check(port: int) -> tuple[str, bool, str, str]:
     return name, True, f"127.0.0.1:{port} is free", ""
 
 
+def _image_checks() -> list[tuple[str, bool, str, str]]:
+    """Is the base image here, and the job image of the current workspace?"""
+    from mlmax.localmode.base_image import local_base_image
+    from mlmax.localmode.docker_env import docker_client
+    from mlmax.localmode.image import current_job_tags
+
+    build = "Run `mlmax image build` (offline; it shows progress)."
+    client = docker_client()
+    try:
+        base = local_base_image(client)
+        if base is None:
+            return [("Base image", False, "no base image in the engine", build)]
+        checks = [("Base image", True, base, "")]
+        tags = current_job_tags()
+        present = [t for t in tags if _image_present(client, t)]
+        if present:
+            checks.append(("Job image", True, present[0], ""))
+        else:
+            wanted = tags[0] if tags else "the job image"
+            checks.append(("Job image", False, f"{wanted} is not built yet", build))
+        return checks
+    finally:
+        client.close()
+
+
+def _image_present(client: object, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)  # type: ignore[attr-defined]
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from mlmax.localmode.docker_env import check_environment
 
     checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
+    if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):
+        checks += _image_checks()
     checks.append(_port_check(DEBUG_PORT))
     for name, ok, detail, fix in checks:
         mark = "✓" if ok else "✗"

@@ -295,13 +295,10 @@ def test_doctor_reports_every_check_with_a_mark(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line[:2] in ("✓ ", "✗ ")]
     names = [line[2:].split(":")[0] for line in lines]
-    assert names == [
-        "docker CLI",
-        "Docker daemon",
-        "Docker Compose",
-        "Disk space",
-        "Debug port 5678",
-    ]
+    assert names[:4] == ["docker CLI", "Docker daemon", "Docker Compose", "Disk space"]
+    assert names[-1] == "Debug port 5678"
+    if lines[1].startswith("✓"):  # with a daemon, the images are checked too
+        assert names[4:6] == ["Base image", "Job image"]
     failed = [line for line in lines if line.startswith("✗")]
     assert code == (1 if failed else 0)
     assert out.count("    fix: ") == len(failed)
@@ -327,3 +324,41 @@ def test_doctor_fails_when_the_debug_port_is_taken(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "✗ Debug port 5678: 127.0.0.1:5678 is in use" in out
     assert "--inspect-port" in out
+
+
+# --- mlmax image --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", [["ls"], ["prune"], ["build"]])
+def test_image_commands_without_docker_fail_with_one_line(
+    action: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    assert main(["image", *action]) == 1
+    line = _error_line(capsys)
+    assert "Docker daemon" in line
+    assert "Traceback" not in line
+
+
+@pytest.mark.smlocal
+def test_image_build_reuses_the_current_image_and_ls_lists_it(
+    sm_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["image", "build"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("✓ job image mlmax-job:")
+    tag = out.split()[3]
+    assert main(["image", "ls"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split() == ["image", "role", "debugpy", "size", "created"]
+    assert any(line.split()[:3] == [tag, "job", "yes"] for line in listing[2:])
+
+
+def test_the_default_runner_is_local_mode() -> None:
+    from mlmax.cli import build_parser
+
+    assert build_parser().parse_args(["pipeline"]).runner == "local"
+    assert build_parser().parse_args(["run", "train"]).runner == "local"

@@ -1,0 +1,81 @@
+"""The same pipeline, same seed, on the host and in Local Mode containers: same results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlmax.pipeline import DataSpec, RunRecord, TrainingOptions, run_census
+from mlmax.report import REPORT_FILES, write_report
+from mlmax.runners import Runner
+from mlmax.runners.host import HostRunner
+from mlmax.runners.local import LocalModeRunner
+
+pytestmark = pytest.mark.smlocal
+
+ROWS = 2000
+SEED = 21
+
+
+def _run(runner: Runner, run_dir: Path) -> RunRecord:
+    with runner:
+        return run_census(
+            runner,
+            run_dir,
+            DataSpec(rows=ROWS, seed=SEED),
+            TrainingOptions(seed=SEED, model_type="random_forest", n_estimators=30),
+            write_report=write_report,
+        )
+
+
+@pytest.fixture(scope="module")
+def runs(sm_image: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("parity")
+    host = _run(HostRunner(), base / "host")
+    local = _run(LocalModeRunner(image=sm_image), base / "local")
+    assert host.status == "succeeded", host.error
+    assert local.status == "succeeded", local.error
+    return {"host": base / "host", "local": base / "local"}
+
+
+def _json(run_dir: Path, relative: str) -> dict:
+    return json.loads((run_dir / relative).read_text())
+
+
+def test_both_runners_produce_the_same_evaluation(runs: dict[str, Path]) -> None:
+    host = _json(runs["host"], "evaluation/evaluation/evaluation.json")
+    local = _json(runs["local"], "evaluation/evaluation/evaluation.json")
+    assert local["metrics"] == pytest.approx(host["metrics"], abs=1e-12)
+    assert local["confusion_matrix"] == host["confusion_matrix"]
+    assert local["n_samples"] == host["n_samples"]
+
+
+def test_both_runners_produce_the_same_predictions_and_drift(runs: dict[str, Path]) -> None:
+    host = pd.read_csv(runs["host"] / "inference/predictions/predictions.csv")
+    local = pd.read_csv(runs["local"] / "inference/predictions/predictions.csv")
+    pd.testing.assert_frame_equal(local, host, check_exact=False, atol=1e-12)
+    host_drift = _json(runs["host"], "monitoring/monitoring/drift.json")
+    local_drift = _json(runs["local"], "monitoring/monitoring/drift.json")
+    assert local_drift == host_drift
+
+
+def test_the_model_is_packed_by_sagemaker_in_local_mode_and_plain_on_the_host(
+    runs: dict[str, Path],
+) -> None:
+    assert [p.name for p in (runs["host"] / "train/model").iterdir()] == ["model.joblib"]
+    assert [p.name for p in (runs["local"] / "train/model").iterdir()] == ["model.tar.gz"]
+
+
+def test_both_runs_record_the_same_key_metrics_and_a_full_report(runs: dict[str, Path]) -> None:
+    host = _json(runs["host"], "pipeline.json")
+    local = _json(runs["local"], "pipeline.json")
+    assert (host["runner"], local["runner"]) == ("host", "local")
+    for host_step, local_step in zip(host["steps"], local["steps"], strict=True):
+        assert local_step["status"] == "succeeded"
+        # The training metrics come from the container's log on one side, stdout on the other.
+        assert local_step["metrics"] == pytest.approx(host_step["metrics"]), local_step["name"]
+    for run_dir in runs.values():
+        assert sorted(p.name for p in (run_dir / "report").iterdir()) == sorted(REPORT_FILES)
