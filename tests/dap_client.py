@@ -59,9 +59,7 @@ class DapClient:
     # -- connection ---------------------------------------------------------------------------
 
     @classmethod
-    def connect(
-        cls, host: str, port: int, timeout: float = 30.0, retry: bool = True
-    ) -> DapClient:
+    def connect(cls, host: str, port: int, timeout: float = 30.0, retry: bool = True) -> DapClient:
         """Connect and complete the ``initialize`` handshake.
 
         Right after a container starts, docker-proxy accepts TCP connections before debugpy
@@ -89,7 +87,9 @@ class DapClient:
                 if client is not None:
                     client.close()
                 if not retry:
-                    raise DapError(f"could not open a DAP session with {host}:{port}: {error}")
+                    raise DapError(
+                        f"could not open a DAP session with {host}:{port}: {error}"
+                    ) from error
                 time.sleep(0.1)  # poll interval between attempts, bounded by the deadline
 
     def close(self) -> None:
@@ -233,9 +233,7 @@ class DapClient:
             timeout,
         )
 
-    def attach(
-        self, path_mappings: list[dict[str, str]] | None = None, **options: Any
-    ) -> int:
+    def attach(self, path_mappings: list[dict[str, str]] | None = None, **options: Any) -> int:
         """Send ``attach``; returns its sequence number (debugpy answers after configDone)."""
         arguments: dict[str, Any] = {"justMyCode": True, **options}
         if path_mappings:
