@@ -1,0 +1,161 @@
+"""What does Local Mode cost? Each job in its container vs the same script on the host.
+
+Measured side by side in one run (host and container interleaved, a few repeats, median),
+with the engine's floor (`docker run --rm IMAGE python3 -c pass`) and a job that does
+nothing, which should finish within the floor plus 2 s.
+
+    .venv/bin/python benchmarks/localmode_overhead.py [--repeats 3] [--rows 2000] [--image TAG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from mlmax.catalog import Channel, JobDefinition, JobRun, get_job
+from mlmax.data.generator import write_csv
+from mlmax.localmode.runner import LocalMode, run_job
+from mlmax.runners.host import _job_environment, job_command
+
+NOOP = JobDefinition(
+    name="noop",
+    script="noop.py",
+    kind="processing",
+    inputs=(Channel("data", "--input-dir", "/opt/ml/processing/input/data"),),
+    outputs=(),
+)
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def _host(run: JobRun, script: Path | None = None) -> None:
+    command = job_command(run)
+    if script is not None:
+        command[1] = str(script)
+    subprocess.run(command, env=_job_environment(), check=True, capture_output=True)
+
+
+def _floor(image: str) -> None:
+    subprocess.run(["docker", "run", "--rm", image, "python3", "-c", "pass"], check=True)
+
+
+class Chain:
+    """Fresh output directories per repeat, wired like the pipeline."""
+
+    def __init__(self, root: Path, rows: int) -> None:
+        self.root = root
+        for name, seed, drift in (("raw", 1, 0.0), ("new", 2, 1.0)):
+            (root / name).mkdir()
+            write_csv(root / name / "census.csv", rows, seed=seed, drift=drift)
+        self.noop_code = root / "noop-code"
+        self.noop_code.mkdir()
+        (self.noop_code / "noop.py").write_text("pass\n")
+
+    def runs(self, where: str, repeat: int) -> list[JobRun]:
+        out = self.root / f"{where}-{repeat}"
+        raw, new = self.root / "raw", self.root / "new"
+        features = out / "features-only"
+
+        def run(job: str, inputs: dict, outputs: list[str], arguments=()) -> JobRun:
+            return JobRun(
+                get_job(job),
+                inputs=inputs,
+                outputs={name: out / job / name for name in outputs},
+                arguments=tuple(arguments),
+            )
+
+        pre = out / "preprocessing"
+        return [
+            JobRun(NOOP, inputs={"data": raw}, outputs={}),
+            run("preprocessing", {"data": raw}, ["train", "test", "proc_model"]),
+            run("train", {"train": pre / "train", "test": pre / "test"}, ["model"]),
+            run(
+                "evaluation",
+                {"model": out / "train" / "model", "test": pre / "test"},
+                ["evaluation"],
+            ),
+            run(
+                "preprocessing-infer",
+                {"data": new, "proc_model": pre / "proc_model"},
+                ["features"],
+            ),
+            run("inference", {"model": out / "train" / "model", "data": features}, ["predictions"]),
+            run("monitoring", {"baseline": raw, "data": new}, ["monitoring"]),
+        ]
+
+    @staticmethod
+    def after(run: JobRun) -> None:
+        # Inference reads every CSV in its input: give it the features file only.
+        if run.job.name == "preprocessing-infer":
+            features = run.outputs["features"]
+            only = features.parent.parent / "features-only"
+            only.mkdir(exist_ok=True)
+            shutil.copy2(features / "infer_features.csv", only)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--image", default=None, help="job image tag (default: build/reuse)")
+    args = parser.parse_args(argv)
+
+    if args.image is None:
+        from mlmax.localmode.image import ensure_job_image
+
+        args.image = ensure_job_image(progress=lambda m: print(f"  {m}", file=sys.stderr))
+    host_times: dict[str, list[float]] = {}
+    local_times: dict[str, list[float]] = {}
+    floor_times: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp:
+        chain = Chain(Path(temp), args.rows)
+        with LocalMode(image=args.image) as local:
+            _floor(args.image)  # warm the engine and page cache once, untimed
+            for repeat in range(args.repeats):
+                floor_times.append(_timed(lambda: _floor(args.image)))
+                for host_run, local_run in zip(
+                    chain.runs("host", repeat), chain.runs("local", repeat), strict=True
+                ):
+                    name = host_run.job.name
+                    noop = chain.noop_code / "noop.py" if name == "noop" else None
+                    host_times.setdefault(name, []).append(_timed(partial(_host, host_run, noop)))
+                    chain.after(host_run)
+                    code = {"code_dir": chain.noop_code} if name == "noop" else {}
+                    in_container = partial(
+                        run_job, local_run, image=local.image, session=local.session, **code
+                    )
+                    local_times.setdefault(name, []).append(_timed(in_container))
+                    chain.after(local_run)
+                    print(f"  repeat {repeat + 1}/{args.repeats}: {name} done", file=sys.stderr)
+
+    floor = statistics.median(floor_times)
+    print(f"\nLocal Mode overhead, image {args.image}, {args.rows} rows, median of {args.repeats}")
+    print(f"engine floor (docker run --rm IMAGE python3 -c pass): {floor:.2f} s\n")
+    header = f"{'job':<22}{'host s':>9}{'local s':>10}{'local/host':>12}{'local-host':>12}"
+    header += f"{'local/floor':>13}"
+    print(header)
+    print("-" * len(header))
+    for name, host in host_times.items():
+        h, loc = statistics.median(host), statistics.median(local_times[name])
+        ratios = f"{loc / h:>11.1f}x{loc - h:>11.2f}s{loc / floor:>12.1f}x"
+        print(f"{name:<22}{h:>9.2f}{loc:>10.2f}{ratios}")
+    noop = statistics.median(local_times["noop"])
+    verdict = "OK" if noop <= floor + 2.0 else "TOO SLOW"
+    print(f"\nno-op job: {noop:.2f} s vs floor + 2 s = {floor + 2:.2f} s -> {verdict}")
+    return 0 if verdict == "OK" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

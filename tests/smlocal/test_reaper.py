@@ -1,0 +1,33 @@
+"""The reaper removes containers of mlmax sessions whose process is gone, and only those."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from mlmax.localmode import containers, labels
+
+pytestmark = pytest.mark.smlocal
+
+
+def _create(image: str, session_labels: dict[str, str]):
+    return containers.docker_client().containers.create(image, ["true"], labels=session_labels)
+
+
+def test_reaper_removes_orphans_of_dead_sessions_only(sm_image):
+    dead = {
+        labels.SESSION: "dead-session",
+        labels.OWNER_PID: "4194303",  # above the default pid_max: no such process
+        labels.OWNER_START: "1",
+        labels.OWNER_HOST: socket.gethostname(),
+    }
+    live = labels.current_session().for_run("reaper-probe", "reaper-probe-run")
+    orphan, ours = _create(sm_image, dead), _create(sm_image, live)
+    try:
+        assert containers.reap_orphans() >= 1
+        remaining = {c.id for c in containers.docker_client().containers.list(all=True)}
+        assert orphan.id not in remaining
+        assert ours.id in remaining, "a live session's container must be left alone"
+    finally:
+        containers.remove([orphan, ours])
