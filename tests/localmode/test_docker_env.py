@@ -1,0 +1,91 @@
+"""Docker readiness checks: each failure is one sentence naming its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlmax.localmode import docker_env
+from mlmax.localmode.docker_env import (
+    DockerUnavailableError,
+    check_compose,
+    check_daemon,
+    check_disk_space,
+    check_docker_cli,
+    check_environment,
+    require_docker,
+)
+from mlmax.localmode.image import ensure_job_image
+
+NO_SOCKET = "unix:///nonexistent.sock"
+
+
+def _one_sentence(message: str) -> None:
+    assert "\n" not in message and "Traceback" not in message
+    assert message[0].isupper() and message.endswith(".")
+
+
+def test_unreachable_daemon_is_reported_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", NO_SOCKET)
+    daemon = check_daemon()
+    assert not daemon.ok
+    assert NO_SOCKET in daemon.detail and "no such socket" in daemon.detail
+    assert "DOCKER_HOST" in daemon.fix and "daemon" in daemon.fix
+    by_name = {check.name: check for check in check_environment()}
+    assert list(by_name) == ["docker CLI", "Docker daemon", "Docker Compose", "Disk space"]
+    assert not by_name["Docker daemon"].ok
+
+    with pytest.raises(DockerUnavailableError) as caught:
+        require_docker()
+    _one_sentence(str(caught.value))
+    assert str(caught.value).startswith(f"Cannot reach the Docker daemon at {NO_SOCKET}")
+
+
+def test_building_the_image_without_a_daemon_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", NO_SOCKET)
+    with pytest.raises(DockerUnavailableError, match="DOCKER_HOST"):
+        ensure_job_image(progress=lambda line: None)
+
+
+def test_missing_cli_and_compose_name_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no docker, no compose
+    cli = check_docker_cli()
+    assert not cli.ok and "Install the Docker CLI" in cli.fix
+    compose = check_compose()
+    assert not compose.ok and "docker-compose" in compose.fix and "plugin" in compose.fix
+    with pytest.raises(DockerUnavailableError) as caught:
+        require_docker()
+    _one_sentence(str(caught.value))
+    assert "`docker`" in str(caught.value)
+
+
+def test_compose_v1_is_accepted_when_there_is_no_v2_plugin(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "docker-compose"
+    fake.write_text("#!/bin/sh\necho 1.29.2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    compose = check_compose()
+    assert compose.ok and "docker-compose 1.29.2" in compose.detail
+
+
+def test_too_little_disk_space_names_the_place_and_the_fix() -> None:
+    check = check_disk_space(min_free_bytes=10**18)
+    assert not check.ok and "GB free in" in check.detail and "mlmax image prune" in check.fix
+    assert check_disk_space(min_free_bytes=0).ok
+
+
+@pytest.mark.smlocal
+def test_this_machine_passes_every_check() -> None:
+    checks = check_environment()
+    assert [c.name for c in checks if not c.ok] == []
+    client = require_docker()
+    try:
+        assert client.ping() is True
+    finally:
+        client.close()
+    assert docker_env.check_daemon().detail.startswith("engine ")

@@ -1,0 +1,208 @@
+"""The job image, built for real in the local engine (no registry): contents, cache, debugpy."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+import docker
+from mlmax.localmode import base_image
+from mlmax.localmode.base_image import ImageBuildError, ensure_base_image, ensure_offline_base
+from mlmax.localmode.image import (
+    LABEL_PREFIX,
+    docker_dir,
+    ensure_debugpy_image,
+    ensure_job_image,
+    list_job_images,
+    prune_job_images,
+)
+
+pytestmark = pytest.mark.smlocal
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[docker.DockerClient]:
+    client = docker.from_env(timeout=600)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def job_image() -> str:
+    return ensure_job_image(progress=lambda line: None)
+
+
+def run(client: docker.DockerClient, image: str, script: str) -> tuple[int, str]:
+    """Exit code and output of `bash -c script` in a throw-away container."""
+    container = client.containers.run(
+        image,
+        ["bash", "-c", script],
+        detach=True,
+        network_disabled=True,
+        labels={f"{LABEL_PREFIX}.role": "test"},
+    )
+    try:
+        code = container.wait(timeout=120)["StatusCode"]
+        return code, container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
+def pins() -> dict[str, str]:
+    lines = (docker_dir() / "requirements.txt").read_text().splitlines()
+    pairs = [line.split("==") for line in lines if "==" in line and not line.startswith("#")]
+    return {name.strip(): version.strip() for name, version in pairs}
+
+
+def test_second_call_is_a_cache_hit(client: docker.DockerClient, job_image: str) -> None:
+    before = client.images.get(job_image).id
+    lines: list[str] = []
+    started = time.monotonic()
+    again = ensure_job_image(progress=lines.append)
+    elapsed = time.monotonic() - started
+    assert again == job_image and client.images.get(again).id == before
+    assert lines == []  # no build log at all
+    assert elapsed < 5, f"a cache hit took {elapsed:.1f} s"
+
+
+def test_image_holds_the_pinned_stack_and_what_sagemaker_drivers_need(
+    client: docker.DockerClient, job_image: str
+) -> None:
+    script = (
+        "set -e; command -v bash pip python3; "
+        "python3 -c 'import sklearn, pandas, numpy, scipy, joblib, debugpy; "
+        "print(sklearn.__version__, pandas.__version__, numpy.__version__, scipy.__version__)'; "
+        "pip --version; env | grep -E '^PYTHON(DONTWRITEBYTECODE|UNBUFFERED)=1$' | sort; "
+        "for m in matplotlib sagemaker boto3 mlmax; do "
+        'python3 -c "import $m" 2>/dev/null && echo unexpected:$m; done; '
+        "test ! -e /opt/ml && echo no-job-code"
+    )
+    code, output = run(client, job_image, script)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[:3] == ["/usr/bin/bash", "/opt/venv/bin/pip", "/opt/venv/bin/python3"]
+    want = pins()
+    assert lines[3].split() == [
+        want["scikit-learn"],
+        want["pandas"],
+        want["numpy"],
+        want["scipy"],
+    ]
+    assert lines[4].startswith("pip ") and "/opt/venv/" in lines[4]
+    assert lines[5:7] == ["PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"]
+    assert "unexpected:" not in output
+    assert lines[-1] == "no-job-code"
+
+
+def test_nodebug_variant_lacks_debugpy_until_a_debug_image_adds_it(
+    client: docker.DockerClient, job_image: str
+) -> None:
+    nodebug = ensure_job_image(with_debugpy=False, progress=lambda line: None)
+    assert nodebug.endswith("-nodebug") and nodebug != job_image
+    code, output = run(client, nodebug, "python3 -c 'import debugpy'")
+    assert code != 0 and "No module named 'debugpy'" in output
+
+    debug = ensure_debugpy_image(nodebug, progress=lambda line: None)
+    assert debug.startswith("mlmax-debug:")
+    code, output = run(client, debug, "python3 -m debugpy --version && python3 -c 'import sklearn'")
+    assert code == 0, output
+    assert output.strip() == "1.8.22"
+
+    lines: list[str] = []
+    assert ensure_debugpy_image(nodebug, progress=lines.append) == debug
+    assert lines == []
+    assert ensure_debugpy_image(job_image) == job_image  # already has debugpy
+
+
+def test_fresh_build_then_cache_hit_leaves_no_build_stage(
+    client: docker.DockerClient, job_image: str, tmp_path: Path
+) -> None:
+    context = tmp_path / "docker"
+    shutil.copytree(docker_dir(), context)
+    with (context / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write(f"# a variant only this test builds: {uuid.uuid4()}\n")
+    lines: list[str] = []
+    tag = ensure_job_image(context_dir=context, progress=lines.append)
+    try:
+        assert tag != job_image
+        assert any(line.strip().startswith("Step 1/") for line in lines)
+        assert lines[-1].startswith(f"Built {tag} (")
+        digest = client.images.get(tag).labels[f"{LABEL_PREFIX}.job-hash"]
+        leftovers = client.images.list(
+            all=True,
+            filters={"label": [f"{LABEL_PREFIX}.stage=build", f"{LABEL_PREFIX}.job-hash={digest}"]},
+        )
+        assert leftovers == []
+
+        image_id = client.images.get(tag).id
+        again: list[str] = []
+        assert ensure_job_image(context_dir=context, progress=again.append) == tag
+        assert again == [] and client.images.get(tag).id == image_id
+        assert tag in {image.tag for image in list_job_images()}
+
+        result = prune_job_images(keep_current=True)
+        assert tag in result.removed
+        assert job_image not in result.removed and job_image in result.kept
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(tag)
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(tag)
+
+
+def test_failed_build_says_why_and_leaves_nothing(
+    client: docker.DockerClient, job_image: str, tmp_path: Path
+) -> None:
+    context = tmp_path / "docker"
+    shutil.copytree(docker_dir(), context)
+    dockerfile = (context / "Dockerfile").read_text()
+    marker = f"mlmax-broken-step-{uuid.uuid4().hex[:8]}"
+    broken = dockerfile.replace(
+        "ARG WITH_DEBUGPY=1\n", f"ARG WITH_DEBUGPY=1\nRUN echo {marker} && exit 3\n", 1
+    )
+    assert broken != dockerfile
+    (context / "Dockerfile").write_text(broken)
+    with pytest.raises(ImageBuildError) as caught:
+        ensure_job_image(context_dir=context, progress=lambda line: None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("Building mlmax-job:") and "non-zero code: 3" in message
+    assert marker in message  # the step's own output, for the person reading it
+    failed_tag = message.split()[1]
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(failed_tag)
+    # The build stage got as far as its LABEL step before failing: that image must be gone.
+    short_hash = failed_tag.split(":")[1]
+    leftovers = client.images.list(all=True, filters={"label": f"{LABEL_PREFIX}.stage=build"})
+    hashes = [image.labels.get(f"{LABEL_PREFIX}.job-hash", "") for image in leftovers]
+    assert [h for h in hashes if h.startswith(short_hash)] == []
+
+
+def test_missing_mmdebstrap_is_one_sentence(
+    client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(base_image, "offline_base_tag", lambda: "mlmax-base:absent-for-test")
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no mmdebstrap
+    with pytest.raises(ImageBuildError) as caught:
+        ensure_offline_base(client, progress=lambda line: None)
+    assert str(caught.value) == (
+        "mmdebstrap is not installed; install it with: apt-get install -y mmdebstrap"
+    )
+
+
+def test_an_explicit_base_that_cannot_be_had_is_not_silently_replaced(
+    client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLMAX_BASE_IMAGE", "mlmax-test-absent-base:1")
+    with pytest.raises(ImageBuildError) as caught:
+        ensure_base_image(client, progress=lambda line: None)
+    message = str(caught.value)
+    assert message.startswith("Base image mlmax-test-absent-base:1 is neither in the Docker")
+    assert "MLMAX_BASE_IMAGE" in message and "\n" not in message

@@ -1,0 +1,139 @@
+"""The job image's cache keys and wheelhouse, without Docker (the wheelhouse test needs pip)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlmax.localmode import wheelhouse
+from mlmax.localmode.image import image_hash
+from mlmax.localmode.wheelhouse import (
+    WheelhouseError,
+    cache_root,
+    ensure_wheelhouse,
+    manylinux_tags,
+    wheelhouse_key,
+)
+
+DOCKERFILE = b"FROM ${BASE_IMAGE}\n"
+REQUIREMENTS = {"requirements.txt": b"pandas==3.1.1\n", "requirements-debug.txt": b"debugpy==1\n"}
+BASE_ID = "sha256:" + "a" * 64
+ARGS = {"BASE_IMAGE": "mlmax-base:x", "WITH_DEBUGPY": "1"}
+
+
+def test_image_hash_is_stable_for_the_same_inputs() -> None:
+    first = image_hash(DOCKERFILE, REQUIREMENTS, BASE_ID, ARGS)
+    reordered = image_hash(
+        DOCKERFILE, dict(reversed(REQUIREMENTS.items())), BASE_ID, dict(reversed(ARGS.items()))
+    )
+    assert first == reordered
+    assert len(first) == 64 and int(first, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dockerfile": DOCKERFILE + b"RUN true\n"},
+        {"requirement_files": {**REQUIREMENTS, "requirements.txt": b"pandas==3.1.2\n"}},
+        {"requirement_files": {**REQUIREMENTS, "requirements-debug.txt": b"debugpy==2\n"}},
+        {"base_image_id": "sha256:" + "b" * 64},
+        {"build_args": {**ARGS, "WITH_DEBUGPY": "0"}},
+        {"build_args": {**ARGS, "BASE_IMAGE": "python:3.11-slim"}},
+    ],
+    ids=["dockerfile", "requirements", "debug-requirements", "base-id", "debugpy-arg", "base-arg"],
+)
+def test_image_hash_changes_with_every_input(change: dict) -> None:
+    inputs = {
+        "dockerfile": DOCKERFILE,
+        "requirement_files": REQUIREMENTS,
+        "base_image_id": BASE_ID,
+        "build_args": ARGS,
+    }
+    assert image_hash(**{**inputs, **change}) != image_hash(**inputs)
+
+
+def test_manylinux_tags_cover_every_glibc_up_to_the_images() -> None:
+    bookworm = manylinux_tags(36)
+    assert bookworm[0] == "manylinux_2_36_x86_64"
+    assert {"manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"} <= set(
+        bookworm
+    )
+    assert bookworm[-1] == "manylinux1_x86_64"
+    older = manylinux_tags(31)
+    assert "manylinux_2_32_x86_64" not in older and "manylinux_2_31_x86_64" in older
+
+
+def test_cache_root_prefers_mlmax_cache_dir_then_xdg_then_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MLMAX_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "home" / ".cache" / "mlmax"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "mlmax"
+    monkeypatch.setenv("MLMAX_CACHE_DIR", str(tmp_path / "own"))
+    assert cache_root() == tmp_path / "own"
+
+
+def test_wheelhouse_key_follows_its_inputs(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.17.0\n")
+    key = wheelhouse_key([requirements])
+    assert wheelhouse_key([requirements]) == key
+    assert wheelhouse_key([requirements], python_version="3.12") != key
+    assert wheelhouse_key([requirements], platforms=manylinux_tags(31)) != key
+    requirements.write_text("six==1.16.0\n")
+    assert wheelhouse_key([requirements]) != key
+
+
+@pytest.fixture
+def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("MLMAX_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "wheelhouse"
+
+
+def test_wheelhouse_downloads_once_then_reuses(cache: Path, tmp_path: Path, monkeypatch) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.17.0\n")
+    lines: list[str] = []
+    folder = ensure_wheelhouse([requirements], progress=lines.append)
+    assert [p.name for p in folder.iterdir()] == ["six-1.17.0-py2.py3-none-any.whl"]
+    assert folder.parent == cache
+    assert [p.name for p in cache.iterdir()] == [folder.name]  # no partial download left
+    assert any("Downloaded 1 wheels" in line for line in lines)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("pip ran although the wheelhouse was complete")
+
+    monkeypatch.setattr(wheelhouse, "_pip_download", no_download)
+    assert ensure_wheelhouse([requirements], progress=lines.append) == folder
+
+
+def test_failed_download_raises_one_sentence_and_leaves_nothing(
+    cache: Path, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("this is not a requirement !!\n")  # pip rejects it before any network
+    with pytest.raises(WheelhouseError) as caught:
+        ensure_wheelhouse([requirements], progress=lambda line: None)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("Downloading the image's wheels failed")
+    assert list(cache.iterdir()) == []
+
+
+def test_interrupted_download_never_looks_complete(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.17.0\n")
+
+    def killed_halfway(files, dest: Path, *args) -> None:
+        (dest / "six-1.17.0-py2.py3-none-any.whl").write_bytes(b"half a wheel")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wheelhouse, "_pip_download", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_wheelhouse([requirements], progress=lambda line: None)
+    assert list(cache.iterdir()) == []
