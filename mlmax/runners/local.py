@@ -7,6 +7,8 @@ pipeline and translates its results and errors into the runner vocabulary.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from types import TracebackType
 from typing import Self
 
@@ -26,8 +28,10 @@ class LocalModeRunner:
         image: str | None = None,
         timeout_seconds: float | None = None,
         progress: Progress | None = None,
+        echo_sdk_output: bool = False,
     ) -> None:
         self.image = image
+        self.echo_sdk_output = echo_sdk_output
         self.timeout_seconds = timeout_seconds
         self._progress = or_default(progress)
         self._local: object | None = None
@@ -54,6 +58,11 @@ class LocalModeRunner:
         if local is not None:
             local.__exit__(exc_type, exc, tb)  # type: ignore[attr-defined]
 
+    def _sdk_echo(self) -> contextlib.AbstractContextManager[object]:
+        if self.echo_sdk_output:
+            return contextlib.nullcontext()
+        return contextlib.redirect_stdout(io.StringIO())
+
     def run_step(self, step_run: JobRun) -> StepResult:
         from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
         from mlmax.localmode.runner import LocalMode
@@ -65,12 +74,15 @@ class LocalModeRunner:
             )
         job = step_run.job
         try:
-            result = local.run(
-                job,
-                inputs=step_run.inputs,
-                outputs=step_run.outputs,
-                arguments=step_run.arguments,  # LocalMode adds the job's default arguments
-            )
+            # The SDK echoes docker-compose's output on sys.stdout from its worker thread;
+            # the job's log comes back in the result, so keep the terminal for mlmax's lines.
+            with self._sdk_echo():
+                result = local.run(
+                    job,
+                    inputs=step_run.inputs,
+                    outputs=step_run.outputs,
+                    arguments=step_run.arguments,  # LocalMode adds the job's default ones
+                )
         except JobTimeoutError as error:
             raise StepFailed(
                 job.name,

@@ -362,3 +362,71 @@ def test_the_default_runner_is_local_mode() -> None:
 
     assert build_parser().parse_args(["pipeline"]).runner == "local"
     assert build_parser().parse_args(["run", "train"]).runner == "local"
+
+
+# --- Ctrl-C -------------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_a_pipeline_marks_the_run_interrupted_and_leaves_no_report(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "host"]
+    process = subprocess.Popen(
+        [*command, "--rows", "3000", "--output", str(run_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 60
+        record = run_dir / "pipeline.json"
+        while time.monotonic() < deadline:  # wait until the first job is running
+            if (
+                record.is_file()
+                and '"status": "running"' in record.read_text().split('"steps"')[-1]
+            ):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the pipeline never started a step")
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130
+    assert "error: interrupted" in err
+    data = json.loads(record.read_text())
+    assert data["status"] == "interrupted"
+    assert data["report"] is None
+    assert not (run_dir / "report").exists()
+    assert "Traceback" not in err
+
+
+@pytest.mark.smlocal
+def test_run_in_local_mode_prints_the_jobs_log_not_the_sdks_compose_chatter(
+    sm_image: str,
+    census_csvs: tuple[Path, Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    baseline, new = census_csvs
+    out = tmp_path / "monitoring"
+    argv = [
+        "run", "monitoring",
+        "--input", f"baseline={baseline}", "--input", f"data={new}",
+        "--output", f"monitoring={out}",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    stdout = capfd.readouterr().out
+    assert json.loads((out / "drift.json").read_text())["drift_detected"] is True
+    assert stdout.count("monitoring: drift detected: yes") == 1
+    assert "Attaching to" not in stdout
+    assert "✓ monitoring finished in" in stdout
