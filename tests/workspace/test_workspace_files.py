@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mlmax.catalog import JOBS, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
+from mlmax.localmode.debug import ready_line
 from tests.workspace import jsonc
 from tests.workspace.vscode import (
     DEVCONTAINER,
@@ -25,10 +26,6 @@ from tests.workspace.vscode import (
     tasks,
 )
 
-READY_LINE = (
-    "debugpy listening on 127.0.0.1:5678  job=preprocessing  "
-    "code=/opt/ml/processing/input/code/preprocessing.py"
-)
 INSPECT_TASKS = (
     "mlmax: inspect a container test",
     "mlmax: inspect the container test in this file",
@@ -201,9 +198,10 @@ def test_inspect_tasks_are_background_tasks_ending_on_the_ready_line(label: str)
     for key in ("beginsPattern", "endsPattern"):
         assert not background[key].startswith("^"), "prefixed output must still match"
     ends = re.compile(background["endsPattern"])
-    assert ends.search(READY_LINE)
-    assert ends.search("algo-1-abcde  | " + READY_LINE)
-    assert not ends.search("debugpy listening on 0.0.0.0:5678")
+    ready = ready_line(5678, "preprocessing", PROCESSING_CODE_ROOT)  # what inspect mode prints
+    assert ends.search(ready)
+    assert ends.search("algo-1-abcde  | " + ready)
+    assert not ends.search(ready.replace("127.0.0.1", "0.0.0.0"))
     assert re.compile(background["beginsPattern"]).search(
         "============================= test session starts =============================="
     )
@@ -215,32 +213,22 @@ def test_inspect_tasks_are_background_tasks_ending_on_the_ready_line(label: str)
 
 
 def test_the_container_test_pick_list_matches_the_suite() -> None:
-    """The pick list names exactly the container tests pytest collects."""
+    """The pick list names exactly the container tests that run a job."""
     collected = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-m",
-            "smlocal",
-            "-p",
-            "no:cacheprovider",
-            "tests",
-        ],
+        [sys.executable, "-m", "tests.workspace.inspectable"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert collected.returncode == 0, collected.stdout + collected.stderr
-    node_ids = sorted(line for line in collected.stdout.splitlines() if "::" in line)
+    node_ids = collected.stdout.split("--- inspectable ---\n", 1)[1].split()
+    assert node_ids, "no container test runs a job: the inspect task would have nothing to offer"
     (pick,) = [i for i in tasks()["inputs"] if i["id"] == "containerTest"]
     assert pick["type"] == "pickString"
-    assert sorted(pick["options"]) == node_ids, (
-        "update the containerTest options in .vscode/tasks.json to the collected container "
-        "tests (pytest --collect-only -q -m smlocal)"
+    assert pick["options"] == node_ids, (
+        "update the containerTest options in .vscode/tasks.json to the output of "
+        "`.venv/bin/python -m tests.workspace.inspectable`"
     )
     assert pick["default"] in pick["options"]
 
@@ -280,9 +268,8 @@ def test_every_path_mapping_local_root_exists_and_holds_the_job_files() -> None:
 
 
 def test_attach_configurations_match_the_inspect_defaults() -> None:
-    plugin = pytest.importorskip(
-        "mlmax.pytest_plugin", reason="the inspect plugin (mlmax.pytest_plugin) is not there yet"
-    )
+    from mlmax import pytest_plugin as plugin
+
     for config in _attach_configs():
         assert config["type"] == "debugpy"
         assert config["connect"] == {"host": "127.0.0.1", "port": plugin.DEFAULT_INSPECT_PORT}

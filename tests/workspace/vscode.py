@@ -121,11 +121,12 @@ def task_command(label: str, workspace: Path, file: Path | None = None) -> TaskC
     return TaskCommand(argv, cwd, env)
 
 
-def copy_workspace(destination: Path, source: Path = REPO) -> Path:
+def copy_workspace(destination: Path, source: Path = REPO, *, share_venv: bool = True) -> Path:
     """A fresh checkout of the working tree at `destination`, sharing the project's .venv.
 
     Tasks write where a user's would (`runs/`, `.pytest_cache`, `.mlmax/`): running them in
-    a copy keeps the source tree clean. Tracked and new (not ignored) files are copied.
+    a copy keeps the source tree clean. Tracked and new (not ignored) files are copied;
+    without `share_venv` the copy has no .venv (a dev container makes its own).
     """
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -140,7 +141,8 @@ def copy_workspace(destination: Path, source: Path = REPO) -> Path:
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(origin, target)
-    (destination / ".venv").symlink_to(source / ".venv")
+    if share_venv:
+        (destination / ".venv").symlink_to(source / ".venv")
     return destination
 
 
