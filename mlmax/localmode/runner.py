@@ -35,6 +35,8 @@ from mlmax.localmode.session import OfflineSession, real_s3_requested, remove_tr
 from mlmax.localmode.steps import ProcessingStep, TrainingStep, processing_step, training_step
 
 Progress = Callable[[str], None]
+# Runs one JobRun; `run_job`'s signature. LocalMode.job_runner lets inspect mode take over.
+JobRunner = Callable[..., "JobResult"]
 MODEL_ARCHIVE = "model.tar.gz"
 # How long a stopped run may take to unwind (compose killed, SDK copying) before we move on.
 UNWIND_SECONDS = 30.0
@@ -157,8 +159,8 @@ class _Run:
             staged.mkdir(parents=True)
             outputs[name] = staged.as_uri()
         container_config: dict[str, Any] = {"labels": dict(self.labels)}
-        if self.debug:
-            container_config["ports"] = [self.debug.port_mapping()]
+        if self.debug and self.debug.ports():
+            container_config["ports"] = self.debug.ports()
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
         return processing_step(
@@ -186,7 +188,7 @@ class _Run:
         """Run the step; return (the SDK's error, whether the run was stopped by timeout)."""
         step = self.build()
         worker = _Worker(f"mlmax-{self.run_id}", step.execute)
-        ports = [self.debug.port_mapping()] if self.debug else None
+        ports = self.debug.ports() if self.debug else None
         hook = (
             trainer_hook.extra_service_config(self.trainer_root, labels=self.labels, ports=ports)
             if self.job.kind == "training"
@@ -349,6 +351,8 @@ class LocalMode:
         self._stack = contextlib.ExitStack()
         self.session: OfflineSession | None = None
         self.s3: S3Server | None = None
+        # Inspect mode (mlmax.pytest_inspect) swaps in a runner that debugs selected jobs.
+        self.job_runner: JobRunner = run_job
 
     def __enter__(self) -> LocalMode:
         with self._stack as stack:
@@ -400,7 +404,7 @@ class LocalMode:
             outputs={k: Path(v) for k, v in (outputs or {}).items()},
             arguments=tuple(arguments),
         )
-        return run_job(
+        return self.job_runner(
             run,
             image=self.image,
             session=self.session,
