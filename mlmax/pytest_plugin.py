@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 
+from mlmax import pytest_inspect
+from mlmax.localmode.debug import DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT  # re-exported
+
 SKIP_REASON = "need --smlocal option to run"
 MARKER = "smlocal"
 DEFAULT_TIMEOUT = 900.0
@@ -53,6 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help=f"timeout of one job in a container (default {DEFAULT_TIMEOUT:g})",
     )
+    # Inspect mode (--inspectlocal, --inspect-port, ...): see mlmax/pytest_inspect.py.
+    pytest_inspect.add_options(group)
 
 
 def _say(config: pytest.Config) -> Callable[[str], None]:
@@ -109,7 +114,10 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}: runs a job in its SageMaker Local Mode container (needs --smlocal)",
     )
     if config.getoption("--smlocal", default=False):
+        pytest_inspect.configure(config)  # bad inspect options stop the run before the build
         config.stash[_image_key] = _resolve_image(config)
+    elif config.getoption("--inspectlocal", default=None):
+        pytest_inspect.configure(config)  # says --inspectlocal needs --smlocal
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -168,6 +176,9 @@ def sm_localmode(
         default_timeout=pytestconfig.getoption("--sm-timeout"),
         temp_parent=tmp_path_factory.getbasetemp(),
     ) as local_mode:
+        inspect = pytest_inspect.plugin_of(pytestconfig)
+        if inspect is not None:
+            local_mode.job_runner = inspect.run_job
         yield local_mode
 
 
