@@ -1,0 +1,107 @@
+"""The pieces of inspect mode that need no container: ports, ready line, socket table."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+
+from mlmax import pytest_plugin
+from mlmax.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
+from mlmax.localmode import debug
+from mlmax.localmode.debug import (
+    DebugOptions,
+    InspectPortBusyError,
+    ReadyInfo,
+    ReplInfo,
+    parse_socket_table,
+    ready_line,
+    resolve_host_port,
+)
+
+
+def test_ready_line_has_the_exact_phrase_then_job_and_code_path():
+    line = ready_line(5678, "preprocessing", PROCESSING_CODE_ROOT)
+    assert line == (
+        "mlmax: debugpy listening on 127.0.0.1:5678 "
+        "(job preprocessing, code /opt/ml/processing/input/code)"
+    )
+    info = ReadyInfo(job="train", port=40001, code_root=TRAINING_CODE_ROOT, container="c")
+    expected = (
+        r"debugpy listening on 127\.0\.0\.1:40001 \(job train, code /opt/ml/input/data/code\)"
+    )
+    assert re.search(expected, info.line)
+
+
+def test_default_port_is_exported_by_the_plugin():
+    assert pytest_plugin.DEFAULT_INSPECT_PORT == 5678 == debug.DEFAULT_INSPECT_PORT
+
+
+def test_debugpy_command_listens_on_all_container_interfaces_but_publishes_on_loopback():
+    options = DebugOptions(host_port=41234)
+    command = options.python_command()
+    assert command[0] == "python3"
+    assert command[command.index("-m") + 1] == "debugpy"
+    assert command[command.index("--listen") + 1] == "0.0.0.0:5678"
+    assert "--wait-for-client" in command
+    assert options.ports() == ["127.0.0.1:41234:5678"]
+
+
+def test_repl_mode_runs_python_i_and_publishes_nothing():
+    options = DebugOptions(mode="repl")
+    assert options.python_command() == ["python3", "-i"]
+    assert options.ports() == []
+
+
+def test_repl_info_prints_exact_docker_commands():
+    info = ReplInfo(job="evaluation", container="abc-algo-1-xyz")
+    assert "docker attach abc-algo-1-xyz" in info.lines[1]
+    assert "docker exec -it abc-algo-1-xyz bash" in info.lines[2]
+
+
+def test_path_mappings_cover_both_container_code_roots():
+    mappings = debug.path_mappings()
+    assert {m["remoteRoot"] for m in mappings} == {PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT}
+    assert {m["localRoot"] for m in mappings} == {str(JOBS_DIR)}
+
+
+def test_busy_port_gives_one_sentence_with_the_way_out():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert not debug.port_is_free(port)
+        with pytest.raises(InspectPortBusyError) as raised:
+            resolve_host_port(port)
+    message = str(raised.value)
+    assert f"port {port} on 127.0.0.1 is already in use" in message
+    assert "--inspect-port 0" in message and "--inspect-port NUMBER" in message
+    assert "\n" not in message
+
+
+def test_port_zero_picks_a_free_port():
+    port = resolve_host_port(0)
+    assert 0 < port < 65536
+    assert debug.port_is_free(port)
+
+
+def test_free_port_is_accepted_as_is():
+    port = debug.free_port()
+    assert resolve_host_port(port) == port
+
+
+def test_socket_table_parsing_finds_listen_and_established():
+    table = (
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+        "   0: 00000000:162E 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+        "   1: 0100007F:A1B2 0100007F:162E 01 00000000:00000000 00:00000000 00000000     0\n"
+        "  sl  local_address                         remote_address                        st\n"
+        "   0: 0000000000000000FFFF0000020012AC:162E 0000000000000000FFFF0000010012AC:D2F0 01\n"
+    )
+    rows = parse_socket_table(table)
+    assert (0x162E, 0x0A) in rows
+    assert debug.is_listening(rows, 5678)
+    assert debug.has_client(rows, 5678)
+    assert not debug.is_listening(rows, 41394)
+    assert not debug.has_client(parse_socket_table(table.splitlines()[1]), 5678)
