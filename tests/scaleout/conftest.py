@@ -7,6 +7,7 @@ swallowed the error (the SDK's telemetry thread does).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import json
@@ -36,9 +37,10 @@ def _allowed(family: int, address: Any) -> bool:
         return host == "localhost"
 
 
-@pytest.fixture(autouse=True)
-def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Refuse every connection outside 127.0.0.0/8, ::1 and the Docker socket."""
+@contextlib.contextmanager
+def guarded_network() -> Iterator[list[str]]:
+    """Refuse every connection outside 127.0.0.0/8, ::1 and the Docker socket; yields the
+    refused addresses so a caller can fail even when the code swallowed the error."""
     violations: list[str] = []
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
@@ -56,23 +58,33 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         check(sock, address)
         return real_connect_ex(sock, address)
 
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    yield violations
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket.socket, "connect_ex", connect_ex)
+        yield violations
+
+
+def fail_on(violations: list[str]) -> None:
     if violations:
         pytest.fail(f"the test tried to reach the network: {', '.join(violations)}")
 
 
-@pytest.fixture
-def offline_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.fixture(autouse=True)
+def network_guard() -> Iterator[list[str]]:
+    with guarded_network() as violations:
+        yield violations
+    fail_on(violations)
+
+
+def offline_aws_environ(patch: pytest.MonkeyPatch, scratch: Path) -> None:
     """Dummy credentials, a region, no user config files, SDK telemetry off."""
-    config = tmp_path / "sagemaker-config.yaml"
+    config = scratch / "sagemaker-config.yaml"
     config.write_text(
         "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
         "      TelemetryOptOut: true\n",
         encoding="utf-8",
     )
-    missing = str(tmp_path / "no-aws-config")
+    missing = str(scratch / "no-aws-config")
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -85,9 +97,14 @@ def offline_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": str(config),
         "SAGEMAKER_VALIDATE_ROLE": "false",
     }.items():
-        monkeypatch.setenv(name, value)
+        patch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MLMAX_SAGEMAKER_IMAGE"):
-        monkeypatch.delenv(name, raising=False)
+        patch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def offline_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    offline_aws_environ(monkeypatch, tmp_path)
 
 
 @dataclass
@@ -128,8 +145,8 @@ def model_archive(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def emulated_aws(offline_aws_env: None) -> Iterator[EmulatedAws]:
+@contextlib.contextmanager
+def emulated_aws_account() -> Iterator[EmulatedAws]:
     """moto in-process with the test bucket, and every SageMaker request recorded."""
     import boto3
     import moto
@@ -141,3 +158,9 @@ def emulated_aws(offline_aws_env: None) -> Iterator[EmulatedAws]:
         boto_session.events.register("provide-client-params.sagemaker.*", recorder)
         boto_session.client("s3").create_bucket(Bucket=BUCKET)
         yield EmulatedAws(boto_session, recorder)
+
+
+@pytest.fixture
+def emulated_aws(offline_aws_env: None) -> Iterator[EmulatedAws]:
+    with emulated_aws_account() as aws:
+        yield aws

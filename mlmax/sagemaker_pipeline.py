@@ -1,0 +1,341 @@
+"""The pipeline DAG as a SageMaker Pipeline definition (`sagemaker.mlops.workflow`).
+
+The same runner-agnostic DAG (`mlmax.pipeline`) and the same step builders as the runners;
+the session is a PipelineSession, so building a job captures its request instead of running
+it. What a person may change per execution is a pipeline parameter: the input data, the
+instance types and the ROC AUC threshold. Steps are wired through `properties` (a processing
+output's S3 URI, the training job's model artifact); the evaluation report is read back
+through a PropertyFile, and a ConditionStep lets batch inference run only when the model
+clears the threshold, failing the execution (FailStep) otherwise.
+
+Output is deterministic: the SDK's timestamped names are pinned to a hash of the code, the
+code keys in S3 are content-addressed, and the JSON is written with sorted keys. The same
+code and options give byte-identical files, which makes the definition reviewable in a diff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from mlmax.pipeline.definition import (
+    Pipeline as Dag,
+)
+from mlmax.pipeline.definition import (
+    PipelineInput,
+    Ref,
+    TrainingOptions,
+    census_pipeline,
+)
+from mlmax.runners.sagemaker import (
+    DEFAULT_PREFIX,
+    DEFAULT_PROCESSING_INSTANCE,
+    DEFAULT_TRAINING_INSTANCE,
+    build_processing_job,
+    build_training_job,
+    stage_job_code,
+    training_hyperparameters,
+)
+
+DEFAULT_PIPELINE_NAME = "mlmax-census"
+DEFAULT_THRESHOLD = 0.75
+EVALUATION_STEP = "evaluation"
+EVALUATION_OUTPUT = "evaluation"
+REPORT_FILE = "evaluation.json"
+METRIC_PATH = "metrics.roc_auc"  # docs/job-contract.md, evaluation.json
+# Steps that use the model on new data: they run only when the model clears the threshold.
+GATED_STEPS = ("inference",)
+
+PARAM_PROCESSING_INSTANCE = "ProcessingInstanceType"
+PARAM_TRAINING_INSTANCE = "TrainingInstanceType"
+PARAM_THRESHOLD = "MinRocAuc"
+
+
+def data_parameter_name(pipeline_input: str) -> str:
+    """`train_data` -> `TrainDataUri`: one S3 URI parameter per pipeline input."""
+    return "".join(part.capitalize() for part in pipeline_input.split("_")) + "Uri"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What the exported definition is made of; everything else is a pipeline parameter."""
+
+    role: str
+    bucket: str
+    image_uri: str
+    prefix: str = DEFAULT_PREFIX
+    pipeline_name: str = DEFAULT_PIPELINE_NAME
+    threshold: float = DEFAULT_THRESHOLD
+    processing_instance_type: str = DEFAULT_PROCESSING_INSTANCE
+    training_instance_type: str = DEFAULT_TRAINING_INSTANCE
+    training: TrainingOptions = field(default_factory=TrainingOptions)
+    # Default S3 URIs of the pipeline inputs (parameters; overridable per execution).
+    data_uris: Mapping[str, str] = field(default_factory=dict)
+
+    def data_uri(self, pipeline_input: str) -> str:
+        return self.data_uris.get(
+            pipeline_input, f"s3://{self.bucket}/{self.prefix}/data/{pipeline_input}"
+        )
+
+
+def code_fingerprint(code_dir: Path) -> str:
+    """A short hash of the staged job code: names derived from it change only with the code."""
+    digest = hashlib.sha256()
+    for path in sorted(code_dir.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(code_dir).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _stable_unique_names(fingerprint: str) -> Iterator[None]:
+    # ModelTrainer names its code upload after a timestamped job name; in a pipeline the
+    # name only places the code in S3, so a code hash serves and keeps the JSON stable.
+    def unique(base: str, *_: Any, **__: Any) -> str:
+        return f"{base}-{fingerprint}"
+
+    with mock.patch("sagemaker.train.model_trainer._get_unique_name", unique):
+        yield
+
+
+class _Builder:
+    """Turns the DAG's steps into SDK steps, one at a time in dependency order."""
+
+    def __init__(self, dag: Dag, options: ExportOptions, session: Any, code_dir: Path) -> None:
+        from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+
+        self.fingerprint = code_fingerprint(code_dir)
+        self.dag = dag
+        self.options = options
+        self.session = session
+        self.code_dir = code_dir
+        self.data = {
+            name: ParameterString(data_parameter_name(name), default_value=options.data_uri(name))
+            for name in dag.inputs
+        }
+        self.processing_instance = ParameterString(
+            PARAM_PROCESSING_INSTANCE, default_value=options.processing_instance_type
+        )
+        self.training_instance = ParameterString(
+            PARAM_TRAINING_INSTANCE, default_value=options.training_instance_type
+        )
+        self.threshold = ParameterFloat(PARAM_THRESHOLD, default_value=options.threshold)
+        self.sdk_steps: dict[str, Any] = {}
+        self.report: Any = None
+
+    @property
+    def parameters(self) -> list[Any]:
+        return [
+            *self.data.values(),
+            self.processing_instance,
+            self.training_instance,
+            self.threshold,
+        ]
+
+    def _source(self, source: PipelineInput | Ref) -> Any:
+        if isinstance(source, PipelineInput):
+            return self.data[source.name]
+        upstream = self.sdk_steps[source.step]
+        if self.dag.step(source.step).definition.kind == "training":
+            return upstream.properties.ModelArtifacts.S3ModelArtifacts
+        return upstream.properties.ProcessingOutputConfig.Outputs[source.output].S3Output.S3Uri
+
+    def _output_uri(self, step: str, output: str) -> Any:
+        from sagemaker.core.workflow.execution_variables import ExecutionVariables
+        from sagemaker.core.workflow.functions import Join
+
+        base = f"s3://{self.options.bucket}/{self.options.prefix}"
+        return Join(on="/", values=[base, ExecutionVariables.PIPELINE_EXECUTION_ID, step, output])
+
+    def build(self, step_name: str) -> Any:
+        from sagemaker.core.workflow.properties import PropertyFile
+        from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
+
+        step = self.dag.step(step_name)
+        job = step.definition
+        inputs = {channel: self._source(source) for channel, source in step.inputs.items()}
+        if job.kind == "training":
+            trainer, input_data = build_training_job(
+                job,
+                session=self.session,
+                image_uri=self.options.image_uri,
+                role=self.options.role,
+                instance_type=self.training_instance,
+                inputs=inputs,
+                output_path=self._output_uri(step.name, job.outputs[0].name),
+                hyperparameters=training_hyperparameters([*job.default_arguments, *step.arguments]),
+                base_job_name=f"mlmax-{step.name}",
+                code_dir=self.code_dir,
+            )
+            sdk_step = TrainingStep(
+                name=step.name, step_args=trainer.train(input_data_config=input_data)
+            )
+        else:
+            processor, run_args = build_processing_job(
+                job,
+                session=self.session,
+                image_uri=self.options.image_uri,
+                role=self.options.role,
+                instance_type=self.processing_instance,
+                inputs=inputs,
+                outputs={o.name: self._output_uri(step.name, o.name) for o in job.outputs},
+                arguments=[*job.default_arguments, *step.arguments],
+                code_dir=self.code_dir,
+            )
+            property_files = []
+            if step.name == EVALUATION_STEP:
+                self.report = PropertyFile(
+                    name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=REPORT_FILE
+                )
+                property_files.append(self.report)
+            # The job name only places the code upload in S3 (SageMaker names the jobs of
+            # an execution itself); a code hash instead of a timestamp keeps it stable.
+            job_name = f"mlmax-{step.name}-{self.fingerprint}"
+            sdk_step = ProcessingStep(
+                name=step.name,
+                step_args=processor.run(**run_args, job_name=job_name),
+                property_files=property_files or None,
+            )
+        self.sdk_steps[step.name] = sdk_step
+        return sdk_step
+
+    def quality_gate(self, gated: list[Any]) -> Any:
+        """Gated steps run when ROC AUC >= threshold; otherwise the execution fails."""
+        from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+        from sagemaker.core.workflow.functions import Join, JsonGet
+        from sagemaker.mlops.workflow.condition_step import ConditionStep
+        from sagemaker.mlops.workflow.fail_step import FailStep
+
+        roc_auc = JsonGet(
+            step_name=EVALUATION_STEP, property_file=self.report, json_path=METRIC_PATH
+        )
+        fail = FailStep(
+            name="model-below-threshold",
+            error_message=Join(
+                on=" ",
+                values=["ROC AUC", roc_auc, "is below the threshold", self.threshold],
+            ),
+        )
+        return ConditionStep(
+            name="check-roc-auc",
+            conditions=[ConditionGreaterThanOrEqualTo(left=roc_auc, right=self.threshold)],
+            if_steps=gated,
+            else_steps=[fail],
+        )
+
+
+def build_pipeline(options: ExportOptions, session: Any, code_dir: Path) -> Any:
+    """The SDK Pipeline object (call `.definition()` inside `_stable_unique_names`)."""
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+
+    dag = census_pipeline(options.training)
+    builder = _Builder(dag, options, session, code_dir)
+    top_level, gated = [], []
+    for step in dag.order():
+        (gated if step.name in GATED_STEPS else top_level).append(builder.build(step.name))
+    top_level.append(builder.quality_gate(gated))
+    return Pipeline(
+        name=options.pipeline_name,
+        parameters=builder.parameters,
+        steps=top_level,
+        sagemaker_session=session,
+    )
+
+
+def canonical_json(definition: str) -> str:
+    """Sorted keys, two-space indent, final newline: stable bytes for a diff or a golden file."""
+    return json.dumps(json.loads(definition), indent=2, sort_keys=True) + "\n"
+
+
+@dataclass
+class Export:
+    """A built pipeline, its canonical definition and the session that built it."""
+
+    pipeline: Any
+    definition: str
+
+
+@contextlib.contextmanager
+def exported(options: ExportOptions, boto_session: Any) -> Iterator[Export]:
+    """Build the pipeline against `boto_session` (its S3 receives the code uploads).
+
+    The pipeline object is only valid inside the block (its code lives in a temp dir), so
+    upsert/start go inside it too.
+    """
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    session = PipelineSession(boto_session=boto_session, default_bucket=options.bucket)
+    with tempfile.TemporaryDirectory(prefix="mlmax-export-") as tmp:
+        code_dir = stage_job_code(Path(tmp) / "code")
+        with _stable_unique_names(code_fingerprint(code_dir)):
+            pipeline = build_pipeline(options, session, code_dir)
+            definition = canonical_json(pipeline.definition())
+            yield Export(pipeline, definition)
+
+
+def write_definition(definition: str, path: Path) -> None:
+    """Write atomically: a half-written definition must never look like a finished one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(definition, encoding="utf-8")
+    partial.replace(path)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    pipeline_arn: str | None = None
+    execution_arn: str | None = None
+
+
+@contextlib.contextmanager
+def emulated_aws_session(region: str) -> Iterator[Any]:
+    """A boto session on moto in-process: building the definition uploads code to S3, and
+    a plain export must not need an AWS account. The uploads are discarded; `--upsert`
+    builds against the real account and uploads them for real."""
+    import boto3
+    import moto
+
+    with moto.mock_aws():
+        yield boto3.Session(
+            aws_access_key_id="mlmax-export",
+            aws_secret_access_key="mlmax-export",  # an emulated account: not a secret
+            region_name=region,
+        )
+
+
+def export_pipeline(
+    options: ExportOptions,
+    path: Path,
+    *,
+    boto_session: Any,
+    upsert: bool = False,
+    start: bool = False,
+    progress: Any = None,
+) -> ExportResult:
+    """Write the definition to `path`; optionally create/update the pipeline and start it."""
+    say = progress or (lambda _line: None)
+    if start and not upsert:
+        raise ValueError("--start needs --upsert: a pipeline must exist before it can start")
+    with exported(options, boto_session) as export:
+        write_definition(export.definition, path)
+        say(f"wrote the pipeline definition to {path}")
+        if not upsert:
+            return ExportResult(path)
+        response = export.pipeline.upsert(role_arn=options.role)
+        pipeline_arn = response["PipelineArn"]
+        say(f"pipeline {options.pipeline_name} created or updated: {pipeline_arn}")
+        execution_arn = None
+        if start:
+            execution = export.pipeline.start()
+            execution_arn = execution.arn
+            say(f"execution started: {execution_arn}")
+        return ExportResult(path, pipeline_arn, execution_arn)
