@@ -182,6 +182,9 @@ class OfflineSession:
         """
         from sagemaker.core.local import LocalSession
 
+        from mlmax.localmode.sdk_speedups import cache_config_validation
+
+        cache_config_validation()
         session = LocalSession(
             boto_session=self.boto_session,
             default_bucket=self._bucket,
