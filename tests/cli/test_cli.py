@@ -430,3 +430,24 @@ def test_run_in_local_mode_prints_the_jobs_log_not_the_sdks_compose_chatter(
     assert stdout.count("monitoring: drift detected: yes") == 1
     assert "Attaching to" not in stdout
     assert "✓ monitoring finished in" in stdout
+
+
+def test_pipeline_on_a_users_file_scores_and_monitors_that_file(
+    census_csvs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline, _ = census_csvs
+    run_dir = tmp_path / "run"
+    argv = ["pipeline", "--runner", "host", "--input", str(baseline), "--output", str(run_dir)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"Report: {run_dir / 'report' / 'report.md'}" in out
+    assert out.splitlines()[0].split() == ["step", "status", "duration", "key", "metrics"]
+    record = json.loads((run_dir / "pipeline.json").read_text())
+    assert record["options"]["train_data"] == str(baseline)
+    assert record["options"]["new_data"] == "same file as train_data"
+    # The same data on both sides: nothing drifts, and every row of the file is scored.
+    steps = {s["name"]: s for s in record["steps"]}
+    assert steps["monitoring"]["metrics"]["drifted"] == 0
+    assert steps["inference"]["metrics"]["rows"] == len(pd.read_csv(baseline))
+    scored = pd.read_csv(run_dir / "inputs/new_data/new_data.csv")
+    assert "income" not in scored.columns  # the batch is scored without its labels
