@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,16 @@ __all__ = [
     "list_job_images",
     "prune_job_images",
 ]
+
+
+@contextlib.contextmanager
+def _engine() -> Iterator[docker.DockerClient]:
+    """A checked connection to the engine, closed afterwards."""
+    client = require_docker(for_jobs=False)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def docker_dir() -> Path:
@@ -113,45 +123,45 @@ def ensure_job_image(
     (Dockerfile and requirement files), for tests and experiments.
     """
     say = or_default(progress)
-    client = require_docker(for_jobs=False)
-    base = ensure_base_image(client, base_image, progress=say)
-    folder = context_dir or docker_dir()
-    files = _read_docker_dir(folder)
-    tag, digest, build_args = _job_image_spec(client, base, with_debugpy, files)
-    if _exists(client, tag):
-        return tag
-    with cache_lock("job-image"):
-        if _exists(client, tag):  # built by another process while we waited
+    with _engine() as client:
+        base = ensure_base_image(client, base_image, progress=say)
+        folder = context_dir or docker_dir()
+        files = _read_docker_dir(folder)
+        tag, digest, build_args = _job_image_spec(client, base, with_debugpy, files)
+        if _exists(client, tag):
             return tag
-        wheelhouse = _wheelhouse([folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS], say)
-        labels = {
-            f"{LABEL_PREFIX}.role": "job",
-            f"{LABEL_PREFIX}.job-hash": digest,
-            f"{LABEL_PREFIX}.debugpy": "1" if with_debugpy else "0",
-            f"{LABEL_PREFIX}.base-image": base,
-        }
-        say(f"Building job image {tag} on {base}")
-        _build(
-            client,
-            files,
-            wheelhouse,
-            tag,
-            {**build_args, "MLMAX_JOB_HASH": digest},
-            labels,
-            digest,
-            say,
-        )
-    return tag
+        with cache_lock("job-image"):
+            if _exists(client, tag):  # built by another process while we waited
+                return tag
+            wheelhouse = _wheelhouse([folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS], say)
+            labels = {
+                f"{LABEL_PREFIX}.role": "job",
+                f"{LABEL_PREFIX}.job-hash": digest,
+                f"{LABEL_PREFIX}.debugpy": "1" if with_debugpy else "0",
+                f"{LABEL_PREFIX}.base-image": base,
+            }
+            say(f"Building job image {tag} on {base}")
+            _build(
+                client,
+                files,
+                wheelhouse,
+                tag,
+                {**build_args, "MLMAX_JOB_HASH": digest},
+                labels,
+                digest,
+                say,
+            )
+        return tag
 
 
 def current_job_tags(base_image: str | None = None) -> list[str]:
     """The tags ensure_job_image would return now (both variants), without building."""
-    client = require_docker(for_jobs=False)
-    base = local_base_image(client, base_image)
-    if base is None:
-        return []
-    files = _read_docker_dir(docker_dir())
-    return [_job_image_spec(client, base, flag, files)[0] for flag in (True, False)]
+    with _engine() as client:
+        base = local_base_image(client, base_image)
+        if base is None:
+            return []
+        files = _read_docker_dir(docker_dir())
+        return [_job_image_spec(client, base, flag, files)[0] for flag in (True, False)]
 
 
 def _job_image_spec(
@@ -210,7 +220,7 @@ def _build(
                         if line.strip():
                             tail.append(line.rstrip())
                             if _STEP.match(line):
-                                say("  " + line.strip())
+                                say("  " + _one_line(line))
                 if "error" in chunk:
                     error = chunk["error"].strip()
         finally:
@@ -220,6 +230,12 @@ def _build(
         raise ImageBuildError(f"Building {tag} failed: {error or 'no image produced'} ({last}).")
     size = client.api.inspect_image(tag)["Size"] / 1e6
     say(f"Built {tag} ({size:.0f} MB) in {time.monotonic() - started:.0f} s")
+
+
+def _one_line(step: str, width: int = 110) -> str:
+    """A build step as one readable line: whitespace collapsed, long commands cut."""
+    text = " ".join(step.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _write_context(fileobj, files: Mapping[str, Path | bytes], wheelhouse: Path) -> None:
@@ -282,28 +298,35 @@ print(json.dumps({"debugpy": has_debugpy, "pip": has_pip, "libc": libc,
 
 def probe_image(image: str) -> dict[str, object]:
     """What the image's python3 offers: debugpy, pip, libc, machine, Python version."""
-    client = require_docker(for_jobs=False)
-    try:
-        output = client.containers.run(
-            image,
-            entrypoint=["python3", "-c", _PROBE],
-            command=[],
-            remove=True,
-            network_disabled=True,
-            labels={f"{LABEL_PREFIX}.role": "probe"},
-            stdout=True,
-            stderr=False,
-        )
-    except docker.errors.ImageNotFound:
+    with _engine() as client:
+        try:
+            # Not containers.run(remove=True): it leaves the container behind when the
+            # start itself fails (no python3 in the image).
+            container = client.containers.create(
+                image,
+                entrypoint=["python3", "-c", _PROBE],
+                command=[],
+                network_disabled=True,
+                labels={f"{LABEL_PREFIX}.role": "probe"},
+            )
+        except docker.errors.ImageNotFound:
+            raise ImageBuildError(_not_in_engine(image)) from None
+        try:
+            container.start()
+            code = container.wait(timeout=120)["StatusCode"]
+            output = container.logs(stdout=True, stderr=False).decode()
+            errors = container.logs(stdout=False, stderr=True).decode()
+        except docker.errors.APIError as error:
+            code, output, errors = -1, "", _short(error)
+        finally:
+            container.remove(force=True)
+    if code != 0 or not output.strip():
+        reason = _short(Exception(errors)) if errors.strip() else f"exit code {code}"
         raise ImageBuildError(
-            f"Image {image} is not in the Docker engine; build it or load it with `docker load`."
-        ) from None
-    except (docker.errors.ContainerError, docker.errors.APIError) as error:
-        raise ImageBuildError(
-            f"Could not run python3 in image {image} ({_short(error)}); debugging needs an "
+            f"Could not run python3 in image {image} ({reason}); debugging needs an "
             "image with python3 on its PATH."
-        ) from None
-    return json.loads(output.decode().strip().splitlines()[-1])
+        )
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str:
@@ -313,63 +336,63 @@ def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str
     host for the image's own Python version and glibc, so the container needs no network.
     """
     say = or_default(progress)
-    client = require_docker(for_jobs=False)
-    source_id = _image_id(client, image)
-    # The probe's answer depends only on the image's contents: cache it by image ID.
-    cached = _debug_images_for(client, source_id)
-    if cached:
-        return cached[0]
-    facts = probe_image(image)
-    if facts["debugpy"]:
-        return image
-    platforms = _platforms_for(image, facts)
-    folder = docker_dir()
-    dockerfile = (folder / "Dockerfile.debugpy").read_bytes()
-    requirements = (folder / DEBUG_REQUIREMENTS).read_bytes()
-    build_args = {"SOURCE_IMAGE": image}
-    digest = hashlib.sha256(
-        json.dumps(
-            {
-                "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
-                "requirements": hashlib.sha256(requirements).hexdigest(),
-                "source_image_id": source_id,
-                "python": facts["python"],
-                "platforms": list(platforms),
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
-    tag = f"{DEBUG_REPOSITORY}:{digest[:12]}"
-    if _exists(client, tag):
-        return tag
-    with cache_lock("debug-image"):
+    with _engine() as client:
+        source_id = _image_id(client, image)
+        # The probe's answer depends only on the image's contents: cache it by image ID.
+        cached = _debug_images_for(client, source_id)
+        if cached:
+            return cached[0]
+        facts = probe_image(image)
+        if facts["debugpy"]:
+            return image
+        platforms = _platforms_for(image, facts)
+        folder = docker_dir()
+        dockerfile = (folder / "Dockerfile.debugpy").read_bytes()
+        requirements = (folder / DEBUG_REQUIREMENTS).read_bytes()
+        build_args = {"SOURCE_IMAGE": image}
+        digest = hashlib.sha256(
+            json.dumps(
+                {
+                    "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
+                    "requirements": hashlib.sha256(requirements).hexdigest(),
+                    "source_image_id": source_id,
+                    "python": facts["python"],
+                    "platforms": list(platforms),
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        tag = f"{DEBUG_REPOSITORY}:{digest[:12]}"
         if _exists(client, tag):
             return tag
-        wheelhouse = _wheelhouse(
-            [folder / DEBUG_REQUIREMENTS],
-            say,
-            python_version=str(facts["python"]),
-            platforms=platforms,
-        )
-        labels = {
-            f"{LABEL_PREFIX}.role": "debug",
-            f"{LABEL_PREFIX}.debugpy": "1",
-            f"{LABEL_PREFIX}.debug-hash": digest,
-            f"{LABEL_PREFIX}.source-image": image,
-            f"{LABEL_PREFIX}.source-image-id": source_id,
-        }
-        say(f"Building {tag}: {image} plus debugpy")
-        _build(
-            client,
-            {"Dockerfile": dockerfile, DEBUG_REQUIREMENTS: requirements},
-            wheelhouse,
-            tag,
-            build_args,
-            labels,
-            digest,
-            say,
-        )
-    return tag
+        with cache_lock("debug-image"):
+            if _exists(client, tag):
+                return tag
+            wheelhouse = _wheelhouse(
+                [folder / DEBUG_REQUIREMENTS],
+                say,
+                python_version=str(facts["python"]),
+                platforms=platforms,
+            )
+            labels = {
+                f"{LABEL_PREFIX}.role": "debug",
+                f"{LABEL_PREFIX}.debugpy": "1",
+                f"{LABEL_PREFIX}.debug-hash": digest,
+                f"{LABEL_PREFIX}.source-image": image,
+                f"{LABEL_PREFIX}.source-image-id": source_id,
+            }
+            say(f"Building {tag}: {image} plus debugpy")
+            _build(
+                client,
+                {"Dockerfile": dockerfile, DEBUG_REQUIREMENTS: requirements},
+                wheelhouse,
+                tag,
+                build_args,
+                labels,
+                digest,
+                say,
+            )
+        return tag
 
 
 def _platforms_for(image: str, facts: Mapping[str, object]) -> tuple[str, ...]:
@@ -402,9 +425,11 @@ def _image_id(client: docker.DockerClient, image: str) -> str:
     try:
         return client.api.inspect_image(image)["Id"]
     except docker.errors.ImageNotFound:
-        raise ImageBuildError(
-            f"Image {image} is not in the Docker engine; build it or load it with `docker load`."
-        ) from None
+        raise ImageBuildError(_not_in_engine(image)) from None
+
+
+def _not_in_engine(image: str) -> str:
+    return f"Image {image} is not in the Docker engine; build it or load it with `docker load`."
 
 
 def _short(error: Exception) -> str:
@@ -438,28 +463,28 @@ class PruneResult:
 
 def list_job_images() -> list[JobImage]:
     """Every image mlmax built in this engine, newest first."""
-    client = require_docker(for_jobs=False)
-    images: list[JobImage] = []
-    for entry in client.api.images(filters={"label": f"{LABEL_PREFIX}.role"}):
-        labels = entry.get("Labels") or {}
-        role = labels.get(f"{LABEL_PREFIX}.role", "")
-        if role not in _ROLES:
-            continue
-        debugpy = {"1": True, "0": False}.get(labels.get(f"{LABEL_PREFIX}.debugpy", ""))
-        if role == "debug":
-            debugpy = True
-        for tag in entry.get("RepoTags") or ["<none>:<none>"]:
-            images.append(
-                JobImage(
-                    tag=tag,
-                    id=entry["Id"],
-                    role=role,
-                    debugpy=debugpy,
-                    size_mb=entry["Size"] / 1e6,
-                    created=entry["Created"],
+    with _engine() as client:
+        images: list[JobImage] = []
+        for entry in client.api.images(filters={"label": f"{LABEL_PREFIX}.role"}):
+            labels = entry.get("Labels") or {}
+            role = labels.get(f"{LABEL_PREFIX}.role", "")
+            if role not in _ROLES:
+                continue
+            debugpy = {"1": True, "0": False}.get(labels.get(f"{LABEL_PREFIX}.debugpy", ""))
+            if role == "debug":
+                debugpy = True
+            for tag in entry.get("RepoTags") or ["<none>:<none>"]:
+                images.append(
+                    JobImage(
+                        tag=tag,
+                        id=entry["Id"],
+                        role=role,
+                        debugpy=debugpy,
+                        size_mb=entry["Size"] / 1e6,
+                        created=entry["Created"],
+                    )
                 )
-            )
-    return sorted(images, key=lambda image: (-image.created, image.tag))
+        return sorted(images, key=lambda image: (-image.created, image.tag))
 
 
 def prune_job_images(keep_current: bool = True) -> PruneResult:
@@ -468,28 +493,28 @@ def prune_job_images(keep_current: bool = True) -> PruneResult:
     With keep_current, the images the current workspace would use stay, and so do debug
     images derived from them. Images a container still uses are left and reported.
     """
-    client = require_docker(for_jobs=False)
-    images = [image for image in list_job_images() if image.role in ("job", "debug")]
-    keep_tags = set(current_job_tags()) if keep_current else set()
-    keep_ids = {image.id for image in images if image.tag in keep_tags}
-    removed: list[str] = []
-    kept: list[str] = []
-    in_use: list[str] = []
-    for image in images:
-        source_id = ""
-        if image.role == "debug":
-            labels = client.api.inspect_image(image.id)["Config"].get("Labels") or {}
-            source_id = labels.get(f"{LABEL_PREFIX}.source-image-id", "")
-        if image.id in keep_ids or source_id in keep_ids:
-            kept.append(image.tag)
-            continue
-        reference = image.id if image.tag == "<none>:<none>" else image.tag
-        try:
-            client.api.remove_image(reference)
-        except docker.errors.APIError as error:
-            if error.status_code == 409:
-                in_use.append(image.tag)
+    with _engine() as client:
+        images = [image for image in list_job_images() if image.role in ("job", "debug")]
+        keep_tags = set(current_job_tags()) if keep_current else set()
+        keep_ids = {image.id for image in images if image.tag in keep_tags}
+        removed: list[str] = []
+        kept: list[str] = []
+        in_use: list[str] = []
+        for image in images:
+            source_id = ""
+            if image.role == "debug":
+                labels = client.api.inspect_image(image.id)["Config"].get("Labels") or {}
+                source_id = labels.get(f"{LABEL_PREFIX}.source-image-id", "")
+            if image.id in keep_ids or source_id in keep_ids:
+                kept.append(image.tag)
                 continue
-            raise
-        removed.append(image.tag)
-    return PruneResult(removed=removed, kept=kept, in_use=in_use)
+            reference = image.id if image.tag == "<none>:<none>" else image.tag
+            try:
+                client.api.remove_image(reference)
+            except docker.errors.APIError as error:
+                if error.status_code == 409:
+                    in_use.append(image.tag)
+                    continue
+                raise
+            removed.append(image.tag)
+        return PruneResult(removed=removed, kept=kept, in_use=in_use)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -113,6 +114,7 @@ def ensure_wheelhouse(
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_downloads(root)
     names = ", ".join(Path(p).name for p in requirement_files)
     say(f"Downloading wheels for Python {python_version} ({names}) into {target}")
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
@@ -133,6 +135,15 @@ def ensure_wheelhouse(
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_abandoned_downloads(root: Path, older_than_s: float = 24 * 3600) -> None:
+    """Drop partial downloads a killed process left (a live download is never a day old)."""
+    cutoff = time.time() - older_than_s
+    for partial in root.glob(".partial-*"):
+        with contextlib.suppress(OSError):
+            if partial.stat().st_mtime < cutoff:
+                shutil.rmtree(partial, ignore_errors=True)
 
 
 def _pip_download(

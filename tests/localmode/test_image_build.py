@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import shutil
+import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -206,3 +208,29 @@ def test_an_explicit_base_that_cannot_be_had_is_not_silently_replaced(
     message = str(caught.value)
     assert message.startswith("Base image mlmax-test-absent-base:1 is neither in the Docker")
     assert "MLMAX_BASE_IMAGE" in message and "\n" not in message
+
+
+def test_debugpy_cannot_be_added_without_pip_or_python(client: docker.DockerClient) -> None:
+    base = ensure_base_image(client, progress=lambda line: None)
+    # The offline Debian base has python3 without pip (a pulled slim Python image has pip).
+    if base.startswith("mlmax-base:"):
+        with pytest.raises(ImageBuildError, match=r"has no pip for its python3"):
+            ensure_debugpy_image(base, progress=lambda line: None)
+
+    empty = f"mlmax-test-empty:{uuid.uuid4().hex[:8]}"
+    tar = io.BytesIO()
+    tarfile.open(fileobj=tar, mode="w").close()
+    repository, tag = empty.split(":")
+    client.api.import_image_from_data(
+        tar.getvalue(), repository=repository, tag=tag, changes=[f"LABEL {LABEL_PREFIX}.role=test"]
+    )
+    try:
+        with pytest.raises(ImageBuildError) as caught:
+            ensure_debugpy_image(empty, progress=lambda line: None)
+        message = str(caught.value)
+        assert message.startswith(f"Could not run python3 in image {empty}")
+        assert "\n" not in message and "python3 on its PATH" in message
+    finally:
+        client.images.remove(empty)
+    with pytest.raises(ImageBuildError, match="is not in the Docker engine"):
+        ensure_debugpy_image(empty, progress=lambda line: None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,17 @@ def test_interrupted_download_never_looks_complete(
     with pytest.raises(KeyboardInterrupt):
         ensure_wheelhouse([requirements], progress=lambda line: None)
     assert list(cache.iterdir()) == []
+
+
+def test_a_day_old_partial_download_is_cleared(cache: Path, tmp_path: Path) -> None:
+    abandoned = cache / ".partial-killed"
+    abandoned.mkdir(parents=True)
+    (abandoned / "half.whl").write_bytes(b"x")
+    day_ago = time.time() - 25 * 3600
+    os.utime(abandoned, (day_ago, day_ago))
+    recent = cache / ".partial-running"
+    recent.mkdir()
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.17.0\n")
+    folder = ensure_wheelhouse([requirements], progress=lambda line: None)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([".partial-running", folder.name])
