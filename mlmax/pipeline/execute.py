@@ -26,7 +26,7 @@ from typing import Any
 from mlmax.catalog import JobRun
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
 from mlmax.pipeline.metrics import step_metrics
-from mlmax.runners.base import Runner, StepFailed
+from mlmax.runners.base import Runner, StepFailed, StepResult
 
 RECORD_FILE = "pipeline.json"
 REPORT_DIR = "report"
@@ -132,11 +132,12 @@ def execute(
     on_step: StepListener | None = None,
     write_report: ReportWriter | None = None,
 ) -> RunRecord:
-    """Run every step in order with an entered `runner`; stop at the first failure.
+    """Run every step with an entered `runner`, each once its inputs exist.
 
-    Returns the record (also in `run_dir/pipeline.json`). A failed step marks the run failed;
-    the steps after it stay `pending`. The report is written to a temporary directory and
-    renamed to `report/` only when complete, so a `report/` directory always means success.
+    Returns the record (also in `run_dir/pipeline.json`). A failed step marks the run
+    failed; no step starts after it (steps already running finish) and the rest stay
+    `pending`. The report is written to a temporary directory and renamed to `report/` only
+    when complete, so a `report/` directory always means success.
     """
     missing = set(pipeline.inputs) - set(inputs)
     if missing:
@@ -166,20 +167,11 @@ def execute(
     )
     write_record(run_dir, record)
     started = time.perf_counter()
+    parallel = max(1, int(getattr(runner, "max_parallel_steps", 1)))
     try:
-        for index, step in enumerate(ordered, start=1):
-            if not _run_one(
-                record,
-                record.step(step.name),
-                runs[step.name],
-                runner,
-                run_dir,
-                index,
-                len(ordered),
-                on_step,
-            ):
-                break
-        else:
+        scheduler = _Scheduler(record, ordered, runs, runner, run_dir, on_step)
+        ok = scheduler.run_in_order() if parallel == 1 else scheduler.run_parallel(parallel)
+        if ok:
             if write_report is not None:
                 _report(record, run_dir, write_report)
             if record.status == "running":
@@ -199,53 +191,126 @@ def execute(
     return record
 
 
-def _run_one(
-    record: RunRecord,
-    step_record: StepRecord,
-    job_run: JobRun,
-    runner: Runner,
-    run_dir: Path,
-    index: int,
-    total: int,
-    on_step: StepListener | None,
-) -> bool:
-    step_record.status = "running"
-    write_record(run_dir, record)
-    if on_step:
-        on_step(step_record, index, total, False)
-    log_path = run_dir / "logs" / f"{step_record.name}.log"
-    step_record.log = _relative(log_path, run_dir)
-    started = time.perf_counter()
+_Outcome = tuple[StepResult | None, StepFailed | None]
+
+
+def _call(runner: Runner, job_run: JobRun) -> _Outcome:
     try:
-        result = runner.run_step(job_run)
+        return runner.run_step(job_run), None
     except StepFailed as failure:
-        log_path.write_text(failure.log)
+        return None, failure
+
+
+class _Scheduler:
+    """Starts steps whose inputs are ready and records each outcome (in the calling thread).
+
+    With one step at a time the runner is called in the calling thread, which is where
+    Ctrl-C lands (the Local Mode runner relies on that to stop its containers). Runners that
+    can run several jobs at once (`max_parallel_steps` > 1, the host runner) get a thread per
+    running step; the record is still only touched by the calling thread.
+    """
+
+    def __init__(
+        self,
+        record: RunRecord,
+        ordered: list[Step],
+        runs: dict[str, JobRun],
+        runner: Runner,
+        run_dir: Path,
+        on_step: StepListener | None,
+    ) -> None:
+        self.record = record
+        self.ordered = ordered
+        self.runs = runs
+        self.runner = runner
+        self.run_dir = run_dir
+        self.on_step = on_step
+        self.position = {step.name: i for i, step in enumerate(ordered, start=1)}
+        self.started: dict[str, float] = {}
+
+    def run_in_order(self) -> bool:
+        for step in self.ordered:
+            self._start(step)
+            if not self._finish(step, _call(self.runner, self.runs[step.name])):
+                return False
+        return True
+
+    def run_parallel(self, parallel: int) -> bool:
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        pending = list(self.ordered)
+        done: set[str] = set()
+        running: dict[Future[_Outcome], Step] = {}
+        failed = False
+        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="mlmax-step")
+        try:
+            while pending or running:
+                ready = [s for s in pending if set(s.upstream) <= done] if not failed else []
+                for step in ready[: parallel - len(running)]:
+                    pending.remove(step)
+                    self._start(step)
+                    running[pool.submit(_call, self.runner, self.runs[step.name])] = step
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: self.position[running[f].name]):
+                    step = running.pop(future)
+                    if self._finish(step, future.result()):
+                        done.add(step.name)
+                    else:
+                        failed = True  # start nothing new; let the running steps finish
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return not failed
+
+    def _start(self, step: Step) -> None:
+        step_record = self.record.step(step.name)
+        step_record.status = "running"
+        step_record.log = _relative(self._log_path(step), self.run_dir)
+        self.started[step.name] = time.perf_counter()
+        write_record(self.run_dir, self.record)
+        self._announce(step_record, finished=False)
+
+    def _finish(self, step: Step, outcome: _Outcome) -> bool:
+        result, failure = outcome
+        step_record = self.record.step(step.name)
+        log_path = self._log_path(step)
+        if failure is not None:
+            log_path.write_text(failure.log)
+            step_record.duration_seconds = round(time.perf_counter() - self.started[step.name], 3)
+            self._fail(step_record, failure.error_line or failure.reason, failure.describe())
+            return False
+        assert result is not None
+        log_path.write_text(result.log)
+        step_record.duration_seconds = round(result.duration_seconds, 3)
+        try:
+            outputs = self.runs[step.name].outputs
+            step_record.metrics = step_metrics(step_record.job, outputs, result.log)
+        except (OSError, ValueError, KeyError) as error:
+            # The job said it succeeded but its outputs are not what the contract promises.
+            message = f"outputs do not follow the job contract: {error}"
+            self._fail(step_record, message, message)
+            return False
+        step_record.status = "succeeded"
+        write_record(self.run_dir, self.record)
+        self._announce(step_record, finished=True)
+        return True
+
+    def _fail(self, step_record: StepRecord, error: str, detail: str) -> None:
         step_record.status = "failed"
-        step_record.duration_seconds = round(time.perf_counter() - started, 3)
-        step_record.error = failure.error_line or failure.reason
-        record.status = "failed"
-        record.error = f"step {step_record.name!r}: {failure.describe()}"
-        if on_step:
-            on_step(step_record, index, total, True)
-        return False
-    log_path.write_text(result.log)
-    step_record.duration_seconds = round(result.duration_seconds, 3)
-    try:
-        step_record.metrics = step_metrics(step_record.job, job_run.outputs, result.log)
-    except (OSError, ValueError, KeyError) as error:
-        # The job said it succeeded but its outputs are not what the contract promises.
-        step_record.status = "failed"
-        step_record.error = f"outputs do not follow the job contract: {error}"
-        record.status = "failed"
-        record.error = f"step {step_record.name!r}: {step_record.error}"
-        if on_step:
-            on_step(step_record, index, total, True)
-        return False
-    step_record.status = "succeeded"
-    write_record(run_dir, record)
-    if on_step:
-        on_step(step_record, index, total, True)
-    return True
+        step_record.error = error
+        if self.record.status == "running":  # the first failure names the run's error
+            self.record.status = "failed"
+            self.record.error = f"step {step_record.name!r}: {detail}"
+        write_record(self.run_dir, self.record)
+        self._announce(step_record, finished=True)
+
+    def _log_path(self, step: Step) -> Path:
+        return self.run_dir / "logs" / f"{step.name}.log"
+
+    def _announce(self, step_record: StepRecord, *, finished: bool) -> None:
+        if self.on_step:
+            self.on_step(step_record, self.position[step_record.name], len(self.ordered), finished)
 
 
 def _report(record: RunRecord, run_dir: Path, write_report: ReportWriter) -> None:

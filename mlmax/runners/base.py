@@ -62,6 +62,8 @@ class Runner(Protocol):
     """
 
     name: str
+    # How many jobs may run at once (optional attribute; 1 when absent). Above 1, run_step is
+    # called from several threads at the same time.
 
     def __enter__(self) -> Self: ...
 

@@ -48,8 +48,13 @@ class HostRunner:
 
     name = "host"
 
-    def __init__(self, timeout_seconds: float | None = None) -> None:
+    def __init__(
+        self, timeout_seconds: float | None = None, max_parallel_steps: int | None = None
+    ) -> None:
         self.timeout_seconds = timeout_seconds
+        # Independent steps run side by side: each job is a separate process, so they share
+        # nothing but the CPU. Most of a host job's time is importing pandas and scikit-learn.
+        self.max_parallel_steps = max_parallel_steps or min(2, os.cpu_count() or 1)
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> Self:
