@@ -101,7 +101,7 @@ def processing_step(
         ProcessingInput(
             input_name=name,
             s3_input=ProcessingS3Input(
-                s3_uri=str(source),
+                s3_uri=_uri(source),
                 local_path=job.input(name).container_path,
                 s3_data_type="S3Prefix",
                 s3_input_mode="File",
@@ -113,7 +113,7 @@ def processing_step(
         ProcessingOutput(
             output_name=name,
             s3_output=ProcessingS3Output(
-                s3_uri=str(destination),
+                s3_uri=_uri(destination),
                 local_path=job.output(name).container_path,
                 s3_upload_mode="EndOfJob",
             ),
@@ -128,7 +128,8 @@ def processing_step(
             "source_dir": str(code_dir),
             "inputs": processing_inputs,
             "outputs": processing_outputs,
-            "arguments": list(arguments),
+            # SageMaker refuses an empty ContainerArguments list; None leaves it out.
+            "arguments": list(arguments) or None,
             "job_name": job_name,
         },
     )
@@ -185,7 +186,7 @@ def training_step(
         options["output_data_config"] = OutputDataConfig(s3_output_path=output_path)
     trainer = ModelTrainer(**options)
     input_data = [
-        InputData(channel_name=name, data_source=str(source)) for name, source in inputs.items()
+        InputData(channel_name=name, data_source=_uri(source)) for name, source in inputs.items()
     ]
     return TrainingStep(job=job, trainer=trainer, input_data=input_data)
 
@@ -198,6 +199,12 @@ def build_step(
         training_step if job.kind == "training" else processing_step
     )
     return builder(job, **options)
+
+
+def _uri(location: Any) -> Any:
+    """A path becomes its string; strings and pipeline variables (an exported SageMaker
+    Pipeline wires steps with `properties` references, which refuse `str()`) pass as is."""
+    return str(location) if isinstance(location, Path) else location
 
 
 def _base_name(job_name: str) -> str:
