@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from mlmax.localmode.steps import processing_step, training_step
 from mlmax.pipeline.definition import (
     Pipeline as Dag,
 )
@@ -38,10 +39,7 @@ from mlmax.runners.sagemaker import (
     DEFAULT_PREFIX,
     DEFAULT_PROCESSING_INSTANCE,
     DEFAULT_TRAINING_INSTANCE,
-    build_processing_job,
-    build_training_job,
     stage_job_code,
-    training_hyperparameters,
 )
 
 DEFAULT_PIPELINE_NAME = "mlmax-census"
@@ -162,33 +160,36 @@ class _Builder:
         step = self.dag.step(step_name)
         job = step.definition
         inputs = {channel: self._source(source) for channel, source in step.inputs.items()}
+        arguments = [*job.default_arguments, *step.arguments]
         if job.kind == "training":
-            trainer, input_data = build_training_job(
+            training = training_step(
                 job,
+                image=self.options.image_uri,
                 session=self.session,
-                image_uri=self.options.image_uri,
-                role=self.options.role,
-                instance_type=self.training_instance,
                 inputs=inputs,
-                output_path=self._output_uri(step.name, job.outputs[0].name),
-                hyperparameters=training_hyperparameters([*job.default_arguments, *step.arguments]),
-                base_job_name=f"mlmax-{step.name}",
-                code_dir=self.code_dir,
-            )
-            sdk_step = TrainingStep(
-                name=step.name, step_args=trainer.train(input_data_config=input_data)
-            )
-        else:
-            processor, run_args = build_processing_job(
-                job,
-                session=self.session,
-                image_uri=self.options.image_uri,
+                arguments=arguments,
+                instance_type=self.training_instance,
                 role=self.options.role,
-                instance_type=self.processing_instance,
+                code_dir=self.code_dir,
+                output_path=self._output_uri(step.name, job.outputs[0].name),
+                job_name_prefix=f"mlmax-{step.name}",
+            )
+            step_args = training.trainer.train(input_data_config=training.input_data)
+            sdk_step = TrainingStep(name=step.name, step_args=step_args)
+        else:
+            # The job name only places the code upload in S3 (SageMaker names the jobs of
+            # an execution itself); a code hash instead of a timestamp keeps it stable.
+            processing = processing_step(
+                job,
+                image=self.options.image_uri,
+                session=self.session,
                 inputs=inputs,
                 outputs={o.name: self._output_uri(step.name, o.name) for o in job.outputs},
-                arguments=[*job.default_arguments, *step.arguments],
+                arguments=arguments,
+                instance_type=self.processing_instance,
+                role=self.options.role,
                 code_dir=self.code_dir,
+                job_name=f"mlmax-{step.name}-{self.fingerprint}",
             )
             property_files = []
             if step.name == EVALUATION_STEP:
@@ -196,12 +197,9 @@ class _Builder:
                     name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=REPORT_FILE
                 )
                 property_files.append(self.report)
-            # The job name only places the code upload in S3 (SageMaker names the jobs of
-            # an execution itself); a code hash instead of a timestamp keeps it stable.
-            job_name = f"mlmax-{step.name}-{self.fingerprint}"
             sdk_step = ProcessingStep(
                 name=step.name,
-                step_args=processor.run(**run_args, job_name=job_name),
+                step_args=processing.processor.run(**processing.run_arguments),
                 property_files=property_files or None,
             )
         self.sdk_steps[step.name] = sdk_step

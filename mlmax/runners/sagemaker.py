@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun
+from mlmax.localmode.steps import processing_step, training_step
 from mlmax.progress import Progress, or_default
 from mlmax.runners.base import StepFailed, StepResult
 
@@ -99,13 +100,9 @@ def s3_join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p)
 
 
-# --------------------------------------------------------------------------- step builders
-# Until mlmax.localmode exposes its builders (a JobRun -> Processor / ModelTrainer), these
-# turn a catalogue job plus S3 locations (or pipeline variables) into unstarted SDK objects.
-# The same functions serve the runner (a real Session) and the pipeline export (a
-# PipelineSession): only the session and the instance type differ.
-
-PipelineValue = Any  # a str or one of the SDK's PipelineVariable objects
+# --------------------------------------------------------------------------- job code
+# The SDK objects come from Local Mode's step builders (mlmax.localmode.steps); only the
+# session, the instance type and the S3 locations differ here.
 
 
 def stage_job_code(destination: Path) -> Path:
@@ -118,130 +115,6 @@ def stage_job_code(destination: Path) -> Path:
     for source in sorted(JOBS_DIR.glob("*.py")):
         shutil.copyfile(source, destination / source.name)
     return destination
-
-
-def training_hyperparameters(arguments: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`--model-type x --seed 1` -> {"model-type": "x", "seed": "1"}.
-
-    SageMaker's training drivers turn each hyperparameter back into `--key value` on the
-    script's command line, so the job sees exactly the arguments the other runners pass.
-    """
-    pairs: dict[str, str] = {}
-    items = list(arguments)
-    if len(items) % 2 or not all(a.startswith("--") for a in items[::2]):
-        raise SageMakerConfigError(
-            f"training arguments must be --option value pairs, got {' '.join(items)!r}"
-        )
-    for option, value in zip(items[::2], items[1::2], strict=True):
-        pairs[option.removeprefix("--")] = value
-    return pairs
-
-
-def build_processing_job(
-    job: JobDefinition,
-    *,
-    session: Any,
-    image_uri: PipelineValue,
-    role: str,
-    instance_type: PipelineValue,
-    inputs: Mapping[str, PipelineValue],
-    outputs: Mapping[str, str | None],
-    arguments: list[str] | tuple[str, ...],
-    code_dir: Path,
-    environment: Mapping[str, str] | None = None,
-) -> tuple[Any, dict[str, Any]]:
-    """An unstarted FrameworkProcessor and the keyword arguments of its `run()`.
-
-    `outputs` maps output channels to S3 URIs; None lets the SDK choose (pipelines).
-    """
-    from sagemaker.core.processing import FrameworkProcessor
-    from sagemaker.core.shapes import (
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-    )
-
-    processor = FrameworkProcessor(
-        image_uri=image_uri,
-        command=["python3"],
-        role=role,
-        instance_type=instance_type,
-        instance_count=1,
-        base_job_name=f"mlmax-{job.name}",
-        sagemaker_session=session,
-        env={"PYTHONUNBUFFERED": "1", **(environment or {})},
-    )
-    processing_inputs = [
-        ProcessingInput(
-            input_name=name,
-            s3_input=ProcessingS3Input(
-                s3_uri=uri,
-                local_path=job.input(name).container_path,
-                s3_data_type="S3Prefix",
-                s3_input_mode="File",
-            ),
-        )
-        for name, uri in inputs.items()
-    ]
-    processing_outputs = [
-        ProcessingOutput(
-            output_name=name,
-            s3_output=ProcessingS3Output(
-                s3_uri=uri,
-                local_path=job.output(name).container_path,
-                s3_upload_mode="EndOfJob",
-            ),
-        )
-        for name, uri in outputs.items()
-    ]
-    run_args = {
-        "code": job.script,
-        "source_dir": str(code_dir),
-        "inputs": processing_inputs,
-        "outputs": processing_outputs,
-        # SageMaker refuses an empty argument list; None leaves the field out.
-        "arguments": list(arguments) or None,
-    }
-    return processor, run_args
-
-
-def build_training_job(
-    job: JobDefinition,
-    *,
-    session: Any,
-    image_uri: PipelineValue,
-    role: str,
-    instance_type: PipelineValue,
-    inputs: Mapping[str, PipelineValue],
-    output_path: PipelineValue,
-    hyperparameters: Mapping[str, str],
-    base_job_name: str,
-    code_dir: Path,
-    environment: Mapping[str, str] | None = None,
-) -> tuple[Any, list[Any]]:
-    """An unstarted ModelTrainer and the input channels of its `train()`."""
-    from sagemaker.core.training.configs import (
-        Compute,
-        InputData,
-        OutputDataConfig,
-        SourceCode,
-    )
-    from sagemaker.train import ModelTrainer
-
-    trainer = ModelTrainer(
-        sagemaker_session=session,
-        role=role,
-        training_image=image_uri,
-        base_job_name=base_job_name,
-        source_code=SourceCode(source_dir=str(code_dir), entry_script=job.script),
-        compute=Compute(instance_type=instance_type, instance_count=1),
-        hyperparameters=dict(hyperparameters),
-        environment={"PYTHONUNBUFFERED": "1", **(environment or {})},
-        output_data_config=OutputDataConfig(s3_output_path=output_path),
-    )
-    input_data = [InputData(channel_name=name, data_source=uri) for name, uri in inputs.items()]
-    return trainer, input_data
 
 
 # --------------------------------------------------------------------------- waiting
@@ -549,38 +422,38 @@ class SageMakerRunner:
         self, step: str, step_run: JobRun, inputs: dict[str, str], outputs: dict[str, str]
     ) -> tuple[JobWatcher, dict[str, str]]:
         job_name = f"mlmax-{step}-{self.run_id}"[:63]
-        processor, run_args = build_processing_job(
+        processing_step(
             step_run.job,
+            image=self.image_uri,
             session=self.session,
-            image_uri=self.image_uri,
-            role=self.role,
-            instance_type=self.options.instance_type(step_run.job),
             inputs=inputs,
             outputs=outputs,
             arguments=step_run.all_arguments,
+            instance_type=self.options.instance_type(step_run.job),
+            role=self.role,
             code_dir=self.code_dir,
-        )
-        processor.run(**run_args, job_name=job_name, wait=False, logs=False)
+            job_name=job_name,
+        ).execute(wait=False, logs=False)
         return self._watcher(PROCESSING_API, job_name, step), outputs
 
     def _start_training(
         self, step: str, step_run: JobRun, inputs: dict[str, str], outputs: dict[str, str]
     ) -> tuple[JobWatcher, dict[str, str]]:
         (output_name,) = [c.name for c in step_run.job.outputs]
-        trainer, input_data = build_training_job(
+        training = training_step(
             step_run.job,
+            image=self.image_uri,
             session=self.session,
-            image_uri=self.image_uri,
-            role=self.role,
-            instance_type=self.options.instance_type(step_run.job),
             inputs=inputs,
-            output_path=outputs.get(output_name, self.run_uri(step, output_name)),
-            hyperparameters=training_hyperparameters(step_run.all_arguments),
-            base_job_name=f"mlmax-{step}",
+            arguments=step_run.all_arguments,
+            instance_type=self.options.instance_type(step_run.job),
+            role=self.role,
             code_dir=self.code_dir,
+            output_path=outputs.get(output_name, self.run_uri(step, output_name)),
+            job_name_prefix=f"mlmax-{step}",
         )
-        trainer.train(input_data_config=input_data, wait=False, logs=False)
-        job_name = trainer._latest_training_job.training_job_name
+        training.execute(wait=False, logs=False)
+        job_name = training.trainer._latest_training_job.training_job_name
         base = outputs.get(output_name, self.run_uri(step, output_name))
         # SageMaker packs SM_MODEL_DIR as <output path>/<job name>/output/model.tar.gz.
         model_uri = s3_join(base, job_name, "output", "model.tar.gz")

@@ -22,7 +22,6 @@ from mlmax.runners.sagemaker import (
     SageMakerOptions,
     SageMakerRunner,
     parse_instance_types,
-    training_hyperparameters,
 )
 
 RUN = "run1"
@@ -119,7 +118,7 @@ def test_processing_request_is_exact(emulated_aws: EmulatedAws, tmp_path: Path, 
         "VolumeSizeInGB": 30,
     }
     assert first["RoleArn"] == ROLE
-    assert first["Environment"] == {"PYTHONUNBUFFERED": "1"}
+    assert first["Environment"] == {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     inputs = {i["InputName"]: i["S3Input"] for i in first["ProcessingInputs"]}
     assert inputs["data"]["S3Uri"] == f"{base}/inputs/preprocessing-data"
     assert inputs["data"]["LocalPath"] == "/opt/ml/processing/input/data"
@@ -148,8 +147,7 @@ def test_training_request_is_exact(emulated_aws: EmulatedAws, tmp_path: Path, ra
     assert train["AlgorithmSpecification"]["TrainingImage"] == IMAGE
     assert train["ResourceConfig"]["InstanceType"] == "ml.c5.2xlarge"
     assert train["RoleArn"] == ROLE
-    assert train["HyperParameters"] == {"model-type": "random_forest", "seed": "7"}
-    assert train["Environment"] == {"PYTHONUNBUFFERED": "1"}
+    assert train["Environment"] == {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     assert train["OutputDataConfig"]["S3OutputPath"] == f"{base}/train/model"
     channels = {
         c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]
@@ -157,6 +155,15 @@ def test_training_request_is_exact(emulated_aws: EmulatedAws, tmp_path: Path, ra
     assert channels["train"] == f"{base}/preprocessing/train"
     assert channels["test"] == f"{base}/preprocessing/test"
     assert set(channels) == {"train", "test", "code", "sm_drivers"}
+    # the script's arguments travel in the drivers' source-code config, exactly as given
+    drivers = channels["sm_drivers"].removeprefix(f"s3://{BUCKET}/")
+    source_code = json.loads(
+        emulated_aws.boto_session.client("s3")
+        .get_object(Bucket=BUCKET, Key=f"{drivers}/sourcecode.json")["Body"]
+        .read()
+    )
+    assert source_code["command"] == "python3 train.py"
+    assert source_code["args"] == ["--model-type", "random_forest", "--seed", "7"]
 
 
 def test_code_is_uploaded_by_the_sdk(emulated_aws: EmulatedAws, tmp_path: Path, raw_data: Path):
@@ -313,12 +320,6 @@ def test_instance_type_overrides_are_checked():
         parse_instance_types(["trian=ml.c5.xlarge"])
     with pytest.raises(SageMakerConfigError, match=r"write JOB=ml\.TYPE"):
         parse_instance_types(["train=c5.xlarge"])
-
-
-def test_training_arguments_become_hyperparameters():
-    assert training_hyperparameters(["--c", "0.5", "--seed", "1"]) == {"c": "0.5", "seed": "1"}
-    with pytest.raises(SageMakerConfigError, match="--option value pairs"):
-        training_hyperparameters(["--flag"])
 
 
 def test_cloudwatch_tail_is_silent_without_logs(emulated_aws: EmulatedAws):
