@@ -393,12 +393,17 @@ def _image_present(client: object, tag: str) -> bool:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from mlmax.localmode.docker_env import check_environment
+    if args.cloud:
+        from mlmax.cloud_checks import cloud_checks
 
-    checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
-    if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):
-        checks += _image_checks()
-    checks.append(_port_check(DEBUG_PORT))
+        checks = [(c.name, c.ok, c.detail, c.fix) for c in cloud_checks()]
+    else:
+        from mlmax.localmode.docker_env import check_environment
+
+        checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
+        if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):
+            checks += _image_checks()
+        checks.append(_port_check(DEBUG_PORT))
     for name, ok, detail, fix in checks:
         mark = "✓" if ok else "✗"
         print(f"{mark} {name}: {detail}" + ("" if ok else f"\n    fix: {fix}"))
@@ -427,9 +432,10 @@ def _add_job_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--runner",
-        choices=("local", "host"),
+        choices=("local", "host", "sagemaker"),
         default="local",
-        help="where the job runs (default: local = its SageMaker Local Mode container)",
+        help="where the job runs (default: local = its SageMaker Local Mode container; "
+        "sagemaker = a managed job, see `mlmax doctor --cloud`)",
     )
     parser.set_defaults(job_args=[])
 
@@ -453,10 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipeline.add_argument(
         "--runner",
-        choices=("local", "host"),
+        choices=("local", "host", "sagemaker"),
         default="local",
         help="local: SageMaker Local Mode containers (default); host: the "
-        "same scripts as host processes (fastest, no Docker)",
+        "same scripts as host processes (fastest, no Docker); sagemaker: managed jobs "
+        "(role, bucket, image from MLMAX_SAGEMAKER_ROLE/_BUCKET/_IMAGE)",
     )
     pipeline.add_argument(
         "--rows", type=_positive_int, default=5000, help="rows of generated data (default 5000)"
@@ -572,8 +579,91 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check Docker, Compose, disk space and the debug port; each line says "
         "how to fix what fails. Exit code 1 if anything fails.",
     )
+    doctor.add_argument(
+        "--cloud",
+        action="store_true",
+        help="check the set-up for managed SageMaker instead (credentials, region, role, "
+        "bucket, image), without calling AWS",
+    )
     doctor.set_defaults(handler=_cmd_doctor)
     return parser
+
+
+# --- mlmax pipeline export -----------------------------------------------------------------
+
+
+def build_export_parser() -> argparse.ArgumentParser:
+    from mlmax.sagemaker_pipeline import DEFAULT_PIPELINE_NAME, DEFAULT_THRESHOLD
+
+    parser = argparse.ArgumentParser(
+        prog="mlmax pipeline export",
+        description="Write the pipeline as a SageMaker Pipeline definition (JSON). Without "
+        "--upsert nothing reaches AWS (the code uploads go to an emulated S3).",
+    )
+    parser.add_argument("--output", type=Path, required=True, metavar="FILE")
+    parser.add_argument("--role", help="execution role ARN (default: $MLMAX_SAGEMAKER_ROLE)")
+    parser.add_argument("--bucket", help="S3 bucket (default: $MLMAX_SAGEMAKER_BUCKET)")
+    parser.add_argument("--image", help="job image URI (default: $MLMAX_SAGEMAKER_IMAGE)")
+    parser.add_argument("--region", help="AWS region (default: boto's configuration)")
+    parser.add_argument("--name", default=DEFAULT_PIPELINE_NAME, help="pipeline name")
+    parser.add_argument(
+        "--threshold",
+        type=_non_negative_float,
+        default=DEFAULT_THRESHOLD,
+        help=f"minimum ROC AUC for batch inference to run (default {DEFAULT_THRESHOLD})",
+    )
+    parser.add_argument("--upsert", action="store_true", help="create or update the pipeline")
+    parser.add_argument("--start", action="store_true", help="start an execution (with --upsert)")
+    return parser
+
+
+def _cmd_pipeline_export(argv: list[str]) -> int:
+    import boto3
+
+    from mlmax.runners.sagemaker import SageMakerOptions
+    from mlmax.sagemaker_pipeline import ExportOptions, emulated_aws_session, export_pipeline
+
+    try:
+        args = build_export_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    found = SageMakerOptions.from_environment(
+        role=args.role, bucket=args.bucket, image_uri=args.image
+    )
+    missing = [
+        flag
+        for flag, value in (
+            ("--role", found.role),
+            ("--bucket", found.bucket),
+            ("--image", found.image_uri),
+        )
+        if not value
+    ]
+    if missing:
+        _error(f"the export needs {', '.join(missing)} (or MLMAX_SAGEMAKER_* variables)")
+        return EXIT_USAGE
+    if args.start and not args.upsert:
+        _error("--start needs --upsert: a pipeline must exist before it can start")
+        return EXIT_USAGE
+    options = ExportOptions(
+        role=found.role or "",
+        bucket=found.bucket or "",
+        image_uri=found.image_uri or "",
+        pipeline_name=args.name,
+        threshold=args.threshold,
+    )
+    region = args.region or boto3.Session().region_name or "us-east-1"
+    if args.upsert:
+        session = boto3.Session(region_name=region)
+        result = export_pipeline(
+            options, args.output, boto_session=session, upsert=True, start=args.start,
+            progress=_progress,
+        )  # fmt: skip
+    else:
+        with emulated_aws_session(region) as session:
+            result = export_pipeline(options, args.output, boto_session=session, progress=_progress)
+    print(result.path)
+    return EXIT_OK
 
 
 def _split_job_args(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -586,6 +676,9 @@ def _split_job_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["pipeline", "export"]:
+        # A verb under `pipeline` without turning `mlmax pipeline` into a command group.
+        return _cmd_pipeline_export(argv[2:])
     own, job_args = _split_job_args(argv)
     parser = build_parser()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlmax.progress import Progress
 from mlmax.runners.base import Runner, RunnerUnavailableError, StepFailed, StepResult
 
-RUNNER_NAMES = ("local", "host")
+RUNNER_NAMES = ("local", "host", "sagemaker")
 
 
 def make_runner(name: str, *, progress: Progress | None = None) -> Runner:
@@ -20,6 +20,11 @@ def make_runner(name: str, *, progress: Progress | None = None) -> Runner:
         from mlmax.runners.local import LocalModeRunner
 
         return LocalModeRunner(progress=progress)
+    if name == "sagemaker":
+        # Managed SageMaker; role, bucket and image from MLMAX_SAGEMAKER_* or the SDK config.
+        from mlmax.runners.sagemaker import SageMakerOptions, SageMakerRunner
+
+        return SageMakerRunner(SageMakerOptions.from_environment(), progress=progress)
     raise ValueError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNER_NAMES)}")
 
 

@@ -36,19 +36,21 @@ from typing import Any, Self
 from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun
 from mlmax.localmode.steps import processing_step, training_step
 from mlmax.progress import Progress, or_default
-from mlmax.runners.base import StepFailed, StepResult
+from mlmax.runners.base import RunnerUnavailableError, StepFailed, StepResult
 
 DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"  # 2 vCPU, 8 GiB
 DEFAULT_TRAINING_INSTANCE = "ml.m5.xlarge"  # 4 vCPU, 16 GiB
 DEFAULT_PREFIX = "mlmax"
 DEFAULT_POLL_SECONDS = 15.0
 IMAGE_ENV = "MLMAX_SAGEMAKER_IMAGE"
+ROLE_ENV = "MLMAX_SAGEMAKER_ROLE"
+BUCKET_ENV = "MLMAX_SAGEMAKER_BUCKET"
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
-class SageMakerConfigError(ValueError):
+class SageMakerConfigError(RunnerUnavailableError, ValueError):
     """The runner cannot start: a role, bucket, image or instance type is missing or wrong."""
 
 
@@ -67,6 +69,17 @@ class SageMakerOptions:
     logs: bool = True
     poll_seconds: float = DEFAULT_POLL_SECONDS
     download_outputs: bool = True
+
+    @classmethod
+    def from_environment(cls, **overrides: Any) -> SageMakerOptions:
+        """Options from MLMAX_SAGEMAKER_ROLE/_BUCKET/_IMAGE; given values win."""
+        values: dict[str, Any] = {
+            "role": os.environ.get(ROLE_ENV) or None,
+            "bucket": os.environ.get(BUCKET_ENV) or None,
+            "image_uri": os.environ.get(IMAGE_ENV) or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
 
     def instance_type(self, job: JobDefinition) -> str:
         if job.name in self.instance_types:
