@@ -134,12 +134,7 @@ def ensure_job_image(
             if _exists(client, tag):  # built by another process while we waited
                 return tag
             wheelhouse = _wheelhouse([folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS], say)
-            labels = {
-                f"{LABEL_PREFIX}.role": "job",
-                f"{LABEL_PREFIX}.job-hash": digest,
-                f"{LABEL_PREFIX}.debugpy": "1" if with_debugpy else "0",
-                f"{LABEL_PREFIX}.base-image": base,
-            }
+            # The Dockerfile labels the image itself (role, hash, debugpy, base) in one step.
             say(f"Building job image {tag} on {base}")
             _build(
                 client,
@@ -147,7 +142,7 @@ def ensure_job_image(
                 wheelhouse,
                 tag,
                 {**build_args, "MLMAX_JOB_HASH": digest},
-                labels,
+                {},
                 digest,
                 say,
             )

@@ -130,6 +130,8 @@ def test_fresh_build_then_cache_hit_leaves_no_build_stage(
     shutil.copytree(docker_dir(), context)
     with (context / "Dockerfile").open("a") as dockerfile:
         dockerfile.write(f"# a variant only this test builds: {uuid.uuid4()}\n")
+    # A one-wheel stack keeps this real build short; the full stack is tested above.
+    (context / "requirements.txt").write_text("six==1.17.0\n")
     lines: list[str] = []
     tag = ensure_job_image(context_dir=context, progress=lines.append)
     try:
