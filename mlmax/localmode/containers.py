@@ -7,7 +7,6 @@ label, so only mlmax's own containers are ever touched on a shared engine.
 from __future__ import annotations
 
 import contextlib
-import socket
 from functools import cache
 from typing import Any
 
@@ -85,11 +84,11 @@ def _owner_alive(container_labels: dict[str, str]) -> bool:
 
 
 def reap_orphans() -> int:
-    """Remove containers left by mlmax sessions on this host whose process is gone.
+    """Remove containers left by mlmax sessions of this host whose process is gone.
 
     Containers of live sessions (other pytest workers, a CLI run) are left alone.
     """
-    host = socket.gethostname()
+    host = labels.host_identity()
     orphans = []
     for container in docker_client().containers.list(all=True, filters={"label": labels.SESSION}):
         container_labels = container.labels or {}

@@ -33,6 +33,19 @@ def process_start_time(pid: int) -> str | None:
     return fields[19]
 
 
+def host_identity() -> str:
+    """This machine AND pid namespace: a pid only means something inside its namespace.
+
+    A dev container sharing the engine (and even the hostname) sees other pids; its
+    sessions must never look like orphans to us, nor ours to it.
+    """
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = "pid:unknown"
+    return f"{socket.gethostname()}/{namespace}"
+
+
 @dataclass(frozen=True)
 class SessionLabels:
     """The identity of this process's Local Mode session."""
@@ -62,7 +75,7 @@ def current_session() -> SessionLabels:
         session_id=f"{pid}-{secrets.token_hex(4)}",
         pid=pid,
         pid_start=process_start_time(pid) or "unknown",
-        host=socket.gethostname(),
+        host=host_identity(),
     )
 
 

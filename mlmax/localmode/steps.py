@@ -157,8 +157,8 @@ def training_step(
     With `local_container_root` the trainer runs in Local Mode (LOCAL_CONTAINER); otherwise
     it is a SageMaker training job writing its model under `output_path`.
     """
+    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, SourceCode
     from sagemaker.train import ModelTrainer
-    from sagemaker.train.configs import Compute, InputData, OutputDataConfig, SourceCode
     from sagemaker.train.model_trainer import Mode
 
     if job.kind != "training":

@@ -20,14 +20,18 @@ def test_reaper_removes_orphans_of_dead_sessions_only(sm_image):
         labels.SESSION: "dead-session",
         labels.OWNER_PID: "4194303",  # above the default pid_max: no such process
         labels.OWNER_START: "1",
-        labels.OWNER_HOST: socket.gethostname(),
+        labels.OWNER_HOST: labels.host_identity(),
     }
     live = labels.current_session().for_run("reaper-probe", "reaper-probe-run")
+    # Another pid namespace sharing the engine (a dev container): its pids mean nothing here.
+    elsewhere = {**dead, labels.OWNER_HOST: f"{socket.gethostname()}/pid:[1]"}
     orphan, ours = _create(sm_image, dead), _create(sm_image, live)
+    foreign = _create(sm_image, elsewhere)
     try:
         assert containers.reap_orphans() >= 1
         remaining = {c.id for c in containers.docker_client().containers.list(all=True)}
         assert orphan.id not in remaining
         assert ours.id in remaining, "a live session's container must be left alone"
+        assert foreign.id in remaining, "another pid namespace's container must be left alone"
     finally:
-        containers.remove([orphan, ours])
+        containers.remove([orphan, ours, foreign])
