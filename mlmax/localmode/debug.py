@@ -232,9 +232,22 @@ def parse_socket_table(text: str) -> list[tuple[int, int]]:
     return rows
 
 
-def _sockets(container: Any) -> list[tuple[int, int]]:
-    # `cat` of both tables; tcp6 may be absent (IPv6 disabled): keep what was printed.
-    result = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
+def _sockets(container: Any) -> list[tuple[int, int]] | None:
+    """The container's TCP sockets; None once it is gone or no longer running."""
+    from docker.errors import APIError
+
+    try:
+        container.reload()
+        if container.status == "created":  # compose created it, has not started it yet
+            return []
+        if container.status != "running":
+            return None
+        # `cat` of both tables; tcp6 may be absent (IPv6 disabled): keep what was printed.
+        result = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
+    except APIError as error:  # removed, or stopped between reload and exec (409)
+        if getattr(error, "status_code", None) in (404, 409):
+            return None if error.status_code == 404 else []
+        raise
     return parse_socket_table((result.output or b"").decode("ascii", errors="replace"))
 
 
@@ -278,6 +291,7 @@ class _Watch(threading.Thread):
         self.ready: ReadyInfo | ReplInfo | None = None
         self.attached_after: float | None = None  # seconds from ready to a client connecting
         self.error: BaseException | None = None
+        self.container: Any = None
         self._known = {c.id for c in self._mine()}
 
     def _mine(self) -> list[Any]:
@@ -300,8 +314,10 @@ class _Watch(threading.Thread):
     def run(self) -> None:
         try:
             self._watch()
-        except Exception as error:  # reported by debug_job; never kills the run
+        except Exception as error:  # debug_job reports it; the job must not wait forever
             self.error = error
+            if self.container is not None:
+                self._containers.remove([self.container])
 
     def _watch(self) -> None:
         container = None
@@ -310,13 +326,18 @@ class _Watch(threading.Thread):
             container = fresh[0] if fresh else None
             if container is None and not self._wait():
                 return
+        self.container = container
         if self.options.mode == "repl":
             self._announce(ReplInfo(self.job, container.name))
             return
         port = self.options.container_port
-        while not is_listening(_sockets(container), port):
-            container.reload()
-            if container.status != "running" or not self._wait():
+        while True:
+            rows = _sockets(container)
+            if rows is None:  # the job ended (or was stopped) before debugpy listened
+                return
+            if is_listening(rows, port):
+                break
+            if not self._wait():
                 return
         ready_at = time.monotonic()
         self._announce(
@@ -329,7 +350,12 @@ class _Watch(threading.Thread):
             )
         )
         deadline = ready_at + self.wait_timeout
-        while not has_client(_sockets(container), port):
+        while True:
+            rows = _sockets(container)
+            if rows is None:
+                return
+            if has_client(rows, port):
+                break
             if time.monotonic() >= deadline:
                 self.gave_up = True
                 self._containers.remove([container])  # ends compose; the runner cleans up
@@ -451,6 +477,11 @@ def _run_watched(
             progress=progress,
         )
     except JobFailedError as error:
+        if watch.error is not None:
+            raise InspectError(
+                f"inspect mode lost track of job {run.job.name!r}'s container "
+                f"({watch.error}); the job was stopped, run it again"
+            ) from error
         if watch.gave_up:
             raise DebuggerNotAttachedError(run.job.name, options.host_port, wait_timeout) from None
         if options.mode == "debugpy" and _port_taken_by_docker(error):
@@ -461,5 +492,3 @@ def _run_watched(
         if record is not None:
             record.ready = watch.ready
             record.attached_after = watch.attached_after
-        if watch.error is not None and progress is not None:
-            progress(f"inspect watcher failed: {watch.error}")
