@@ -27,6 +27,7 @@ import docker.errors
 import docker
 from mlmax.localmode.base_image import (
     LABEL_PREFIX,
+    LOCAL_BASE_REPOSITORY,
     ImageBuildError,
     ensure_base_image,
     local_base_image,
@@ -434,7 +435,13 @@ def _short(error: Exception) -> str:
 
 # --- listing and pruning ------------------------------------------------------------------
 
-_ROLES = ("job", "debug", "base")
+# An image is ours when both its label and its repository say so: images built FROM ours
+# (a dev container, a user's own) inherit our labels but not our repository names.
+_REPOSITORY_OF_ROLE = {
+    "job": JOB_REPOSITORY,
+    "debug": DEBUG_REPOSITORY,
+    "base": LOCAL_BASE_REPOSITORY,
+}
 
 
 @dataclass(frozen=True)
@@ -463,12 +470,15 @@ def list_job_images() -> list[JobImage]:
         for entry in client.api.images(filters={"label": f"{LABEL_PREFIX}.role"}):
             labels = entry.get("Labels") or {}
             role = labels.get(f"{LABEL_PREFIX}.role", "")
-            if role not in _ROLES:
-                continue
             debugpy = {"1": True, "0": False}.get(labels.get(f"{LABEL_PREFIX}.debugpy", ""))
             if role == "debug":
                 debugpy = True
-            for tag in entry.get("RepoTags") or ["<none>:<none>"]:
+            ours = [
+                tag
+                for tag in entry.get("RepoTags") or []
+                if tag.partition(":")[0] == _REPOSITORY_OF_ROLE.get(role)
+            ]
+            for tag in ours:
                 images.append(
                     JobImage(
                         tag=tag,
@@ -503,9 +513,8 @@ def prune_job_images(keep_current: bool = True) -> PruneResult:
             if image.id in keep_ids or source_id in keep_ids:
                 kept.append(image.tag)
                 continue
-            reference = image.id if image.tag == "<none>:<none>" else image.tag
             try:
-                client.api.remove_image(reference)
+                client.api.remove_image(image.tag)
             except docker.errors.APIError as error:
                 if error.status_code == 409:
                     in_use.append(image.tag)

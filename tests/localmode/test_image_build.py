@@ -236,3 +236,21 @@ def test_debugpy_cannot_be_added_without_pip_or_python(client: docker.DockerClie
         client.images.remove(empty)
     with pytest.raises(ImageBuildError, match="is not in the Docker engine"):
         ensure_debugpy_image(empty, progress=lambda line: None)
+
+
+def test_images_built_from_ours_are_neither_listed_nor_pruned(
+    client: docker.DockerClient, job_image: str
+) -> None:
+    # A dev container or a user's image built FROM the job image inherits its labels.
+    derived = f"mlmax-test-derived:{uuid.uuid4().hex[:8]}"
+    dockerfile = f"FROM {job_image}\nLABEL org.mlmax.test=derived\n".encode()
+    client.images.build(fileobj=io.BytesIO(dockerfile), tag=derived, rm=True, forcerm=True)
+    try:
+        assert client.images.get(derived).labels[f"{LABEL_PREFIX}.role"] == "job"
+        assert derived not in {image.tag for image in list_job_images()}
+        result = prune_job_images(keep_current=True)
+        assert derived not in result.removed
+        assert client.images.get(derived).tags == [derived]
+        assert job_image in result.kept
+    finally:
+        client.images.remove(derived)
