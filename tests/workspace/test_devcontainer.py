@@ -75,7 +75,13 @@ class DevContainer:
                 "--id-label", self.label]  # fmt: skip
 
     def up(self, base_image: str, timeout: float) -> dict:
-        env = {**os.environ, "MLMAX_DEVCONTAINER_BASE_IMAGE": base_image}
+        # As a user on a machine with no registry does: the local base for the dev container,
+        # and the same base for the job image (so the host's job image is reused).
+        env = {
+            **os.environ,
+            "MLMAX_DEVCONTAINER_BASE_IMAGE": base_image,
+            "MLMAX_BASE_IMAGE": base_image,
+        }
         done = subprocess.run(
             [*self._base("up"), "--buildkit", "never"],
             env=env,
@@ -130,13 +136,15 @@ def _remove_dev_containers(label: str) -> None:
 
 @pytest.fixture
 def dev_container(tmp_path: Path) -> Iterator[DevContainer]:
-    workspace = copy_workspace(tmp_path / "mlmax", share_venv=False)
+    # The client names the image after the folder: a unique name never retags a user's image.
+    tag = uuid.uuid4().hex[:12]
+    workspace = copy_workspace(tmp_path / f"mlmax-test-{tag}", share_venv=False)
     certs = workspace / ".devcontainer" / "certs"
     for cert in EXTRA_CA_DIR.glob("*.crt") if EXTRA_CA_DIR.is_dir() else []:
         shutil.copy(cert, certs / cert.name)  # the documented way for TLS-inspecting networks
     # A checkout is a git repository; the Dev Containers client mounts its root.
     subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
-    label = f"{ID_LABEL}={uuid.uuid4().hex[:12]}"
+    label = f"{ID_LABEL}={tag}"
     container = DevContainer(_devcontainer_cli(), workspace, label)
     try:
         yield container
@@ -157,7 +165,7 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(dev_container: DevCo
     nested = f"env {NESTED_ENV}=1"
     # The workspace tests that run tasks or build dev containers are covered on the host.
     started = time.monotonic()
-    output = dev_container.run(f"{nested} .venv/bin/python -m pytest -q -p no:cacheprovider",
+    output = dev_container.run(f"{nested} .venv/bin/python -m pytest -q --tb=line -p no:cacheprovider",
                                timeout=1800)  # fmt: skip
     _timed(dev_container, "unit suite", started)
     assert re.search(r"\d+ passed", output) and " failed" not in output

@@ -192,7 +192,9 @@ def test_every_task_runs_a_command_from_the_project_environment() -> None:
 def test_inspect_tasks_are_background_tasks_ending_on_the_ready_line(label: str) -> None:
     definition = task(label)
     assert definition["isBackground"] is True
-    assert definition["args"][2:4] == ["--smlocal", "--inspectlocal"]
+    args = definition["args"]
+    assert args[:2] == ["-m", "pytest"]
+    assert args[-2:] == ["--smlocal", "--inspectlocal"]  # a test after it would be its value
     background = definition["problemMatcher"]["background"]
     assert background["activeOnStart"] is True
     for key in ("beginsPattern", "endsPattern"):
