@@ -165,8 +165,8 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(dev_container: DevCo
     nested = f"env {NESTED_ENV}=1"
     # The workspace tests that run tasks or build dev containers are covered on the host.
     started = time.monotonic()
-    output = dev_container.run(f"{nested} .venv/bin/python -m pytest -q --tb=line -p no:cacheprovider",
-                               timeout=1800)  # fmt: skip
+    unit_suite = f"{nested} .venv/bin/python -m pytest -q --tb=line -p no:cacheprovider"
+    output = dev_container.run(unit_suite, timeout=1800)
     _timed(dev_container, "unit suite", started)
     assert re.search(r"\d+ passed", output) and " failed" not in output
 
