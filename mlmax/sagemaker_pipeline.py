@@ -262,15 +262,20 @@ class Export:
 
 
 @contextlib.contextmanager
-def exported(options: ExportOptions, boto_session: Any) -> Iterator[Export]:
+def exported(
+    options: ExportOptions, boto_session: Any = None, *, session: Any = None
+) -> Iterator[Export]:
     """Build the pipeline against `boto_session` (its S3 receives the code uploads).
 
+    `session` replaces the PipelineSession made from `boto_session`: the local pipeline
+    mode (mlmax.localmode.local_pipeline) builds the very same pipeline with a local one.
     The pipeline object is only valid inside the block (its code lives in a temp dir), so
     upsert/start go inside it too.
     """
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-    session = PipelineSession(boto_session=boto_session, default_bucket=options.bucket)
+    if session is None:
+        session = PipelineSession(boto_session=boto_session, default_bucket=options.bucket)
     with tempfile.TemporaryDirectory(prefix="mlmax-export-") as tmp:
         code_dir = stage_job_code(Path(tmp) / "code")
         with _stable_unique_names(code_fingerprint(code_dir)):
