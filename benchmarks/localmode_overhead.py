@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import shutil
 import statistics
 import subprocess
 import sys
@@ -68,7 +67,6 @@ class Chain:
     def runs(self, where: str, repeat: int) -> list[JobRun]:
         out = self.root / f"{where}-{repeat}"
         raw, new = self.root / "raw", self.root / "new"
-        features = out / "features-only"
 
         def run(job: str, inputs: dict, outputs: list[str], arguments=()) -> JobRun:
             return JobRun(
@@ -91,20 +89,15 @@ class Chain:
             run(
                 "preprocessing-infer",
                 {"data": new, "proc_model": pre / "proc_model"},
-                ["features"],
+                ["features", "labels"],
             ),
-            run("inference", {"model": out / "train" / "model", "data": features}, ["predictions"]),
+            run(
+                "inference",
+                {"model": out / "train" / "model", "data": out / "preprocessing-infer/features"},
+                ["predictions"],
+            ),
             run("monitoring", {"baseline": raw, "data": new}, ["monitoring"]),
         ]
-
-    @staticmethod
-    def after(run: JobRun) -> None:
-        # Inference reads every CSV in its input: give it the features file only.
-        if run.job.name == "preprocessing-infer":
-            features = run.outputs["features"]
-            only = features.parent.parent / "features-only"
-            only.mkdir(exist_ok=True)
-            shutil.copy2(features / "infer_features.csv", only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +130,6 @@ def main(argv: list[str] | None = None) -> int:
                     name = host_run.job.name
                     noop = chain.noop_code / "noop.py" if name == "noop" else None
                     host_times.setdefault(name, []).append(_timed(partial(_host, host_run, noop)))
-                    chain.after(host_run)
                     code = {"code_dir": chain.noop_code} if name == "noop" else {}
                     in_container = partial(
                         run_job, local_run, image=local.image, session=local.session, **code
@@ -145,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
                     # The SDK streams compose's output to stdout: keep the table readable.
                     with contextlib.redirect_stdout(io.StringIO()):
                         local_times.setdefault(name, []).append(_timed(in_container))
-                    chain.after(local_run)
                     print(f"  repeat {repeat + 1}/{args.repeats}: {name} done", file=sys.stderr)
 
     floor = statistics.median(floor_times)

@@ -97,7 +97,10 @@ JOBS: dict[str, JobDefinition] = {
                 _processing("data", "--input-dir", "input/data"),
                 _processing("proc_model", "--proc-model-dir", "proc_model"),
             ),
-            outputs=(_processing("features", "--output-dir", "output"),),
+            outputs=(
+                _processing("features", "--output-dir", "output"),
+                _processing("labels", "--labels-dir", "labels"),
+            ),
             default_arguments=("--mode", "infer"),
         ),
         JobDefinition(

@@ -172,8 +172,10 @@ def run_infer(args: argparse.Namespace) -> None:
     output_dir = Path(args.output_dir)
     outputs = {output_dir / "infer_features.csv": _csv_writer(features)}
     if schema.LABEL in data.columns:
+        # Labels go to their own directory: a batch-inference job reads every CSV of its
+        # input directory as features, so the features directory must hold features only.
         labels = data[schema.LABEL].astype("Int64")
-        outputs[output_dir / "infer_labels.csv"] = _csv_writer(labels)
+        outputs[Path(args.labels_dir) / "infer_labels.csv"] = _csv_writer(labels)
     write_outputs(outputs)
     print(f"preprocessing: transformed {len(features)} rows into {features.shape[1]} features")
 
@@ -201,6 +203,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-dir", default="/opt/ml/processing/model")
     parser.add_argument("--proc-model-dir", default="/opt/ml/processing/proc_model")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
+    parser.add_argument("--labels-dir", default="/opt/ml/processing/labels")
     parser.add_argument("--test-size", type=_fraction, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
     return parser.parse_args(argv)

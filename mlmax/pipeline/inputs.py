@@ -2,11 +2,6 @@
 
 A user's file is validated on the host with the jobs' own reader before anything runs, so a
 missing column is reported in a second instead of from inside a container minutes later.
-
-The new batch is scored the way production data arrives: without its labels. Its label
-column (if any) is set aside in `inputs/new_data_labels/` for the report, because the
-inference job reads every CSV of its input directory as features, and preprocessing in infer
-mode would otherwise put the batch's labels next to its features.
 """
 
 from __future__ import annotations
@@ -15,9 +10,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from mlmax.jobs import schema
 from mlmax.jobs.jobs_common import JobInputError
 from mlmax.jobs.tables import read_census
 from mlmax.pipeline.definition import NEW_DATA, TRAIN_DATA
@@ -26,8 +18,6 @@ from mlmax.pipeline.definition import NEW_DATA, TRAIN_DATA
 # the drift chart shows monitoring at work; the model still scores the batch sensibly.
 DEFAULT_NEW_DATA_DRIFT = 1.0
 INPUTS_DIR = "inputs"
-# Labels of the new batch, kept out of the pipeline's inputs; row for row with the batch.
-NEW_DATA_LABELS = Path(INPUTS_DIR) / "new_data_labels" / "new_data_labels.csv"
 
 
 class InputDataError(ValueError):
@@ -91,32 +81,14 @@ def stage_inputs(run_dir: Path, spec: DataSpec) -> dict[str, Path]:
     else:
         _generate(train_dir / "train.csv", spec.rows, spec.seed, 0.0)
     if spec.new_data_file is not None:
-        batch = _read_batch(spec.new_data_file)
+        _copy(spec.new_data_file, new_dir)
     elif spec.train_file is not None:
         # With the user's own data and no new batch, score and monitor the same file: a
         # generated batch would not share the user's distribution.
-        batch = _read_batch(spec.train_file)
+        _copy(spec.train_file, new_dir)
     else:
-        from mlmax.data.generator import generate
-
-        batch = generate(spec.rows, spec.seed + 1, spec.new_data_drift)
-        batch[schema.LABEL] = batch[schema.LABEL].map(schema.label_code)
-    _write_batch(batch, new_dir / "new_data.csv", run_dir / NEW_DATA_LABELS)
+        _generate(new_dir / "new_data.csv", spec.rows, spec.seed + 1, spec.new_data_drift)
     return directories
-
-
-def _read_batch(path: Path) -> pd.DataFrame:
-    try:
-        return read_census(path, label="optional")
-    except JobInputError as error:
-        raise InputDataError(str(error)) from None
-
-
-def _write_batch(batch: pd.DataFrame, features_csv: Path, labels_csv: Path) -> None:
-    if schema.LABEL in batch.columns:
-        labels_csv.parent.mkdir(parents=True, exist_ok=True)
-        batch[[schema.LABEL]].astype("Int64").to_csv(labels_csv, index=False)
-    batch.drop(columns=[schema.LABEL], errors="ignore").to_csv(features_csv, index=False)
 
 
 def _copy(source: Path, directory: Path) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from mlmax.pipeline.execute import RunRecord, StepRecord
-from mlmax.pipeline.inputs import NEW_DATA_LABELS
 from mlmax.pipeline.metrics import headline
 from mlmax.report import charts
 
@@ -162,7 +161,8 @@ def _predictions(run_dir: Path, record: RunRecord, out: Path, page: _Page) -> di
         "mean_probability": float(predictions["probability"].mean()),
         "threshold": threshold,
     }
-    labels_file = run_dir / NEW_DATA_LABELS
+    # Present when the new batch came with labels (preprocessing in infer mode keeps them).
+    labels_file = _output(run_dir, record, "preprocessing-infer", "labels") / "infer_labels.csv"
     if labels_file.is_file():
         labels = pd.read_csv(labels_file)["income"]
         known = labels.notna().to_numpy()

@@ -37,13 +37,14 @@ def _chain(source: Path, root: Path, *train_extra: str) -> dict:
     preprocessing.main(
         preprocessing.parse_args(
             ["--mode", "infer", "--input-dir", str(source),
-             "--proc-model-dir", str(root / "proc_model"), "--output-dir", str(root / "infer")]
+             "--proc-model-dir", str(root / "proc_model"), "--output-dir", str(root / "infer"),
+             "--labels-dir", str(root / "infer_labels")]
         )
     )  # fmt: skip
     inference.main(
         inference.parse_args(
             ["--model-dir", str(root / "model"),
-             "--input-dir", str(root / "infer" / "infer_features.csv"),
+             "--input-dir", str(root / "infer"),
              "--output-dir", str(root / "predictions")]
         )
     )  # fmt: skip
@@ -72,6 +73,6 @@ def test_chain_on_a_headerless_kdd_extract(tmp_path: Path) -> None:
     report = _chain(source, tmp_path, "--model-type", "random_forest", "--n-estimators", "30")
     assert report["metrics"]["roc_auc"] > 0.75
     assert report["n_samples"] == len(pd.read_csv(tmp_path / "test" / "test_labels.csv"))
-    labels = pd.read_csv(tmp_path / "infer" / "infer_labels.csv")
+    labels = pd.read_csv(tmp_path / "infer_labels" / "infer_labels.csv")
     assert len(labels) == 6000  # infer mode keeps rows with "?" (imputed)
     assert len(pd.read_csv(tmp_path / "predictions" / "predictions.csv")) == 6000

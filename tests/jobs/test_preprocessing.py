@@ -32,7 +32,7 @@ def _train_args(source: Path, out: Path, *extra: str):
 def _infer_args(source: Path, proc_model: Path, out: Path):
     return preprocessing.parse_args(
         ["--mode", "infer", "--input-dir", str(source), "--proc-model-dir", str(proc_model),
-         "--output-dir", str(out)]
+         "--output-dir", str(out), "--labels-dir", str(out.parent / "labels")]
     )  # fmt: skip
 
 
@@ -124,7 +124,8 @@ def test_infer_mode_transforms_every_row_in_order(
     education = features[[c for c in features.columns if c.startswith("education_")]]
     assert education.iloc[6].sum() == 0  # unknown category: all zeros, no crash
     assert education.drop(index=6).sum(axis=1).eq(1).all()
-    labels = pd.read_csv(tmp_path / "out" / "infer_labels.csv")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["infer_features.csv"]
+    labels = pd.read_csv(tmp_path / "labels" / "infer_labels.csv")
     expected = (raw[schema.LABEL] == schema.LABEL_POSITIVE).astype(int)
     assert labels[schema.LABEL].tolist() == expected.tolist()
 
@@ -135,6 +136,7 @@ def test_infer_mode_without_labels_writes_features_only(
     source = write_csv(tmp_path / "new.csv", generate(20, seed=2).drop(columns=schema.LABEL))
     preprocessing.main(_infer_args(source, prepared.proc_model, tmp_path / "out"))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["infer_features.csv"]
+    assert not (tmp_path / "labels").exists()
 
 
 def test_too_few_rows_per_label_is_an_input_error(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def _contract_run(run_dir: Path) -> RunRecord:
         [[1, 0.9], [0, 0.2], [0, 0.1], [1, 0.7]],
     )
     _write_csv(
-        run_dir / "inputs/new_data_labels/new_data_labels.csv", ["income"], [[1], [0], [1], [1]]
+        run_dir / "preprocessing-infer/labels/infer_labels.csv", ["income"], [[1], [0], [1], [1]]
     )
     return RunRecord(
         pipeline="census",

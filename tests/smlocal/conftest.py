@@ -7,7 +7,6 @@ preprocessing-infer -> batch inference; monitoring compares baseline and new dat
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +79,7 @@ def evaluated(sm_localmode, preprocessed, trained, tmp_path_factory) -> Stage:
 
 @pytest.fixture(scope="session")
 def infer_features(sm_localmode, data_dir, preprocessed, tmp_path_factory) -> Stage:
-    out = _dirs(tmp_path_factory.mktemp("preprocessing-infer"), "features")
+    out = _dirs(tmp_path_factory.mktemp("preprocessing-infer"), "features", "labels")
     result = sm_localmode.run(
         "preprocessing-infer",
         inputs={"data": data_dir / "new", "proc_model": preprocessed.dirs["proc_model"]},
@@ -91,15 +90,11 @@ def infer_features(sm_localmode, data_dir, preprocessed, tmp_path_factory) -> St
 
 @pytest.fixture(scope="session")
 def predicted(sm_localmode, trained, infer_features, tmp_path_factory) -> Stage:
-    root = tmp_path_factory.mktemp("inference")
-    # Inference reads every CSV of its input directory: give it the features only, as the
-    # pipeline does.
-    features = root / "features"
-    features.mkdir()
-    shutil.copy2(infer_features.dirs["features"] / "infer_features.csv", features)
-    out = _dirs(root, "predictions")
+    out = _dirs(tmp_path_factory.mktemp("inference"), "predictions")
     result = sm_localmode.run(
-        "inference", inputs={"model": trained.dirs["model"], "data": features}, outputs=out
+        "inference",
+        inputs={"model": trained.dirs["model"], "data": infer_features.dirs["features"]},
+        outputs=out,
     )
     return Stage(result, out)
 

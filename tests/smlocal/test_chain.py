@@ -63,7 +63,7 @@ def test_batch_inference_predicts_a_probability_per_row(predicted, infer_feature
     assert predictions["probability"].between(0.0, 1.0).all()
     assert set(predictions["prediction"]) <= {0, 1}
     assert (predictions["prediction"] == (predictions["probability"] >= 0.5)).all()
-    labels = pd.read_csv(infer_features.dirs["features"] / "infer_labels.csv")
+    labels = pd.read_csv(infer_features.dirs["labels"] / "infer_labels.csv")
     assert len(labels) == NEW_ROWS
 
 
