@@ -24,10 +24,11 @@ def job_command(step_run: JobRun) -> list[str]:
     """The command line that runs `step_run` on the host."""
     job = step_run.job
     args = [sys.executable, str(job.script_path)]
+    # Absolute paths: the job runs in a scratch working directory of its own.
     for name, path in step_run.inputs.items():
-        args += [job.input(name).argument, str(path)]
+        args += [job.input(name).argument, str(Path(path).absolute())]
     for name, path in step_run.outputs.items():
-        args += [job.output(name).argument, str(path)]
+        args += [job.output(name).argument, str(Path(path).absolute())]
     return args + step_run.all_arguments
 
 

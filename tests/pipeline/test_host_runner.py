@@ -29,6 +29,18 @@ def test_command_passes_every_channel_as_its_argument(tmp_path: Path) -> None:
     assert rest[-4:] == ["--mode", "infer", "--seed", "3"]
 
 
+def test_relative_channel_paths_become_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The job runs in a scratch working directory, so a relative run directory (the CLI's
+    # default `runs/...`) must reach it as an absolute path.
+    monkeypatch.chdir(tmp_path)
+    run = JobRun(JOBS["monitoring"], {"data": Path("runs/new")}, {"monitoring": Path("runs/m")})
+    rest = job_command(run)[2:]
+    assert rest[rest.index("--input-dir") + 1] == str(tmp_path / "runs/new")
+    assert rest[rest.index("--output-dir") + 1] == str(tmp_path / "runs/m")
+
+
 class _StandIn(JobDefinition):
     @property
     def script_path(self) -> Path:  # type: ignore[override]
