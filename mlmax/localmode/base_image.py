@@ -15,10 +15,10 @@ import tempfile
 from collections import deque
 from pathlib import Path
 
+import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-import docker
 from mlmax.localmode.wheelhouse import cache_lock
 from mlmax.progress import Progress, or_default
 
@@ -30,7 +30,15 @@ LABEL_PREFIX = "org.mlmax"
 # What goes into the offline base. Bump RECIPE_VERSION when changing how it is made.
 RECIPE_VERSION = "1"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
-DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+APT_SOURCES_DIR = Path("/etc/apt/sources.list.d")
+# Debian's installer writes debian.sources; an image made by mmdebstrap has 0000debian.sources.
+DEBIAN_SOURCES = APT_SOURCES_DIR / "debian.sources"
+
+
+def debian_sources(directory: Path = APT_SOURCES_DIR) -> Path | None:
+    """The host's deb822 file with the Debian mirrors, or None when there is none."""
+    candidates = [directory / "debian.sources", *sorted(directory.glob("*debian*.sources"))]
+    return next((path for path in candidates if path.is_file()), None)
 MERGED_USR_HOOK = Path("/usr/share/mmdebstrap/hooks/merged-usr")
 _PATH_EXCLUDES = (
     "/usr/share/man/*",
@@ -100,13 +108,14 @@ def local_base_image(client: docker.DockerClient, base_image: str | None = None)
 def offline_base_tag() -> str | None:
     """mlmax-base:<codename>-<hash> for this host's Debian sources, or None off Debian."""
     codename = _debian_codename()
-    if codename is None or not DEBIAN_SOURCES.is_file():
+    sources = debian_sources()
+    if codename is None or sources is None:
         return None
     digest = hashlib.sha256()
     for part in (
         RECIPE_VERSION,
         codename,
-        DEBIAN_SOURCES.read_text(),
+        sources.read_text(),
         *PACKAGES,
         *_PATH_EXCLUDES,
         *_PATH_INCLUDES,
@@ -169,7 +178,7 @@ def _run_mmdebstrap(mmdebstrap: str, output: Path, say: Progress) -> None:
     command += [f"--dpkgopt=path-exclude={p}" for p in _PATH_EXCLUDES]
     command += [f"--dpkgopt=path-include={p}" for p in _PATH_INCLUDES]
     command += [f"--customize-hook={hook}" for hook in _CUSTOMIZE_HOOKS]
-    command += [str(codename), str(output), str(DEBIAN_SOURCES)]
+    command += [str(codename), str(output), str(debian_sources())]
     tail: deque[str] = deque(maxlen=15)
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1

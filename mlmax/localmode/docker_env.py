@@ -9,9 +9,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-import docker.errors
-
 import docker
+import docker.errors
 
 # The job image (~0.6 GB), its base and a few job runs fit comfortably in this.
 MIN_FREE_BYTES = 3 * 1024**3

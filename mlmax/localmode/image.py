@@ -22,9 +22,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import docker.errors
 
-import docker
 from mlmax.localmode.base_image import (
     LABEL_PREFIX,
     LOCAL_BASE_REPOSITORY,

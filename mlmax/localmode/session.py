@@ -71,6 +71,27 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
+WORK_DIR_ENV = "MLMAX_WORK_DIR"
+
+
+def work_dir(explicit: Path | None = None) -> Path | None:
+    """The parent of Local Mode's temporary directories: explicit, `$MLMAX_WORK_DIR`, or the
+    system temp dir (None).
+
+    With docker-outside-of-docker (the dev container), the engine resolves bind-mount sources
+    on the host, so these directories must live in the workspace, which has the same path on
+    both sides.
+    """
+    if explicit is not None:
+        return explicit
+    configured = os.environ.get(WORK_DIR_ENV)
+    if not configured:
+        return None
+    path = Path(configured)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class OfflineSession:
     """Everything Local Mode runs of this process share; a context manager that cleans up."""
 
@@ -99,7 +120,9 @@ class OfflineSession:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> OfflineSession:
-        self.root = Path(tempfile.mkdtemp(prefix="mlmax-localmode-", dir=self._temp_parent))
+        self.root = Path(
+            tempfile.mkdtemp(prefix="mlmax-localmode-", dir=work_dir(self._temp_parent))
+        )
         os.chmod(self.root, stat.S_IRWXU)  # mkdtemp already does; say it, the SDK relies on it
         try:
             self.config_file = self.root / "sagemaker-config.yaml"

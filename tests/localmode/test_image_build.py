@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import docker.errors
 import pytest
 
-import docker
 from mlmax.localmode import base_image
 from mlmax.localmode.base_image import ImageBuildError, ensure_base_image, ensure_offline_base
 from mlmax.localmode.image import (

@@ -153,3 +153,15 @@ def test_a_day_old_partial_download_is_cleared(cache: Path, tmp_path: Path) -> N
     requirements.write_text("six==1.17.0\n")
     folder = ensure_wheelhouse([requirements], progress=lambda line: None)
     assert sorted(p.name for p in cache.iterdir()) == sorted([".partial-running", folder.name])
+
+
+def test_debian_sources_are_found_under_either_name(tmp_path: Path) -> None:
+    # A Debian host names the file debian.sources; an image made by mmdebstrap (such as the
+    # dev container built from the offline base) names it 0000debian.sources.
+    from mlmax.localmode.base_image import debian_sources
+
+    assert debian_sources(tmp_path) is None
+    (tmp_path / "0000debian.sources").write_text("Types: deb\n")
+    assert debian_sources(tmp_path) == tmp_path / "0000debian.sources"
+    (tmp_path / "debian.sources").write_text("Types: deb\n")
+    assert debian_sources(tmp_path) == tmp_path / "debian.sources"

@@ -103,3 +103,16 @@ def test_scoped_environ_restores_and_refuses_conflicts(monkeypatch):
         ):
             pass
     assert os.environ["MLMAX_PROBE"] == "before"
+
+
+def test_work_dir_comes_from_the_environment(tmp_path, monkeypatch) -> None:
+    # The dev container sets MLMAX_WORK_DIR inside the workspace (same path on the host), so
+    # the directories Local Mode bind-mounts exist where the host's engine looks for them.
+    from mlmax.localmode.session import WORK_DIR_ENV, work_dir
+
+    monkeypatch.delenv(WORK_DIR_ENV, raising=False)
+    assert work_dir() is None
+    monkeypatch.setenv(WORK_DIR_ENV, str(tmp_path / "ws" / ".mlmax"))
+    assert work_dir() == tmp_path / "ws" / ".mlmax"
+    assert (tmp_path / "ws" / ".mlmax").is_dir()
+    assert work_dir(tmp_path / "explicit") == tmp_path / "explicit"

@@ -58,6 +58,7 @@ def _base_image() -> str:
     if chosen:
         return chosen
     import docker
+
     from mlmax.localmode.base_image import ensure_offline_base
 
     return ensure_offline_base(docker.from_env())
