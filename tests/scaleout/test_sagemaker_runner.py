@@ -21,6 +21,8 @@ from mlmax.runners.sagemaker import (
     SageMakerConfigError,
     SageMakerOptions,
     SageMakerRunner,
+    UnsafeArchiveError,
+    extract_model_archive,
     parse_instance_types,
 )
 
@@ -329,3 +331,22 @@ def test_cloudwatch_tail_is_silent_without_logs(emulated_aws: EmulatedAws):
     assert tail.new_lines() == []
     assert tail.available
     assert json.dumps(tail.new_lines()) == "[]"
+
+
+def test_model_archive_unpacks_files_at_any_depth(tmp_path: Path):
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(model_archive({"model.joblib": b"m", "extra/notes.txt": b"n"}))
+    extract_model_archive(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "model.joblib").read_bytes() == b"m"
+    assert (tmp_path / "out" / "extra" / "notes.txt").read_bytes() == b"n"
+
+
+@pytest.mark.parametrize("name", ["../escaped.joblib", "/abs/escaped.joblib"])
+def test_model_archive_member_outside_is_refused(tmp_path: Path, name: str):
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(model_archive({"model.joblib": b"m", name: b"x"}))
+    with pytest.raises(UnsafeArchiveError, match="outside its directory; refusing"):
+        extract_model_archive(archive, tmp_path / "out")
+    # refused before anything was written
+    assert not (tmp_path / "out" / "model.joblib").exists()
+    assert not (tmp_path / "escaped.joblib").exists()
