@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import posixpath
+import shlex
 import socket
 import threading
 import time
@@ -62,6 +64,12 @@ class DebugOptions:
     container_port: int = DEBUGPY_PORT
     wait_for_client: bool = True
     mode: InspectMode = "debugpy"
+    # A path to create as a symlink to `code_root` before the job starts (training jobs).
+    # debugpy maps a breakpoint's workspace path through the FIRST pathMapping with that
+    # localRoot (the processing root in VS Code's config) and then compares real paths: with
+    # the processing root linked to the training root, one attach config serves both kinds.
+    code_alias: str | None = None
+    code_root: str = TRAINING_CODE_ROOT
 
     def python_command(self) -> list[str]:
         """The interpreter command that replaces plain `python3`."""
@@ -73,6 +81,13 @@ class DebugOptions:
         command += ["--listen", f"0.0.0.0:{self.container_port}"]
         if self.wait_for_client:
             command.append("--wait-for-client")
+        if self.code_alias:
+            link = (
+                f"mkdir -p {shlex.quote(posixpath.dirname(self.code_alias))} && "
+                f"ln -sfn {shlex.quote(self.code_root)} {shlex.quote(self.code_alias)} && "
+                'exec "$0" "$@"'
+            )
+            command = ["sh", "-c", link, *command]
         return command
 
     def port_mapping(self) -> str:
@@ -328,7 +343,11 @@ class _Watch(threading.Thread):
                 return
         self.container = container
         if self.options.mode == "repl":
-            self._announce(ReplInfo(self.job, container.name))
+            while (rows := _sockets(container)) == [] and container.status == "created":
+                if not self._wait():
+                    return
+            if rows is not None:  # running: `docker attach` works from now on
+                self._announce(ReplInfo(self.job, container.name))
             return
         port = self.options.container_port
         while True:
@@ -417,7 +436,8 @@ def debug_job(
         from mlmax.localmode.image import ensure_debugpy_image
 
         image = ensure_debugpy_image(image, progress=progress)
-    options = DebugOptions(host_port=host_port, mode=mode)
+    alias = PROCESSING_CODE_ROOT if run.job.kind == "training" else None
+    options = DebugOptions(host_port=host_port, mode=mode, code_alias=alias)
     with contextlib.ExitStack() as stack:
         if session is None:
             from mlmax.localmode.runner import LocalMode

@@ -105,3 +105,21 @@ def test_socket_table_parsing_finds_listen_and_established():
     assert debug.has_client(rows, 5678)
     assert not debug.is_listening(rows, 41394)
     assert not debug.has_client(parse_socket_table(table.splitlines()[1]), 5678)
+
+
+def test_training_debug_command_links_the_processing_root_to_the_training_code(tmp_path):
+    import subprocess
+
+    alias = tmp_path / "processing" / "input" / "code"
+    code = tmp_path / "training-code"
+    code.mkdir()
+    (code / "job.py").write_text("import sys; print('ran', sys.argv[1:])\n")
+    options = DebugOptions(code_alias=str(alias), code_root=str(code))
+    command = options.python_command()
+    assert command[:2] == ["sh", "-c"]
+    assert command[3:6] == ["python3", "-Xfrozen_modules=off", "-m"]
+    # Run the wrapper with `echo` in place of the interpreter: it links, then execs the rest.
+    wrapper = [*command[:3], "echo", "python3", "job.py", "--c", "0.5"]
+    done = subprocess.run(wrapper, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "python3 job.py --c 0.5"
+    assert alias.is_symlink() and (alias / "job.py").read_text() == (code / "job.py").read_text()
