@@ -253,12 +253,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_debug(args: argparse.Namespace) -> int:
-    _job_run_from_args(args)
-    _error(
-        "mlmax debug is not available in this version yet; to debug a job now, run its "
-        "container test with `pytest --smlocal --inspectlocal -k <test>`"
-    )
-    return EXIT_FAILURE
+    from mlmax.localmode.debug import ReadyInfo, debug_job
+    from mlmax.localmode.errors import JobFailedError
+    from mlmax.localmode.image import ensure_job_image
+    from mlmax.runners import StepFailed
+
+    job_run = _job_run_from_args(args)
+
+    def announce(info: object) -> None:
+        # The same line as `pytest --inspectlocal`: VS Code tasks and scripts key on it.
+        lines = [info.line] if isinstance(info, ReadyInfo) else list(info.lines)  # type: ignore[attr-defined]
+        for line in lines:
+            print(line, flush=True)
+
+    try:
+        image = args.image or ensure_job_image(progress=_progress)
+        result = debug_job(
+            job_run,
+            image=image,
+            port=args.port,
+            wait_timeout=args.wait_timeout,
+            on_ready=announce,
+            mode="repl" if args.repl else "debugpy",
+            progress=_progress,
+        )
+    except JobFailedError as error:
+        failure = StepFailed(job_run.job.name, error.exit_code, error.logs, reason="failed")
+        if failure.error_line and failure.exit_code == 2:  # the job's own JobInputError
+            _error(failure.error_line)
+            return EXIT_USAGE
+        _error(failure.describe())
+        return EXIT_FAILURE
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
+    print(f"✓ {job_run.job.name} finished in {result.duration:.1f} s")
+    for name, path in job_run.outputs.items():
+        print(f"  output {name}: {path}")
+    return EXIT_OK
 
 
 # --- mlmax image ---------------------------------------------------------------------------
@@ -415,7 +447,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 # --- the parser ----------------------------------------------------------------------------
 
 
-def _add_job_run_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_job_run_arguments(
+    parser: argparse.ArgumentParser, runners: tuple[str, ...] = ("local", "host", "sagemaker")
+) -> None:
     parser.add_argument("job", choices=sorted(JOBS), help="the catalogue job to run")
     parser.add_argument(
         "--input",
@@ -432,7 +466,7 @@ def _add_job_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--runner",
-        choices=("local", "host", "sagemaker"),
+        choices=runners,
         default="local",
         help="where the job runs (default: local = its SageMaker Local Mode container; "
         "sagemaker = a managed job, see `mlmax doctor --cloud`)",
@@ -516,10 +550,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     debug = commands.add_parser(
         "debug",
-        help="run one job under a debugger (not available yet)",
-        description="Run one job under debugpy in its container (not available yet).",
+        help="run one job in its container under debugpy and wait for a debugger",
+        description="Run one job in its Local Mode container under debugpy, published on "
+        "127.0.0.1 only, and wait for a debugger (VS Code: 'Attach to Local Mode container'). "
+        "Prints 'debugpy listening on 127.0.0.1:PORT' once it can attach. Arguments after `--` "
+        "go to the job script.",
+        epilog="example: mlmax debug monitoring --input baseline=train.csv --input data=new.csv",
     )
-    _add_job_run_arguments(debug)
+    _add_job_run_arguments(debug, runners=("local",))
+    debug.add_argument(
+        "--port",
+        type=int,
+        default=DEBUG_PORT,
+        help=f"host port on 127.0.0.1 for debugpy (default {DEBUG_PORT}; 0 = a free one)",
+    )
+    debug.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for a debugger to attach (default 300)",
+    )
+    debug.add_argument("--image", help="run in this local image instead of mlmax's job image")
+    debug.add_argument(
+        "--repl",
+        action="store_true",
+        help="run the job with python -i instead and print the docker attach/exec commands",
+    )
     debug.set_defaults(handler=_cmd_debug)
 
     image = commands.add_parser(

@@ -227,13 +227,15 @@ def test_run_names_the_missing_inputs(capsys: pytest.CaptureFixture[str]) -> Non
     assert "job evaluation needs --input for model, test" in _error_line(capsys)
 
 
-def test_debug_says_it_is_not_available_yet(
-    census_csvs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    baseline, new = census_csvs
-    argv = ["debug", "monitoring", "--input", f"baseline={baseline}", "--input", f"data={new}"]
-    assert main(argv) == 1
-    assert "not available in this version yet" in _error_line(capsys)
+def test_debug_names_the_missing_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["debug", "evaluation"]) == 2
+    assert "job evaluation needs --input for model, test" in _error_line(capsys)
+
+
+def test_debug_runs_only_in_local_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    # A debugger attaches to the job's container; on the host, use the IDE's own debugger.
+    assert main(["debug", "monitoring", "--runner", "host"]) == 2
+    assert "invalid choice: 'host'" in capsys.readouterr().err
 
 
 # --- mlmax data generate ------------------------------------------------------------------

@@ -33,8 +33,12 @@ class InspectRun:
         use_pty: bool = False,
         basetemp: Path | None = None,
         env: dict[str, str] | None = None,
+        command: list[str] | None = None,
     ) -> None:
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
+        # `command` runs something other than pytest (e.g. `mlmax debug`), `args` appended.
+        if command is None:
+            command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+        command = [*command, *args]
         if basetemp is not None:
             command.append(f"--basetemp={basetemp}")
         environment = {**os.environ, **(env or {})}
