@@ -280,8 +280,29 @@ def exported(
         code_dir = stage_job_code(Path(tmp) / "code")
         with _stable_unique_names(code_fingerprint(code_dir)):
             pipeline = build_pipeline(options, session, code_dir)
-            definition = canonical_json(pipeline.definition())
-            yield Export(pipeline, definition)
+            try:
+                definition = canonical_json(pipeline.definition())
+                yield Export(pipeline, definition)
+            finally:
+                release_trainer_temp_dirs(pipeline)
+
+
+def release_trainer_temp_dirs(pipeline: Any) -> None:
+    """Remove the temp dirs ModelTrainer keeps for its drivers.
+
+    Under a PipelineSession `train()` returns before its own clean-up, so each trainer keeps
+    a TemporaryDirectory in the system temp dir until it is garbage-collected, which a local
+    pipeline session postpones to process exit (the SDK's local client keeps every job, and
+    through it the pipeline). Private SDK attributes (3.27.0), pinned by
+    tests/scaleout/test_local_pipeline.py.
+    """
+    from sagemaker.mlops.workflow.steps import TrainingStep
+
+    for step in pipeline.steps:
+        if isinstance(step, TrainingStep) and step.step_args is not None:
+            trainer = step.step_args.func_args[0]
+            if trainer._temp_code_dir is not None:
+                trainer._temp_code_dir.cleanup()
 
 
 def write_definition(definition: str, path: Path) -> None:
