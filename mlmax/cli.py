@@ -11,9 +11,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlmax.catalog import JOBS, JobRun, get_job
 from mlmax.runners.base import RunnerUnavailableError
+
+if TYPE_CHECKING:
+    from mlmax.pipeline import DataSpec, TrainingOptions
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -117,6 +121,8 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     _progress(f"Run directory: {run_dir}")
     for name, source in data.describe().items():
         _progress(f"  {name}: {source}")
+    if args.runner == LOCAL_PIPELINE:
+        return _run_local_pipeline(run_dir, data, options)
     try:
         runner = make_runner(args.runner, progress=_progress)
         with runner:
@@ -148,6 +154,44 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     report = run_dir / (record.report or "report")
     print(f"Report: {report / 'report.md'}  (also {report / 'report.html'})")
     print(f"Run record: {run_dir / 'pipeline.json'}")
+    return EXIT_OK
+
+
+# `mlmax pipeline --runner local-pipeline`: not a per-step runner; the exported SageMaker
+# Pipeline runs as a whole in the SDK's local pipeline session (mlmax.local_pipeline).
+LOCAL_PIPELINE = "local-pipeline"
+
+
+def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions) -> int:
+    from mlmax.local_pipeline import DEFINITION_FILE, EXECUTION_FILE, run_census_local_pipeline
+    from mlmax.pipeline import InputDataError
+
+    try:
+        result = run_census_local_pipeline(run_dir, data, options, progress=_progress)
+    except InputDataError as error:
+        raise UsageError(str(error)) from None
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
+    rows = [
+        [
+            step.name,
+            step.status,
+            f"{step.seconds:.1f} s" if step.seconds is not None else "-",
+            step.detail or "",
+        ]
+        for step in result.steps
+    ]
+    rows.append(["total", result.status, f"{result.duration:.1f} s", ""])
+    print(_format_table(["step", "status", "duration", "detail"], rows, right=(2,)))
+    metrics = (result.evaluation or {}).get("metrics", {})
+    if metrics:
+        print("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
+    print(f"Definition: {run_dir / DEFINITION_FILE}")
+    print(f"Execution record: {run_dir / EXECUTION_FILE}")
+    if not result.succeeded:
+        _error(result.failure_reason or f"the execution {result.status.lower()}")
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -493,11 +537,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipeline.add_argument(
         "--runner",
-        choices=("local", "host", "sagemaker"),
+        choices=("local", "host", "sagemaker", LOCAL_PIPELINE),
         default="local",
         help="local: SageMaker Local Mode containers (default); host: the "
         "same scripts as host processes (fastest, no Docker); sagemaker: managed jobs "
-        "(role, bucket, image from MLMAX_SAGEMAKER_ROLE/_BUCKET/_IMAGE)",
+        "(role, bucket, image from MLMAX_SAGEMAKER_ROLE/_BUCKET/_IMAGE); local-pipeline: "
+        "the exported SageMaker Pipeline run by the SDK's local pipeline session",
     )
     pipeline.add_argument(
         "--rows", type=_positive_int, default=5000, help="rows of generated data (default 5000)"
