@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -196,10 +197,17 @@ class _ProgressFromLog(logging.Handler):
 @contextlib.contextmanager
 def _sdk_logging(say: Progress) -> Iterator[None]:
     """The executor's step lines become progress; the rest stays off the terminal: the SDK
-    configures the root logger at INFO on import and logs every compose file, and it probes
-    IAM on the embedded S3 server (which lacks that API and logs a 500 for each probe)."""
+    configures the root logger at INFO on import, logs every compose file and config lookup,
+    warns that job names leave the definition (expected), and probes IAM on the embedded S3
+    server (which lacks that API and logs a 500 for each probe)."""
     executor = logging.getLogger(_EXECUTOR_LOGGER)
-    quieted = {"sagemaker": logging.WARNING, "werkzeug": logging.CRITICAL}
+    quieted = {
+        "": logging.WARNING,  # the root logger
+        "sagemaker": logging.ERROR,
+        "sagemaker.config": logging.ERROR,
+        "botocore": logging.WARNING,
+        "werkzeug": logging.CRITICAL,
+    }
     handler = _ProgressFromLog(say)
     saved_executor = (executor.level, executor.propagate)
     saved = {name: logging.getLogger(name).level for name in quieted}
@@ -451,7 +459,12 @@ def run_census_local_pipeline(
     inputs = stage_inputs(run_dir, data)
     # The SDK echoes every compose line on stdout from its thread; the container logs come
     # back in the result instead.
-    with LocalMode(image=image) as local, contextlib.redirect_stdout(io.StringIO()):
+    with (
+        LocalMode(image=image) as local,
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", "Running within a PipelineSession", UserWarning)
         result = run_local_pipeline(
             local,
             inputs,

@@ -343,3 +343,28 @@ def test_fail_step_fires_when_the_threshold_is_above_the_roc_auc(
     assert "inference" not in {s.name for s in failed.steps}  # gated behind the condition
     assert failed.evaluation == executed.evaluation  # same data and seed, same report
     assert _left_behind(sm_localmode, failed, sdk_temp) == []
+
+
+@pytest.mark.smlocal
+def test_cli_runs_the_local_pipeline_into_a_run_directory(
+    sm_image: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlmax.cli import main
+
+    run_dir = tmp_path / "run"
+    arguments = ["--runner", "local-pipeline", "--rows", "800", "--seed", "3"]
+    code = main(["pipeline", *arguments, "--output", str(run_dir)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    record = json.loads((run_dir / local_pipeline.EXECUTION_FILE).read_text())
+    assert record["status"] == "Succeeded"
+    assert record["parameters"][PARAM_PROCESSING_INSTANCE] == "local"
+    report = json.loads((run_dir / "evaluation" / "evaluation" / "evaluation.json").read_text())
+    assert record["metrics"] == report["metrics"]
+    definition = json.loads((run_dir / local_pipeline.DEFINITION_FILE).read_text())
+    assert {s["Name"] for s in definition["Steps"]} >= {"preprocessing", "check-roc-auc"}
+    assert "check-roc-auc" in out and "outcome True" in out
+    assert f"roc_auc {report['metrics']['roc_auc']:.4f}" in out
+    assert "[pipeline] Starting pipeline step: 'train'" in err
+    assert "INFO:" not in err  # the SDK's logging stays off the terminal
+    assert containers.session_containers(containers.labels.current_session().session_id) == []
