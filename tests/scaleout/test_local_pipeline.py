@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -368,3 +369,27 @@ def test_cli_runs_the_local_pipeline_into_a_run_directory(
     assert "[pipeline] Starting pipeline step: 'train'" in err
     assert "INFO:" not in err  # the SDK's logging stays off the terminal
     assert containers.session_containers(containers.labels.current_session().session_id) == []
+
+
+@pytest.mark.smlocal
+def test_a_timeout_stops_the_execution_and_leaves_nothing(
+    sm_localmode: Any, staged: dict[str, Path], sdk_temp: Path
+) -> None:
+    from mlmax.localmode import labels
+    from mlmax.localmode.errors import JobTimeoutError
+
+    root = sm_localmode.session.root
+    before = {p.name for p in root.iterdir()}
+    started = time.monotonic()
+    with pytest.raises(JobTimeoutError, match="timeout"):
+        run_local_pipeline(sm_localmode, staged, timeout=2.0)
+    assert time.monotonic() - started < 120
+    session = labels.current_session().session_id
+    ours = containers.docker_client().containers.list(
+        all=True,
+        filters={"label": [f"{labels.SESSION}={session}", f"{labels.JOB}=pipeline"]},
+    )
+    assert [c.name for c in ours] == []
+    assert {p.name for p in root.iterdir()} == before
+    assert compose.processes_using(root) == []
+    assert list(sdk_temp.iterdir()) == []
