@@ -74,8 +74,8 @@ def test_evaluation_same_report(evaluated, trained, preprocessed, tmp_path):
     assert host == container
 
 
-def test_inference_same_predictions(predicted, trained, tmp_path):
-    features = predicted.result.outputs["predictions"].parent / "features"
+def test_inference_same_predictions(predicted, trained, infer_features, tmp_path):
+    features = infer_features.dirs["features"]
     run_on_host(
         "inference",
         {"model": trained.dirs["model"], "data": features},
