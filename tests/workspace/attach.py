@@ -54,13 +54,18 @@ def main_entry_lines(jobs_dir: Path) -> dict[Path, int]:
     return lines
 
 
-def attach(workspace: Path, *, stop_in_main: bool, timeout: float = 120.0) -> AttachResult:
+def attach(
+    workspace: Path, *, stop_in_main: bool, timeout: float = 120.0, port: int | None = None
+) -> AttachResult:
     """Attach; with `stop_in_main`, break on every job's `main`, wait for a stop, continue.
 
-    Either way the session ends with `disconnect`, which lets the job run to its end.
+    Either way the session ends with `disconnect`, which lets the job run to its end. `port`
+    stands in for the configuration's port when the run chose a free one (`--inspect-port 0`),
+    as a user would edit it; everything else comes from launch.json.
     """
     config = attach_config(workspace)
-    host, port = config["connect"]["host"], int(config["connect"]["port"])
+    host = config["connect"]["host"]
+    port = int(config["connect"]["port"]) if port is None else port
     result = AttachResult(host, port)
     # docker-proxy may accept and drop the first connections: DapClient.connect retries.
     with DapClient.connect(host, port, timeout=timeout) as dap:
@@ -91,8 +96,14 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, default=Path.cwd())
     parser.add_argument("--stop-in-main", action="store_true")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--port", type=int, default=None, help="instead of launch.json's port")
     args = parser.parse_args(argv)
-    result = attach(args.workspace.resolve(), stop_in_main=args.stop_in_main, timeout=args.timeout)
+    result = attach(
+        args.workspace.resolve(),
+        stop_in_main=args.stop_in_main,
+        timeout=args.timeout,
+        port=args.port,
+    )
     print(json.dumps(asdict(result)), flush=True)
     return 0
 
