@@ -1,11 +1,20 @@
 """The dev container, built and started by a real Dev Containers client, does the work.
 
 `devcontainer-rs` (a Dev Containers CLI; binary `devcontainer`) reads
-.devcontainer/devcontainer.json of a fresh copy of the workspace and builds it from the
-offline Debian base image (no registry), with the host's Docker socket. Inside it: the unit
-suite passes, a container test passes (Local Mode through the host's engine, paths at the
-same place on both sides), and a debugger attached through the inspect flow stops at a
-breakpoint in a job file. Slow (image build and `pip install`): measured and printed.
+.devcontainer/devcontainer.json of a fresh copy of the workspace and builds it from a local
+Debian base image (no registry), with the host's Docker socket. Inside it:
+
+- the unit suite passes (two xdist workers: this test must fit a CI budget),
+- the job image is the host's (same tag through the shared engine: nothing rebuilt),
+- a container test passes (Local Mode through the host's engine, same-path bind mounts),
+- the inspect task's command reaches its ready line, and a debugger attached from INSIDE the
+  dev container (where VS Code runs), with launch.json's attach configuration, stops at a
+  breakpoint in a job file and lets the job finish.
+
+Each phase is timed; the table is printed in the terminal summary and kept in the test's
+`user_properties` (what `record_property` fills; the junit XML writes them). The dev
+container, its volume, its image and any job container started from inside it are removed
+afterwards, whether the test passes, fails or is interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -34,6 +44,7 @@ from tests.workspace.vscode import (
     input_default,
     nested_run,
     task,
+    task_command,
 )
 
 pytestmark = [
@@ -42,7 +53,11 @@ pytestmark = [
 ]
 
 ID_LABEL = "org.mlmax.test.devcontainer"
+# mlmax labels every job container with its owner's hostname and pid namespace.
+JOB_OWNER_LABEL = "org.mlmax.host"
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
+INSPECT_TASK = "mlmax: inspect a container test"
+PHASE_PREFIX = "phase "  # user_properties names; tests/workspace/conftest.py prints them
 
 
 def _devcontainer_cli() -> str:
@@ -52,16 +67,34 @@ def _devcontainer_cli() -> str:
     return found
 
 
-def _base_image() -> str:
-    """A local Debian 12 + Python image: the one the user named, or mlmax's offline base."""
-    chosen = os.environ.get("MLMAX_DEVCONTAINER_BASE_IMAGE")
-    if chosen:
-        return chosen
+def _host_base_image() -> str:
+    """The base the host's job image is built on (present, pulled or built offline).
+
+    Given to the dev container as MLMAX_BASE_IMAGE, so the job image tag computed inside is
+    the host's. The dev container is built from it too unless the user chose another.
+    """
     import docker
 
-    from mlmax.localmode.base_image import ensure_offline_base
+    from mlmax.localmode.base_image import ensure_base_image
 
-    return ensure_offline_base(docker.from_env())
+    client = docker.from_env()
+    try:
+        return ensure_base_image(client)
+    finally:
+        client.close()
+
+
+def _docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _epoch(docker_time: str) -> float:
+    """Seconds since the epoch of a timestamp as `docker inspect` prints it (ns precision)."""
+    from datetime import datetime
+
+    head, _, fraction = docker_time.rstrip("Z").partition(".")
+    whole = datetime.fromisoformat(head + "+00:00").timestamp()
+    return whole + float(f"0.{fraction or 0}")
 
 
 @dataclass
@@ -71,33 +104,41 @@ class DevContainer:
     label: str
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def image(self) -> str:
+        # devcontainer-rs names the image after the workspace folder.
+        return f"devcontainer-{self.workspace.name}"
+
     def _base(self, command: str) -> list[str]:
         return [self.cli, command, "--workspace-folder", str(self.workspace),
                 "--id-label", self.label]  # fmt: skip
 
-    def up(self, base_image: str, timeout: float) -> dict:
-        # As a user on a machine with no registry does: the local base for the dev container,
-        # and the same base for the job image (so the host's job image is reused).
-        env = {
-            **os.environ,
-            "MLMAX_DEVCONTAINER_BASE_IMAGE": base_image,
-            "MLMAX_BASE_IMAGE": base_image,
-        }
+    def up(self, env: dict[str, str], timeout: float) -> str:
+        """`devcontainer up`; times the image build and postCreateCommand; the container id."""
+        started_wall, started = time.time(), time.monotonic()
         done = subprocess.run(
             [*self._base("up"), "--buildkit", "never"],
-            env=env,
+            env={**os.environ, **env},
             capture_output=True,
             text=True,
             timeout=timeout,
         )
+        total = time.monotonic() - started
         assert done.returncode == 0, f"devcontainer up failed:\n{done.stdout}\n{done.stderr}"
         outcome = json.loads(done.stdout.strip().splitlines()[-1])
         assert outcome.get("outcome") == "success", done.stdout
-        return outcome
+        container = outcome["containerId"]
+        # The client prints nothing per step: the container's own timestamps split the time.
+        state = json.loads(_docker("inspect", container))[0]
+        built = _epoch(state["Created"]) - started_wall
+        self.timings["devcontainer up: image build + create"] = built
+        self.timings["devcontainer up: start + postCreateCommand"] = total - built
+        return container
 
     def exec_command(self, shell: str) -> TaskCommand:
-        """`devcontainer exec` of a bash command line, in the workspace, not nested-guarded."""
-        argv = [*self._base("exec"), "bash", "-c", f"cd {self.workspace} && {shell}"]
+        """`devcontainer exec` of a bash command line, in the workspace."""
+        in_workspace = f"cd {shlex.quote(str(self.workspace))} && {shell}"
+        argv = [*self._base("exec"), "bash", "-c", in_workspace]
         return TaskCommand(argv, self.workspace, dict(os.environ))
 
     def run(self, shell: str, timeout: float) -> str:
@@ -115,28 +156,59 @@ class DevContainer:
         )
         return done.stdout
 
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time one phase; recorded even when it fails (the table shows how far it got)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = time.monotonic() - started
 
-def _docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+
+def _pid_namespace(container: str) -> str | None:
+    """The pid namespace of a running container, as /proc/<pid>/ns/pid names it."""
+    with contextlib.suppress(subprocess.CalledProcessError, OSError, ValueError):
+        pid = int(_docker("inspect", "-f", "{{.State.Pid}}", container).strip())
+        if pid:
+            return os.readlink(f"/proc/{pid}/ns/pid")
+    return None
 
 
-def _remove_dev_containers(label: str) -> None:
-    """Remove the labelled dev container with its .venv volume and its image."""
-    ids = _docker("ps", "-aq", "--filter", f"label={label}").split()
-    for container in ids:
+def _remove_job_containers(namespace: str) -> None:
+    """Job containers that mlmax started from inside the dev container (e.g. on Ctrl-C)."""
+    for line in _docker("ps", "-a", "--format", "{{.ID}} {{.Labels}}",
+                        "--filter", f"label={JOB_OWNER_LABEL}").splitlines():  # fmt: skip
+        container, _, labels = line.partition(" ")
+        if f"{JOB_OWNER_LABEL}=" in labels and f"/{namespace}" in labels:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                _docker("rm", "-f", "-v", container)
+
+
+def _remove_dev_container(label: str, image: str) -> None:
+    """Remove the labelled dev container, its job containers, its .venv volume and image."""
+    for container in _docker("ps", "-aq", "--filter", f"label={label}").split():
         info = json.loads(_docker("inspect", container))[0]
         volumes = [m["Name"] for m in info["Mounts"] if m["Type"] == "volume"]
-        image = info["Image"]
+        namespace = _pid_namespace(container)
         _docker("rm", "-f", "-v", container)
+        if namespace:
+            _remove_job_containers(namespace)
         for volume in volumes:
             with contextlib.suppress(subprocess.CalledProcessError):
                 _docker("volume", "rm", volume)
-        with contextlib.suppress(subprocess.CalledProcessError):
-            _docker("image", "rm", image)
+    # Also when `up` was interrupted after the build, before a container existed.
+    with contextlib.suppress(subprocess.CalledProcessError):
+        _docker("image", "rm", image)
+
+
+def _record(request: pytest.FixtureRequest, name: str, value: object) -> None:
+    """`record_property` without its warning under junit_family xunit2 (the default)."""
+    request.node.user_properties.append((name, value))
 
 
 @pytest.fixture
-def dev_container(tmp_path: Path) -> Iterator[DevContainer]:
+def dev_container(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DevContainer]:
     # The client names the image after the folder: a unique name never retags a user's image.
     tag = uuid.uuid4().hex[:12]
     workspace = copy_workspace(tmp_path / f"mlmax-test-{tag}", share_venv=False)
@@ -145,66 +217,102 @@ def dev_container(tmp_path: Path) -> Iterator[DevContainer]:
         shutil.copy(cert, certs / cert.name)  # the documented way for TLS-inspecting networks
     # A checkout is a git repository; the Dev Containers client mounts its root.
     subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
-    label = f"{ID_LABEL}={tag}"
-    container = DevContainer(_devcontainer_cli(), workspace, label)
+    container = DevContainer(_devcontainer_cli(), workspace, f"{ID_LABEL}={tag}")
     try:
         yield container
     finally:
-        _remove_dev_containers(label)
+        with container.phase("cleanup: container, volume, image"):
+            _remove_dev_container(container.label, container.image)
+        assert not _docker("ps", "-aq", "--filter", f"label={container.label}").strip()
+        for name, seconds in container.timings.items():
+            _record(request, f"{PHASE_PREFIX}{name}", round(seconds, 1))
 
 
-def _timed(container: DevContainer, name: str, started: float) -> None:
-    container.timings[name] = time.monotonic() - started
+def _count(outcome: str, summary: str) -> int:
+    found = re.search(rf"(\d+) {outcome}", summary)
+    return int(found.group(1)) if found else 0
 
 
-def test_dev_container_runs_the_suites_and_the_inspect_flow(dev_container: DevContainer) -> None:
-    base = _base_image()
-    started = time.monotonic()
-    dev_container.up(base, timeout=2400)
-    _timed(dev_container, "build + start + postCreateCommand", started)
+def test_dev_container_runs_the_suites_and_the_inspect_flow(
+    dev_container: DevContainer, request: pytest.FixtureRequest
+) -> None:
+    with dev_container.phase("base image on the host"):
+        base = _host_base_image()
+    env = {
+        # As a user on a machine with no registry does: a local base for the dev container,
+        # and the host's base for the job image, so the host's job image is reused.
+        "MLMAX_DEVCONTAINER_BASE_IMAGE": os.environ.get("MLMAX_DEVCONTAINER_BASE_IMAGE", base),
+        "MLMAX_BASE_IMAGE": base,
+    }
+    container_id = dev_container.up(env, timeout=1800)
+    inside = f"env {NESTED_ENV}=1"
 
-    nested = f"env {NESTED_ENV}=1"
-    # The workspace tests that run tasks or build dev containers are covered on the host.
-    started = time.monotonic()
-    unit_suite = f"{nested} .venv/bin/python -m pytest -q --tb=line -p no:cacheprovider"
-    output = dev_container.run(unit_suite, timeout=1800)
-    _timed(dev_container, "unit suite", started)
-    assert re.search(r"\d+ passed", output) and " failed" not in output
+    with dev_container.phase("Python inside"):
+        version = dev_container.run(".venv/bin/python -c 'import sys; print(sys.version)'", 60)
+    _record(request, "python inside", version.strip().splitlines()[-1])
+
+    # The workspace tests that run tasks or build dev containers are covered on the host
+    # (they skip themselves in a nested run).
+    with dev_container.phase("unit suite (-n 2)"):
+        output = dev_container.run(
+            f"{inside} .venv/bin/python -m pytest -q --tb=short -p no:cacheprovider -n 2",
+            timeout=1200,
+        )
+    summary = output.strip().splitlines()[-1]
+    _record(request, "unit suite inside", summary)
+    assert _count("passed", summary) > 100 and _count("failed", summary) == 0, output[-6000:]
+
+    from mlmax.localmode.image import current_job_tags
+
+    with dev_container.phase("job image (host's, by tag)"):
+        built = dev_container.run(".venv/bin/mlmax image build", timeout=900)
+    assert any(f"job image {tag} ready" in built for tag in current_job_tags(base)), (
+        f"the dev container's job image is not the host's {current_job_tags(base)}:\n{built}"
+    )
 
     container_test = input_default("containerTest")
-    started = time.monotonic()
-    output = dev_container.run(
-        f"{nested} .venv/bin/python -m pytest --smlocal -p no:cacheprovider {container_test}",
-        timeout=1800,
-    )
-    _timed(dev_container, "one container test", started)
+    with dev_container.phase("one --smlocal container test"):
+        output = dev_container.run(
+            f"{inside} .venv/bin/python -m pytest --smlocal -p no:cacheprovider "
+            f"{shlex.quote(container_test)}",
+            timeout=900,
+        )
     assert re.search(r"\b1 passed", output), output[-4000:]
 
-    ends = re.compile(task("mlmax: inspect a container test")["problemMatcher"]["background"][
-        "endsPattern"])  # fmt: skip
-    started = time.monotonic()
+    # The inspect task's own command line (as VS Code in the dev container starts it), with
+    # a free port instead of the default: the dev container shares the host's network.
+    command = task_command(INSPECT_TASK, dev_container.workspace)
     inspect = dev_container.exec_command(
-        f"{nested} .venv/bin/python -m pytest --smlocal --inspectlocal -p no:cacheprovider "
-        f"{container_test}"
+        f"{inside} {shlex.join(command.argv)} --inspect-port 0 -p no:cacheprovider"
     )
+    ends = re.compile(task(INSPECT_TASK)["problemMatcher"]["background"]["endsPattern"])
     with BackgroundTask(inspect) as run:
-        run.wait_for(ends, timeout=900)
-        _timed(dev_container, "inspect: ready line", started)
-        # The debugger runs where VS Code runs: inside the dev container.
-        attached = json.loads(
-            dev_container.run(
-                ".venv/bin/python -m tests.workspace.attach --stop-in-main --timeout 120",
-                timeout=300,
+        with dev_container.phase("inspect: ready line"):
+            ready = run.wait_for(ends, timeout=600)
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", ready).group(1))
+        with dev_container.phase("inspect: attach, stop, finish"):
+            # The debugger runs where VS Code runs: inside the dev container.
+            attached = json.loads(
+                dev_container.run(
+                    ".venv/bin/python -m tests.workspace.attach --stop-in-main "
+                    f"--timeout 120 --port {port}",
+                    timeout=300,
+                )
+                .strip()
+                .splitlines()[-1]
             )
-            .strip()
-            .splitlines()[-1]
-        )
-        assert run.wait_exit(timeout=600) == 0, run.output[-6000:]
-    _timed(dev_container, "inspect: run, attach, stop, finish", started)
+            assert run.wait_exit(timeout=600) == 0, run.output[-6000:]
+    assert re.search(r"\b1 passed", run.output), run.output[-4000:]
 
     jobs = main_entry_lines(dev_container.workspace / "mlmax" / "jobs")
     assert (Path(attached["stopped_file"]), attached["stopped_line"]) in jobs.items()
     assert "args" in attached["local_names"]
-
-    width = max(map(len, dev_container.timings))
-    print("\n".join(f"{k.ljust(width)}  {v:7.1f} s" for k, v in dev_container.timings.items()))
+    # Nothing of the runs inside is left running on the shared engine.
+    namespace = _pid_namespace(container_id)
+    assert namespace
+    leftovers = [
+        line
+        for line in _docker("ps", "-a", "--format", "{{.Names}} {{.Labels}}").splitlines()
+        if f"/{namespace}" in line
+    ]
+    assert leftovers == [], leftovers
