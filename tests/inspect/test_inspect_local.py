@@ -283,7 +283,8 @@ def test_inspectlocal_without_smlocal_says_what_to_add(tmp_path):
 
 
 def test_no_container_test_selected_asks_for_k(tmp_path):
-    args = ["--smlocal", "--inspectlocal", "-k", "no_such_test_name", CHAIN]
+    # A free port: the default one may be held by a debug session the developer has open.
+    args = ["--smlocal", "--inspectlocal", "--inspect-port", "0", "-k", "no_such_test_name", CHAIN]
     with InspectRun(args, basetemp=tmp_path / "run") as run:
         assert run.wait(RUN_TIMEOUT) == pytest.ExitCode.USAGE_ERROR
     assert "found no container test" in run.output
