@@ -1,17 +1,14 @@
-"""Fixtures of the scale-out tests: a network guard, an emulated AWS, captured API calls.
+"""Fixtures of the scale-out tests: an emulated AWS and captured API calls.
 
-Nothing here reaches AWS. The emulated cloud is moto in-process; the guard fails any test
-that opens a connection outside loopback or the Docker socket, even when the code under test
-swallowed the error (the SDK's telemetry thread does).
+Nothing here reaches AWS: the emulated cloud is moto in-process, and the suite-wide network
+guard (tests/network_guard.py) fails any test that tries to leave loopback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import json
-import socket
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,55 +22,6 @@ ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlmax-sagemaker"
 BUCKET = "mlmax-test-bucket"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mlmax-job:test"
-
-
-def _allowed(family: int, address: Any) -> bool:
-    if family == socket.AF_UNIX:
-        return isinstance(address, str | bytes) and str(address).endswith("docker.sock")
-    host = address[0] if isinstance(address, tuple) else address
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-@contextlib.contextmanager
-def guarded_network() -> Iterator[list[str]]:
-    """Refuse every connection outside 127.0.0.0/8, ::1 and the Docker socket; yields the
-    refused addresses so a caller can fail even when the code swallowed the error."""
-    violations: list[str] = []
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def check(sock: socket.socket, address: Any) -> None:
-        if not _allowed(sock.family, address):
-            violations.append(repr(address))
-            raise ConnectionRefusedError(f"network guard: no connections to {address!r}")
-
-    def connect(sock: socket.socket, address: Any) -> None:
-        check(sock, address)
-        return real_connect(sock, address)
-
-    def connect_ex(sock: socket.socket, address: Any) -> int:
-        check(sock, address)
-        return real_connect_ex(sock, address)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", connect)
-        patch.setattr(socket.socket, "connect_ex", connect_ex)
-        yield violations
-
-
-def fail_on(violations: list[str]) -> None:
-    if violations:
-        pytest.fail(f"the test tried to reach the network: {', '.join(violations)}")
-
-
-@pytest.fixture(autouse=True)
-def network_guard() -> Iterator[list[str]]:
-    with guarded_network() as violations:
-        yield violations
-    fail_on(violations)
 
 
 def offline_aws_environ(patch: pytest.MonkeyPatch, scratch: Path) -> None:

@@ -15,8 +15,6 @@ from conftest import (
     ROLE,
     EmulatedAws,
     emulated_aws_account,
-    fail_on,
-    guarded_network,
     offline_aws_environ,
 )
 
@@ -30,6 +28,7 @@ from mlmax.sagemaker_pipeline import (
     export_pipeline,
     exported,
 )
+from tests.network_guard import fail_on, guarded_network
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sagemaker_pipeline.json"
 UPDATE_ENV = "MLMAX_UPDATE_GOLDEN"
