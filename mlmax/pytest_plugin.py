@@ -33,6 +33,7 @@ UNUSABLE_DOCKER_EXIT = pytest.ExitCode.USAGE_ERROR
 
 _image_key = pytest.StashKey[str]()
 _failures_key = pytest.StashKey[list[tuple[str, str]]]()
+_container_counts_key = pytest.StashKey[dict[str, int]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -142,6 +143,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for job, log_tail in failures:
             report.sections.append((f"container log of job {job!r} (last lines)", log_tail))
     return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> None:
+    # Count container tests by outcome (xdist hands the controller every worker's report),
+    # so the summary can say how many ran in containers rather than being skipped.
+    if MARKER not in report.keywords:
+        return
+    outcome = None
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome = report.outcome
+    if outcome is not None:
+        counts = config.stash.setdefault(_container_counts_key, {})
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    counts = config.stash.get(_container_counts_key, {})
+    if not counts:
+        return
+    parts = ", ".join(f"{counts.get(o, 0)} {o}" for o in ("passed", "failed", "skipped"))
+    terminalreporter.write_line(f"mlmax: container tests (marker {MARKER}): {parts}")
 
 
 # -- fixtures ------------------------------------------------------------------------------

@@ -39,6 +39,17 @@ def test_smlocal_tests_are_skipped_with_the_reason_without_the_flag(tmp_path):
     assert "need --smlocal option to run" in result.stdout
 
 
+def test_the_summary_counts_container_tests_by_outcome(tmp_path):
+    # CI's log must show that container tests ran rather than being skipped.
+    skipped = _pytest(tmp_path)
+    assert "mlmax: container tests (marker smlocal): 0 passed, 0 failed, 1 skipped" in (
+        skipped.stdout
+    )
+    ran = _pytest(tmp_path, "--smlocal")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "mlmax: container tests (marker smlocal): 1 passed, 0 failed, 0 skipped" in ran.stdout
+
+
 def test_unusable_docker_stops_the_run_with_one_message(tmp_path):
     result = _pytest(
         tmp_path, "--smlocal", env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
