@@ -13,25 +13,28 @@ PHASE_PREFIX = "phase "
 
 
 def _phase_tables(reports: list[Any]) -> dict[str, list[tuple[str, object]]]:
+    """Per test that recorded phases: all its properties (the teardown report has them all)."""
     tables: dict[str, list[tuple[str, object]]] = {}
     for report in reports:
-        phases = [
-            (name.removeprefix(PHASE_PREFIX), value)
-            for name, value in getattr(report, "user_properties", [])
-            if name.startswith(PHASE_PREFIX)
-        ]
-        # The teardown report carries everything recorded up to the end.
-        if phases and report.when == "teardown":
-            tables[report.nodeid] = phases
+        properties = list(getattr(report, "user_properties", []))
+        if report.when == "teardown" and any(n.startswith(PHASE_PREFIX) for n, _ in properties):
+            tables[report.nodeid] = properties
     return tables
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     reports = [r for outcome in terminalreporter.stats.values() for r in outcome]
-    for nodeid, phases in _phase_tables(reports).items():
+    for nodeid, properties in _phase_tables(reports).items():
         terminalreporter.section(f"phase timings: {nodeid}", sep="-")
+        phases = [
+            (n.removeprefix(PHASE_PREFIX), v) for n, v in properties if n.startswith(PHASE_PREFIX)
+        ]
         width = max(len(name) for name, _ in phases)
         for name, seconds in phases:
             terminalreporter.write_line(f"{name.ljust(width)}  {float(seconds):7.1f} s")
         total = sum(float(seconds) for _, seconds in phases)
         terminalreporter.write_line(f"{'total'.ljust(width)}  {total:7.1f} s")
+        # What the test noted besides timings (e.g. the inner suite's summary line).
+        for name, value in properties:
+            if not name.startswith(PHASE_PREFIX):
+                terminalreporter.write_line(f"{name}: {value}")
