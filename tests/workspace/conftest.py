@@ -17,7 +17,9 @@ def _phase_tables(reports: list[Any]) -> dict[str, list[tuple[str, object]]]:
     tables: dict[str, list[tuple[str, object]]] = {}
     for report in reports:
         properties = list(getattr(report, "user_properties", []))
-        if report.when == "teardown" and any(n.startswith(PHASE_PREFIX) for n, _ in properties):
+        if getattr(report, "when", None) == "teardown" and any(
+            n.startswith(PHASE_PREFIX) for n, _ in properties
+        ):
             tables[report.nodeid] = properties
     return tables
 
