@@ -39,6 +39,8 @@ def debian_sources(directory: Path = APT_SOURCES_DIR) -> Path | None:
     """The host's deb822 file with the Debian mirrors, or None when there is none."""
     candidates = [directory / "debian.sources", *sorted(directory.glob("*debian*.sources"))]
     return next((path for path in candidates if path.is_file()), None)
+
+
 MERGED_USR_HOOK = Path("/usr/share/mmdebstrap/hooks/merged-usr")
 _PATH_EXCLUDES = (
     "/usr/share/man/*",
