@@ -135,17 +135,11 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         _error(str(error))
         return EXIT_FAILURE
 
-    rows = [
-        [
-            step.name,
-            step.status,
-            f"{step.duration_seconds:.1f} s" if step.duration_seconds is not None else "-",
-            headline(step.job, step.metrics),
-        ]
+    steps = [
+        (step.name, step.status, step.duration_seconds, headline(step.job, step.metrics))
         for step in record.steps
     ]
-    rows.append(["total", record.status, f"{record.duration_seconds:.1f} s", ""])
-    print(_format_table(["step", "status", "duration", "key metrics"], rows, right=(2,)))
+    _print_steps(steps, record.status, record.duration_seconds, "key metrics")
     print()
     if record.status != "succeeded":
         _error(record.error or f"the run {record.status}")
@@ -173,17 +167,8 @@ def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions)
     except _environment_errors() as error:
         _error(str(error))
         return EXIT_FAILURE
-    rows = [
-        [
-            step.name,
-            step.status,
-            f"{step.seconds:.1f} s" if step.seconds is not None else "-",
-            step.detail or "",
-        ]
-        for step in result.steps
-    ]
-    rows.append(["total", result.status, f"{result.duration:.1f} s", ""])
-    print(_format_table(["step", "status", "duration", "detail"], rows, right=(2,)))
+    steps = [(step.name, step.status, step.seconds, step.detail or "") for step in result.steps]
+    _print_steps(steps, result.status, result.duration, "detail")
     metrics = (result.evaluation or {}).get("metrics", {})
     if metrics:
         print("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
@@ -193,6 +178,15 @@ def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions)
         _error(result.failure_reason or f"the execution {result.status.lower()}")
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _print_steps(
+    steps: list[tuple[str, str, float | None, str]], status: str, seconds: float, detail: str
+) -> None:
+    """The summary table of a run: one row a step, then the total."""
+    rows = [[name, st, f"{s:.1f} s" if s is not None else "-", d] for name, st, s, d in steps]
+    rows.append(["total", status, f"{seconds:.1f} s", ""])
+    print(_format_table(["step", "status", "duration", detail], rows, right=(2,)))
 
 
 # Errors meaning "this machine cannot run the jobs", each already one sentence with the fix.
