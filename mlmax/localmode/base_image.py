@@ -85,6 +85,10 @@ def ensure_base_image(
     wanted, chosen = requested_base_image(base_image)
     if _exists(client, wanted):
         return wanted
+    offline = None if chosen else offline_base_tag()
+    if offline is not None and _exists(client, offline):
+        # Built here before: use it rather than asking a registry again on every run.
+        return offline
     if _try_pull(client, wanted):
         say(f"Pulled base image {wanted}")
         return wanted

@@ -201,6 +201,21 @@ def test_missing_mmdebstrap_is_one_sentence(
     )
 
 
+def test_a_built_offline_base_is_used_without_asking_a_registry(
+    client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once the Debian base exists, runs never try a pull again (no traffic, no DNS wait).
+    offline = ensure_offline_base(client, progress=lambda line: None)
+    monkeypatch.delenv("MLMAX_BASE_IMAGE", raising=False)
+    monkeypatch.setattr(base_image, "DEFAULT_BASE_IMAGE", "mlmax-test-never-pulled:1")
+
+    def no_pull(*args: object, **kwargs: object) -> bool:
+        raise AssertionError("a registry was asked although the offline base exists")
+
+    monkeypatch.setattr(base_image, "_try_pull", no_pull)
+    assert ensure_base_image(client, progress=lambda line: None) == offline
+
+
 def test_an_explicit_base_that_cannot_be_had_is_not_silently_replaced(
     client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
