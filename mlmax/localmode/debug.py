@@ -259,10 +259,10 @@ def _sockets(container: Any) -> list[tuple[int, int]] | None:
             return None
         # `cat` of both tables; tcp6 may be absent (IPv6 disabled): keep what was printed.
         result = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
-    except APIError as error:  # removed, or stopped between reload and exec (409)
-        if getattr(error, "status_code", None) in (404, 409):
-            return None if error.status_code == 404 else []
-        raise
+    except APIError as error:  # removed (404); anything else: not readable yet, poll again
+        return None if getattr(error, "status_code", None) == 404 else []
+    except OSError:  # the engine's socket hiccupped (requests' errors are OSErrors): poll again
+        return []
     return parse_socket_table((result.output or b"").decode("ascii", errors="replace"))
 
 
@@ -331,13 +331,22 @@ class _Watch(threading.Thread):
             self._watch()
         except Exception as error:  # debug_job reports it; the job must not wait forever
             self.error = error
-            if self.container is not None:
-                self._containers.remove([self.container])
+            # End the job whichever way: a job left waiting for a debugger nobody was told
+            # about would hang the run.
+            found = [self.container] if self.container is not None else self._fresh()
+            if found:
+                self._containers.remove(found)
+
+    def _fresh(self) -> list[Any]:
+        try:
+            return [c for c in self._mine() if c.id not in self._known]
+        except OSError:  # a transient engine error must not end the watch: the job would
+            return []  # then wait for a debugger forever with no ready line
 
     def _watch(self) -> None:
         container = None
         while container is None:
-            fresh = [c for c in self._mine() if c.id not in self._known]
+            fresh = self._fresh()
             container = fresh[0] if fresh else None
             if container is None and not self._wait():
                 return
