@@ -37,11 +37,20 @@ if [ ! -x .venv/bin/python ]; then
     step "Creating the virtual environment in .venv"
     "$python" -m venv .venv
 fi
-step "Installing mlmax and its development tools into .venv"
-# The job image pins the ML stack; the same pins on the host make host and container
-# results identical for the same seed.
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]" -c docker/requirements.txt
+step "Installing mlmax and its development tools into .venv (pinned by requirements.lock)"
+# requirements.lock pins every package of the host environment exactly (the ML stack at the
+# job image's versions, so host and container give identical results for the same seed), so
+# a new release upstream cannot change a fresh clone. uv installs it, at the lock's own pin.
+# Regenerate the lock after changing dependencies: see "Reproducible set-up" in the README.
+uv_pin="$(grep -o '^uv==[^ ;]*' requirements.lock)"
+if [ "$(.venv/bin/uv --version 2>/dev/null | cut -d' ' -f2)" != "${uv_pin#uv==}" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "$uv_pin"
+fi
+# uv reads its CA bundle from SSL_CERT_FILE; networks that inspect TLS set PIP_CERT for pip.
+if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
+# install, not sync: sync would also remove pip, which the wheelhouse (pip download) needs.
+.venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements.lock
+.venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
 
 # --- Job image ---------------------------------------------------------------------------
 if [ "${MLMAX_SKIP_IMAGE:-0}" != "1" ]; then

@@ -64,7 +64,7 @@ PHASE_PREFIX = "phase "  # user_properties names; tests/workspace/conftest.py pr
 def _devcontainer_cli() -> str:
     found = shutil.which("devcontainer") or str(Path(sys.executable).parent / "devcontainer")
     if not os.access(found, os.X_OK):
-        pytest.fail("the `devcontainer` CLI is missing: pip install -e '.[dev]' (devcontainer-rs)")
+        pytest.fail("the `devcontainer` CLI is missing: run scripts/setup.sh")
     return found
 
 
