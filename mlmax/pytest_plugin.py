@@ -3,14 +3,18 @@
 Registered as the `pytest11` entry point `mlmax`, so any project that installs mlmax gets:
 
 - `--smlocal`: run tests marked `smlocal` (otherwise they are skipped with the reason
-  "need --smlocal option to run"). With `--smlocal`, Docker, Compose and the job image are
-  checked once at start-up; if any is missing the run stops with one sentence naming the fix.
+  "need --smlocal option to run"). Docker, Compose and the job image are checked (and the
+  image built) once, when the first container test needs them, never at start-up: so
+  collection (`--collect-only`, VS Code's discovery) never touches Docker, and a run of unit
+  tests never waits for it. If Docker is unusable, each container test fails with one
+  sentence naming the fix and the other tests run as usual.
 - `--sm-image IMAGE`: use a local image instead of building the job image (e.g. the official
   SageMaker scikit-learn image, if present in the engine).
 - `--sm-timeout SECONDS`: per-job timeout (default 900).
 - fixtures `sm_image` (the image tag), `sm_s3` (the embedded S3 server), `sm_local` (a
   runner: `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`).
-- a failing job adds its container log tail to the test's report as a section.
+- a failing job's one-sentence error and container log tail are the test's failure message
+  (what VS Code's Test Explorer shows on the test).
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ from typing import Any
 
 import pytest
 
-from mlmax import pytest_inspect
+from mlmax import pytest_inspect, pytest_select
 from mlmax.localmode.debug import DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT  # re-exported
 
 SKIP_REASON = "need --smlocal option to run"
 MARKER = "smlocal"
 DEFAULT_TIMEOUT = 900.0
-# Exit code of a run stopped because Docker cannot run jobs (pytest's "usage error").
-UNUSABLE_DOCKER_EXIT = pytest.ExitCode.USAGE_ERROR
 
+# The outcome of the one Docker/Compose/image check of a session: the image, or the sentence
+# saying why container tests cannot run.
 _image_key = pytest.StashKey[str]()
+_unusable_key = pytest.StashKey[str]()
 _failures_key = pytest.StashKey[list[tuple[str, str]]]()
 _container_counts_key = pytest.StashKey[dict[str, int]]()
 
@@ -59,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     # Inspect mode (--inspectlocal, --inspect-port, ...): see mlmax/pytest_inspect.py.
     pytest_inspect.add_options(group)
+    # --test-at FILE:LINE (the test at an editor's cursor): see mlmax/pytest_select.py.
+    pytest_select.add_options(group)
 
 
 def _say(config: pytest.Config) -> Callable[[str], None]:
@@ -79,14 +86,18 @@ def _say(config: pytest.Config) -> Callable[[str], None]:
     return say
 
 
+class DockerUnusable(Exception):
+    """Container tests cannot run here; the message is one sentence naming the fix."""
+
+
 def _resolve_image(config: pytest.Config) -> str:
-    """Check Docker and make sure the image exists; UsageError with the fix otherwise."""
+    """Check Docker and make sure the image exists; DockerUnusable with the fix otherwise."""
     from mlmax.localmode import docker_env
 
     try:
         client = docker_env.require_docker()
     except docker_env.DockerUnavailableError as error:
-        raise pytest.UsageError(f"--smlocal cannot run: {error}") from None
+        raise DockerUnusable(f"--smlocal cannot run: {error}") from None
     requested = config.getoption("--sm-image")
     if requested:
         import docker.errors
@@ -94,18 +105,42 @@ def _resolve_image(config: pytest.Config) -> str:
         try:
             client.images.get(requested)
         except docker.errors.ImageNotFound:
-            raise pytest.UsageError(
+            raise DockerUnusable(
                 f"--smlocal cannot run: image {requested!r} (from --sm-image) is not in the "
                 "local Docker engine; load it with `docker load` or drop --sm-image"
             ) from None
         return str(requested)
     from mlmax.localmode.image import ensure_job_image
 
-    is_worker = hasattr(config, "workerinput")  # xdist workers find the controller's build
+    # xdist workers each reach this, but ensure_job_image builds under a lock shared by every
+    # process (the first builds, the others wait and reuse it); a worker's progress goes to
+    # the terminal's stderr, since the controller shows nothing of a worker's output.
+    say = _worker_say if hasattr(config, "workerinput") else _say(config)
     try:
-        return ensure_job_image(progress=None if is_worker else _say(config))
+        return ensure_job_image(progress=say)
     except Exception as error:  # the image modules raise one-sentence errors
-        raise pytest.UsageError(f"--smlocal cannot run: {error}") from None
+        raise DockerUnusable(f"--smlocal cannot run: {error}") from None
+
+
+def _worker_say(message: str) -> None:
+    print(f"[mlmax] {message}", file=sys.__stderr__, flush=True)
+
+
+def container_image(config: pytest.Config) -> str:
+    """The session's image, checked (and built if missing) on first use, then remembered.
+
+    A failed check is remembered too: every container test then fails at once with the
+    same sentence, rather than checking Docker again.
+    """
+    if _image_key in config.stash:
+        return config.stash[_image_key]
+    if _unusable_key not in config.stash:
+        try:
+            config.stash[_image_key] = _resolve_image(config)
+            return config.stash[_image_key]
+        except DockerUnusable as error:
+            config.stash[_unusable_key] = str(error)
+    pytest.fail(config.stash[_unusable_key], pytrace=False)
 
 
 @pytest.hookimpl(trylast=True)  # after the terminal reporter exists, for build progress
@@ -114,11 +149,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}: runs a job in its SageMaker Local Mode container (needs --smlocal)",
     )
-    if config.getoption("--smlocal", default=False):
-        pytest_inspect.configure(config)  # bad inspect options stop the run before the build
-        config.stash[_image_key] = _resolve_image(config)
-    elif config.getoption("--inspectlocal", default=None):
-        pytest_inspect.configure(config)  # says --inspectlocal needs --smlocal
+    pytest_select.configure(config)
+    # Nothing here touches Docker: the checks run when the first container test needs them.
+    if config.getoption("--smlocal", default=False) or config.getoption(
+        "--inspectlocal", default=None
+    ):
+        pytest_inspect.configure(config)  # bad inspect options stop the run as usage errors
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -136,19 +172,48 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when in ("setup", "call") and report.failed:
         from mlmax.localmode.errors import JobFailedError
 
-        failures = list(item.stash.get(_failures_key, []))
         error = call.excinfo.value if call.excinfo else None
-        if isinstance(error, JobFailedError) and not any(j == error.job for j, _ in failures):
-            failures.append((error.job, error.log_tail))
-        for job, log_tail in failures:
-            report.sections.append((f"container log of job {job!r} (last lines)", log_tail))
+        if isinstance(error, JobFailedError):
+            # The failure message (what VS Code shows on the test) starts with the job's
+            # sentence and log tail, then where the test called it.
+            report.longrepr = job_failure_message(error, item, call.excinfo)
+        else:
+            # The test went on after a job failed (e.g. it expected the failure): its own
+            # failure message stays, the job's log tail is a report section.
+            for job, log_tail in item.stash.get(_failures_key, []):
+                report.sections.append((f"container log of job {job!r} (last lines)", log_tail))
     return report
 
 
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> None:
+def job_failure_message(error: Any, item: pytest.Item, excinfo: Any) -> str:
+    """One sentence, the container's log tail, and the test's own lines on the way to it."""
+    sentence = str(error).split("\n", 1)[0]
+    lines = [sentence, "", f"container log of job {error.job!r} (last lines):", error.log_tail]
+    # Traceback entries in the project's test code (the test, its fixtures, conftest files),
+    # not in mlmax, pytest or the SDK: where the test asked for the job.
+    root, package = item.config.rootpath, Path(__file__).parent
+    in_tests = [
+        entry
+        for entry in excinfo.traceback
+        if Path(str(entry.path)).is_relative_to(root)
+        and not Path(str(entry.path)).is_relative_to(package)
+        and ".venv" not in Path(str(entry.path)).parts
+    ]
+    if in_tests:
+        lines.append("")
+    for entry in in_tests:
+        lines.append(f"{entry.path}:{entry.lineno + 1}: in {entry.name}")
+        lines.append(f"    {str(entry.statement).strip()}")
+    return "\n".join(lines)
+
+
+def pytest_report_teststatus(
+    report: pytest.CollectReport | pytest.TestReport, config: pytest.Config
+) -> None:
     # Count container tests by outcome (xdist hands the controller every worker's report),
-    # so the summary can say how many ran in containers rather than being skipped.
-    if MARKER not in report.keywords:
+    # so the summary can say how many ran in containers rather than being skipped. Collection
+    # reports (a module that does not import) come here too and have no keywords.
+    if not isinstance(report, pytest.TestReport) or MARKER not in report.keywords:
         return
     outcome = None
     if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -169,10 +234,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 # -- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def sm_image(pytestconfig: pytest.Config) -> str:
-    """The image jobs run in (built or checked once, at start-up, by --smlocal)."""
-    if _image_key not in pytestconfig.stash:
+    """The image jobs run in: Docker checked and the image built once, by the first user."""
+    if not pytestconfig.getoption("--smlocal"):
         pytest.skip(SKIP_REASON)
-    return pytestconfig.stash[_image_key]
+    return container_image(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,7 @@
-"""The pytest plugin's options, skip reason and start-up check, in pytest subprocesses."""
+"""The pytest plugin's options, skip reason, lazy Docker check and failure reports.
+
+Each case runs pytest in a subprocess on a small test file, as a user's run would.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import os
 import subprocess
 import sys
 import textwrap
+
+from tests.docker_tripwire import DockerTripwire
 
 INNER = """
 import pytest
@@ -18,9 +23,31 @@ def test_plain():
     pass
 """
 
+MORE_CONTAINER_TESTS = """
 
-def _pytest(tmp_path, *args, env=None):
-    (tmp_path / "test_inner.py").write_text(textwrap.dedent(INNER))
+@pytest.mark.smlocal
+def test_in_container_too(sm_image):
+    pass
+
+@pytest.mark.smlocal
+def test_in_container_three(sm_local):
+    pass
+"""
+
+ONE_CONTAINER_TEST = """
+import pytest
+
+@pytest.mark.smlocal
+def test_in_container(sm_image):
+    pass
+
+def test_plain():
+    pass
+"""
+
+
+def _pytest(tmp_path, *args, env=None, source=INNER):
+    (tmp_path / "test_inner.py").write_text(textwrap.dedent(source))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args, "test_inner.py"],
         capture_output=True,
@@ -50,20 +77,68 @@ def test_the_summary_counts_container_tests_by_outcome(tmp_path):
     assert "mlmax: container tests (marker smlocal): 1 passed, 0 failed, 0 skipped" in ran.stdout
 
 
-def test_unusable_docker_stops_the_run_with_one_message(tmp_path):
-    result = _pytest(
-        tmp_path, "--smlocal", env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
-    )
+def test_unusable_docker_fails_each_container_test_with_one_sentence_checked_once(tmp_path):
+    """The unit test passes; every container test ends with the same sentence; one check."""
+    with DockerTripwire() as one:
+        single = _pytest(
+            tmp_path, "--smlocal", env={"DOCKER_HOST": one.docker_host}, source=ONE_CONTAINER_TEST
+        )
+    with DockerTripwire() as three:
+        result = _pytest(
+            tmp_path,
+            "--smlocal",
+            env={"DOCKER_HOST": three.docker_host},
+            source=ONE_CONTAINER_TEST + MORE_CONTAINER_TESTS,
+        )
     output = result.stdout + result.stderr
-    assert result.returncode == 4, output
-    assert "--smlocal cannot run:" in output
-    assert "Docker daemon" in output or "docker" in output.lower()
+    assert result.returncode == 1, output
+    assert "1 passed, 3 errors" in result.stdout, output
+    sentences = [line for line in result.stdout.splitlines() if "--smlocal cannot run:" in line]
+    assert len(sentences) >= 3, output  # one per container test (the -ra summary repeats them)
+    assert "Cannot reach the Docker daemon" in sentences[0]
     assert "Traceback" not in output
-    assert "passed" not in result.stdout
+    # Docker was asked once for the session, not once per container test.
+    assert single.returncode == 1, single.stdout + single.stderr
+    assert one.connections > 0
+    assert three.connections == one.connections
+
+
+def test_collection_with_smlocal_touches_no_docker(tmp_path):
+    with DockerTripwire() as tripwire:
+        result = _pytest(
+            tmp_path,
+            "--smlocal",
+            "--collect-only",
+            env={"DOCKER_HOST": tripwire.docker_host},
+            source=ONE_CONTAINER_TEST + MORE_CONTAINER_TESTS,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 tests collected" in result.stdout
+    assert tripwire.connections == 0
 
 
 def test_missing_sm_image_is_named(tmp_path):
-    result = _pytest(tmp_path, "--smlocal", "--sm-image", "mlmax-no-such-image:0")
+    result = _pytest(
+        tmp_path,
+        "--smlocal",
+        "--sm-image",
+        "mlmax-no-such-image:0",
+        source=ONE_CONTAINER_TEST,
+    )
     output = result.stdout + result.stderr
-    assert result.returncode == 4, output
+    assert result.returncode == 1, output
+    assert "1 passed, 1 error" in result.stdout, output
     assert "image 'mlmax-no-such-image:0' (from --sm-image) is not in the local" in output
+    assert "Traceback" not in output
+
+
+def test_a_test_file_with_a_syntax_error_gives_pytests_collection_error(tmp_path):
+    """What VS Code runs on every save while a test file is being edited."""
+    for args in ((), ("--smlocal",), ("--smlocal", "--collect-only")):
+        result = _pytest(tmp_path, *args, source=INNER + "\ndef test_broken(:\n    pass\n")
+        output = result.stdout + result.stderr
+        assert result.returncode == 2, output
+        assert "ERROR collecting test_inner.py" in result.stdout
+        assert "SyntaxError" in result.stdout
+        assert "pytest_plugin" not in output and "AttributeError" not in output
+        assert "INTERNALERROR" not in output

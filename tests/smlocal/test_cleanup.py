@@ -3,6 +3,7 @@ timeout and Ctrl-C (SIGINT to a pytest process running a container test)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -169,15 +170,35 @@ def _inner_pytest(tmp_path: Path, source: str, sm_image: str) -> tuple[list[str]
     return command, env, temp
 
 
-def test_failing_job_log_tail_is_a_report_section(tmp_path, sm_image):
+# What VS Code's Test Explorer shows on a failed test is the report's longreprtext.
+FAILURE_MESSAGE_RECORDER = """
+import json, pathlib
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        pathlib.Path(__file__).with_name("messages.json").write_text(
+            json.dumps({"when": report.when, "message": report.longreprtext})
+        )
+"""
+
+
+def test_failing_job_error_and_log_tail_are_the_failure_message(tmp_path, sm_image):
     command, env, _ = _inner_pytest(tmp_path, INNER_FAILING_TEST, sm_image)
+    (tmp_path / "inner" / "conftest.py").write_text(FAILURE_MESSAGE_RECORDER)
     completed = subprocess.run(
         command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False
     )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 1, output
-    assert "container log of job 'evaluation' (last lines)" in output
-    assert "job 'evaluation' failed in its container with exit code 2" in output
+    recorded = json.loads((tmp_path / "inner" / "messages.json").read_text())
+    message = recorded["message"]
+    first, *rest = message.splitlines()
+    assert first.startswith("job 'evaluation' failed in its container with exit code 2;"), message
+    header = rest.index("container log of job 'evaluation' (last lines):")
+    assert rest[header + 1].strip(), message  # the log tail follows the header
+    # Where the test asked for the job, not the path through mlmax and the SDK.
+    assert "test_inner.py:" in message and "sm_local.run(" in message
+    assert "mlmax/localmode" not in message
 
 
 def test_sigint_to_pytest_stops_the_job_and_leaves_nothing(tmp_path, sm_image):

@@ -39,9 +39,10 @@ from tests.workspace.attach import main_entry_lines
 from tests.workspace.taskrun import BackgroundTask
 from tests.workspace.vscode import (
     NESTED_ENV,
+    Editor,
     TaskCommand,
     copy_workspace,
-    input_default,
+    line_inside,
     nested_run,
     task,
     task_command,
@@ -56,7 +57,10 @@ ID_LABEL = "org.mlmax.test.devcontainer"
 # mlmax labels every job container with its owner's hostname and pid namespace.
 JOB_OWNER_LABEL = "org.mlmax.host"
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
-INSPECT_TASK = "mlmax: inspect a container test"
+INSPECT_TASK = "mlmax: inspect the container test at the cursor"
+# The container test run inside, and inspected with the cursor in it.
+CONTAINER_FILE = "tests/smlocal/test_chain.py"
+CONTAINER_TEST = "test_preprocessing_splits_generated_data"
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 PHASE_PREFIX = "phase "  # user_properties names; tests/workspace/conftest.py prints them
 
@@ -212,7 +216,7 @@ def _record(request: pytest.FixtureRequest, name: str, value: object) -> None:
 def dev_container(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DevContainer]:
     # The client names the image after the folder: a unique name never retags a user's image.
     tag = uuid.uuid4().hex[:12]
-    workspace = copy_workspace(tmp_path / f"mlmax-test-{tag}", share_venv=False)
+    workspace = copy_workspace(tmp_path / f"mlmax-test-{tag}")
     certs = workspace / ".devcontainer" / "certs"
     for cert in EXTRA_CA_DIR.glob("*.crt") if EXTRA_CA_DIR.is_dir() else []:
         shutil.copy(cert, certs / cert.name)  # the documented way for TLS-inspecting networks
@@ -271,7 +275,7 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(
         f"the dev container's job image is not the host's {current_job_tags(base)}:\n{built}"
     )
 
-    container_test = input_default("containerTest")
+    container_test = f"{CONTAINER_FILE}::{CONTAINER_TEST}"
     with dev_container.phase("one --smlocal container test"):
         output = dev_container.run(
             f"{inside} .venv/bin/python -m pytest --smlocal -p no:cacheprovider "
@@ -282,7 +286,14 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(
 
     # The inspect task's own command line (as VS Code in the dev container starts it), with
     # a free port instead of the default: the dev container shares the host's network.
-    command = task_command(INSPECT_TASK, dev_container.workspace)
+    # The interpreter VS Code selects in the dev container is its .venv's (devcontainer.json).
+    test_file = dev_container.workspace / CONTAINER_FILE
+    editor = Editor(
+        interpreter=str(dev_container.workspace / ".venv" / "bin" / "python"),
+        file=test_file,
+        line=line_inside(test_file, CONTAINER_TEST),
+    )
+    command = task_command(INSPECT_TASK, dev_container.workspace, editor)
     inspect = dev_container.exec_command(
         f"{inside} {shlex.join(command.argv)} --inspect-port 0 -p no:cacheprovider"
     )

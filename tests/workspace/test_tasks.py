@@ -1,14 +1,18 @@
 """Every task and launch configuration, run the way VS Code runs it, succeeds.
 
-Each runs in a fresh copy of the workspace (sharing the project's .venv) so that what the
-tasks write (runs/, .pytest_cache, .mlmax/) never lands in the source tree. The tasks run
-the test suite itself: inside such a nested run these tests skip instead of recursing.
+Each runs in a fresh copy of the workspace with no .venv, with the suite's interpreter as
+the one selected in VS Code, so that what the tasks write (runs/, .pytest_cache, .mlmax/)
+never lands in the source tree. A task that runs tests is proven by running its exact
+command on a small selection, and its whole command line is checked by collecting what it
+selects (collection is fast and needs no Docker). Inside a nested run (a task running the
+suite that holds these tests) they skip instead of recursing.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,9 +21,11 @@ import pytest
 from tests.workspace.attach import attach, attach_config, main_entry_lines
 from tests.workspace.taskrun import BackgroundTask, run_to_completion
 from tests.workspace.vscode import (
+    Editor,
+    TaskCommand,
     copy_workspace,
-    input_default,
     launch_config,
+    line_inside,
     nested_run,
     substitute_all,
     task,
@@ -31,8 +37,15 @@ pytestmark = pytest.mark.skipif(
     reason="runs the workspace's tasks, and is itself running inside one (nested run)",
 )
 
-INSPECT_TASK = "mlmax: inspect a container test"
+INSPECT_AT_CURSOR_TASK = "mlmax: inspect the container test at the cursor"
 INSPECT_FILE_TASK = "mlmax: inspect the container test in this file"
+UNIT_TASK = "mlmax: run unit tests"
+CONTAINER_TASK = "mlmax: run container tests"
+# The small selections the test-running tasks are proven on: one unit test file, and one
+# container test (one job).
+UNIT_SELECTION = "tests/data/test_generator.py"
+CONTAINER_FILE = "tests/smlocal/test_chain.py"
+CONTAINER_TEST = "test_preprocessing_splits_generated_data"
 
 
 @pytest.fixture
@@ -45,12 +58,21 @@ def _summary(output: str) -> str:
     return "\n".join(lines[-40:])
 
 
-def _run(label: str, workspace: Path, timeout: float) -> str:
+def _run(label: str, workspace: Path, timeout: float, *selection: str) -> str:
+    """The task's exact command, with `selection` (test paths) appended if given."""
+    command = task_command(label, workspace)
+    command = TaskCommand([*command.argv, *selection], command.cwd, command.env)
     started = time.monotonic()
-    done = run_to_completion(task_command(label, workspace), timeout=timeout)
+    done = run_to_completion(command, timeout=timeout)
     print(f"{label}: exit {done.returncode} in {time.monotonic() - started:.1f} s")
     assert done.returncode == 0, f"task {label!r} failed:\n{_summary(done.stdout)}"
     return done.stdout
+
+
+def _collected(label: str, workspace: Path) -> set[str]:
+    """The test ids the task's whole command line selects (pytest --collect-only)."""
+    ids = _run(label, workspace, 600, "--collect-only", "-q", "-p", "no:cacheprovider")
+    return {line for line in ids.splitlines() if "::" in line}
 
 
 def _pytest_counts(output: str) -> dict[str, int]:
@@ -61,21 +83,45 @@ def _pytest_counts(output: str) -> dict[str, int]:
 # --- no Docker needed ----------------------------------------------------------------------
 
 
-def test_unit_tests_task(workspace: Path) -> None:
-    output = _run("mlmax: run unit tests", workspace, timeout=1200)
+def test_unit_tests_task_command_runs_a_selection(workspace: Path) -> None:
+    container_test = f"{CONTAINER_FILE}::{CONTAINER_TEST}"
+    output = _run(UNIT_TASK, workspace, 600, UNIT_SELECTION, container_test)
     counts = _pytest_counts(output)
     assert counts.get("passed", 0) > 0
     assert counts.get("failed", 0) == 0
-    # The container tests are there, reported as skipped with the reason.
-    assert counts.get("skipped", 0) > 0
-    assert "--smlocal" in output
+    # The container test is reported as skipped, with the reason.
+    assert counts.get("skipped", 0) == 1
+    assert "need --smlocal option to run" in output
+
+
+def test_unit_tests_task_command_line_selects_the_whole_suite(workspace: Path) -> None:
+    assert task_command(UNIT_TASK, workspace).argv == [sys.executable, "-m", "pytest"]
+    selected = _collected(UNIT_TASK, workspace)
+    every_test_file = {
+        str(path.relative_to(workspace)) for path in (workspace / "tests").rglob("test_*.py")
+    }
+    assert {test_id.split("::")[0] for test_id in selected} == every_test_file
+    assert f"{CONTAINER_FILE}::{CONTAINER_TEST}" in selected
+
+
+def test_container_tests_task_command_line_selects_the_container_tests(workspace: Path) -> None:
+    argv = task_command(CONTAINER_TASK, workspace).argv
+    assert argv == [sys.executable, "-m", "pytest", "--smlocal", "-m", "smlocal"]
+    selected = _collected(CONTAINER_TASK, workspace)
+    # All of tests/smlocal, and no unit test (they carry no marker).
+    smlocal_files = {f for f in (workspace / "tests" / "smlocal").glob("test_*.py")}
+    assert {str(f.relative_to(workspace)) for f in smlocal_files} <= {
+        test_id.split("::")[0] for test_id in selected
+    }
+    assert not any(test_id.startswith(UNIT_SELECTION) for test_id in selected)
 
 
 def test_host_pipeline_launch_configuration(workspace: Path) -> None:
     """`module` + `args` + `cwd` of the launch configuration, without the debugger."""
     config = substitute_all(launch_config("Run the pipeline on the host (debugger)"), workspace)
     done = subprocess.run(
-        [str(workspace / ".venv/bin/python"), "-m", config["module"], *config["args"]],
+        # The interpreter VS Code selected: the one running this suite (the copy has no .venv).
+        [sys.executable, "-m", config["module"], *config["args"]],
         cwd=config["cwd"],
         capture_output=True,
         text=True,
@@ -109,20 +155,21 @@ def test_pipeline_task(workspace: Path) -> None:
 
 
 @pytest.mark.smlocal
-def test_container_tests_task(workspace: Path) -> None:
-    output = _run("mlmax: run container tests", workspace, timeout=3600)
+def test_container_tests_task_command_runs_a_container_test(workspace: Path) -> None:
+    output = _run(CONTAINER_TASK, workspace, 900, f"{CONTAINER_FILE}::{CONTAINER_TEST}")
     counts = _pytest_counts(output)
-    assert counts.get("passed", 0) > 0
+    assert counts.get("passed", 0) == 1
     assert counts.get("failed", 0) == 0
+    assert "mlmax: container tests (marker smlocal): 1 passed" in output
 
 
-def _inspect_and_attach(command_label: str, workspace: Path, file: Path | None) -> None:
+def _inspect_and_attach(command_label: str, workspace: Path, editor: Editor) -> None:
     definition = task(command_label)
     background = definition["problemMatcher"]["background"]
     begins = re.compile(background["beginsPattern"])
     ends = re.compile(background["endsPattern"])
     started = time.monotonic()
-    with BackgroundTask(task_command(command_label, workspace, file)) as run:
+    with BackgroundTask(task_command(command_label, workspace, editor)) as run:
         run.wait_for(begins, timeout=120)
         ready = run.wait_for(ends, timeout=600)
         ready_s = time.monotonic() - started
@@ -138,11 +185,14 @@ def _inspect_and_attach(command_label: str, workspace: Path, file: Path | None) 
 
 
 @pytest.mark.smlocal
-def test_inspect_task_reaches_its_ready_line_and_a_debugger_attaches(workspace: Path) -> None:
-    _inspect_and_attach(INSPECT_TASK, workspace, file=None)
+def test_inspect_at_cursor_task_reaches_its_ready_line_and_a_debugger_attaches(
+    workspace: Path,
+) -> None:
+    test_file = workspace / CONTAINER_FILE
+    editor = Editor(file=test_file, line=line_inside(test_file, CONTAINER_TEST))
+    _inspect_and_attach(INSPECT_AT_CURSOR_TASK, workspace, editor)
 
 
 @pytest.mark.smlocal
 def test_inspect_current_file_task(workspace: Path) -> None:
-    test_file = workspace / input_default("containerTest").split("::")[0]
-    _inspect_and_attach(INSPECT_FILE_TASK, workspace, file=test_file)
+    _inspect_and_attach(INSPECT_FILE_TASK, workspace, Editor(file=workspace / CONTAINER_FILE))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,18 @@ from tests.workspace.vscode import (
     DEVCONTAINER_SCHEMA,
     REPO,
     VSCODE,
+    Editor,
     jsonc_files,
     launch,
+    settings,
     substitute,
     substitute_all,
     task,
     tasks,
 )
 
-INSPECT_TASKS = (
-    "mlmax: inspect a container test",
-    "mlmax: inspect the container test in this file",
-)
+INSPECT_AT_CURSOR = "mlmax: inspect the container test at the cursor"
+INSPECT_TASKS = (INSPECT_AT_CURSOR, "mlmax: inspect the container test in this file")
 
 
 def _attach_configs() -> list[dict[str, Any]]:
@@ -164,28 +163,34 @@ def test_extensions_recommend_what_the_workspace_uses() -> None:
     assert {"ms-python.python", "ms-python.debugpy", "charliermarsh.ruff"} <= in_container
 
 
-def test_settings_enable_pytest_with_the_project_interpreter() -> None:
-    settings = jsonc.load(VSCODE / "settings.json")
-    assert settings["python.defaultInterpreterPath"] == "${workspaceFolder}/.venv/bin/python"
-    assert settings["python.testing.pytestEnabled"] is True
-    assert settings["python.testing.unittestEnabled"] is False
-    # Without --smlocal the container tests are discovered and reported as skipped.
-    assert "--smlocal" not in settings["python.testing.pytestArgs"]
-    assert settings["[python]"]["editor.defaultFormatter"] == "charliermarsh.ruff"
+def test_settings_enable_pytest_with_container_tests_run_in_their_containers() -> None:
+    shipped = settings()
+    # Only a default: the tasks and launch configurations use whichever one is selected.
+    assert shipped["python.defaultInterpreterPath"] == "${workspaceFolder}/.venv/bin/python"
+    assert shipped["python.testing.pytestEnabled"] is True
+    assert shipped["python.testing.unittestEnabled"] is False
+    # Every Run gesture of the Test Explorer runs a container test in its container
+    # (discovery stays Docker-free: tests/workspace/test_discovery.py).
+    assert "--smlocal" in shipped["python.testing.pytestArgs"]
+    assert shipped["[python]"]["editor.defaultFormatter"] == "charliermarsh.ruff"
 
 
 # --- tasks ---------------------------------------------------------------------------------
 
 
-def test_every_task_runs_a_command_from_the_project_environment() -> None:
+def test_every_task_runs_the_selected_interpreter() -> None:
     labels = [t["label"] for t in tasks()["tasks"]]
     assert len(labels) == len(set(labels)), "task labels must be unique"
     for definition in tasks()["tasks"]:
-        command = substitute(definition["command"], REPO)
-        assert command in (str(REPO / ".venv/bin/python"), str(REPO / ".venv/bin/mlmax"))
+        assert definition["command"] == "${command:python.interpreterPath}"
+        assert substitute(definition["command"], REPO) == sys.executable
+        assert definition["args"][0] == "-m"
         assert definition["options"]["cwd"] == "${workspaceFolder}"
         # Every variable resolves (VS Code refuses tasks with unknown ones).
-        substitute_all(definition["args"], REPO, file=REPO / "tests" / "x.py")
+        substitute_all(definition["args"], REPO, Editor(file=REPO / "tests" / "x.py", line=3))
+    # No path into a particular virtualenv anywhere in the tasks or launch configurations.
+    for name in ("tasks.json", "launch.json"):
+        assert ".venv" not in (VSCODE / name).read_text()
 
 
 @pytest.mark.parametrize("label", INSPECT_TASKS)
@@ -214,25 +219,14 @@ def test_inspect_tasks_are_background_tasks_ending_on_the_ready_line(label: str)
     assert location.group(pattern["line"]) == "42"
 
 
-def test_the_container_test_pick_list_matches_the_suite() -> None:
-    """The pick list names exactly the container tests that run a job."""
-    collected = subprocess.run(
-        [sys.executable, "-m", "tests.workspace.inspectable"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert collected.returncode == 0, collected.stdout + collected.stderr
-    node_ids = collected.stdout.split("--- inspectable ---\n", 1)[1].split()
-    assert node_ids, "no container test runs a job: the inspect task would have nothing to offer"
-    (pick,) = [i for i in tasks()["inputs"] if i["id"] == "containerTest"]
-    assert pick["type"] == "pickString"
-    assert pick["options"] == node_ids, (
-        "update the containerTest options in .vscode/tasks.json to the output of "
-        "`.venv/bin/python -m tests.workspace.inspectable`"
-    )
-    assert pick["default"] in pick["options"]
+def test_no_task_names_a_test_id() -> None:
+    """Any container test can be inspected with no edit here: the editor names the test."""
+    assert "inputs" not in tasks(), "a pick list of tests is a hand-kept list that drifts"
+    text = (VSCODE / "tasks.json").read_text()
+    assert not re.search(r"\w+\.py::\w", text), "a test id in tasks.json"
+    args = task(INSPECT_AT_CURSOR)["args"]
+    assert args[args.index("--test-at") + 1] == "${file}:${lineNumber}"
+    assert args[2] == "${file}"  # collection limited to the file open in the editor
 
 
 # --- launch configurations -----------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""How long do the Test Explorer's gestures take? Discovery and Run, as VS Code starts them.
+
+VS Code's Python extension passes `python.testing.pytestArgs` (from .vscode/settings.json) to
+both: discovery is `pytest --collect-only <args>`, Run on one test is `pytest <args> <id>`.
+This times each (median of --repeats, after one warm-up), discovery also without --smlocal,
+and prints a table with the machine's load.
+
+    python benchmarks/vscode_gestures.py [--repeats 5] [--test tests/smlocal/test_chain.py::...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import json5
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TEST = "tests/smlocal/test_chain.py::test_preprocessing_splits_generated_data"
+
+
+def workspace_pytest_args() -> list[str]:
+    settings = json5.loads((REPO / ".vscode" / "settings.json").read_text(encoding="utf-8"))
+    return list(settings["python.testing.pytestArgs"])
+
+
+def timed_pytest(args: list[str]) -> float:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--test", default=DEFAULT_TEST, help="the container test to Run")
+    options = parser.parse_args()
+    args = workspace_pytest_args()
+    plain = [a for a in args if a != "--smlocal"]
+    gestures = {
+        f"discovery: --collect-only {' '.join(args)}": ["--collect-only", *args],
+        f"discovery: --collect-only {' '.join(plain)}": ["--collect-only", *plain],
+        f"Run one container test: {' '.join(args)} <id>": [*args, options.test],
+    }
+    rows = []
+    for name, gesture_args in gestures.items():
+        timed_pytest(gesture_args)  # warm-up: imports cached, image built once
+        times = [timed_pytest(gesture_args) for _ in range(options.repeats)]
+        rows.append((name, statistics.median(times), min(times), max(times)))
+        print(f"  {name}: {', '.join(f'{t:.2f}' for t in times)} s", file=sys.stderr)
+    width = max(len(name) for name, *_ in rows)
+    print(f"\n| {'gesture'.ljust(width)} | median s | min s | max s |")
+    print(f"|{'-' * (width + 2)}|---------:|------:|------:|")
+    for name, median, low, high in rows:
+        print(f"| {name.ljust(width)} | {median:8.2f} | {low:5.2f} | {high:5.2f} |")
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"\n{options.repeats} repeats each; load average {load}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
