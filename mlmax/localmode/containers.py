@@ -65,7 +65,10 @@ def remove(containers: list[Any]) -> int:
             container.remove(force=True, v=True)
             removed += 1
         except Exception as error:  # already gone is fine; anything else is reported
-            if getattr(error, "status_code", None) != 404:
+            # 409 "removal ... already in progress": another thread of this session (a
+            # parallel step's own clean-up) is removing it right now; that is gone too.
+            going = getattr(error, "status_code", None) == 409 and "in progress" in str(error)
+            if getattr(error, "status_code", None) != 404 and not going:
                 raise
     return removed
 

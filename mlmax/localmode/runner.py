@@ -367,6 +367,9 @@ class LocalMode:
                     s3_endpoint_url=endpoint, real_s3=self.real_s3, temp_parent=self._temp_parent
                 )
             )
+            # First on exit: jobs still running in other threads (a pipeline's parallel
+            # steps after Ctrl-C) are stopped before their directories go.
+            stack.callback(self._stop_running_jobs, self.session.root)
             self._stack = stack.pop_all()
         return self
 
@@ -377,6 +380,11 @@ class LocalMode:
         tb: TracebackType | None,
     ) -> None:
         self._stack.close()
+
+    @classmethod
+    def _stop_running_jobs(cls, session_root: Path) -> None:
+        compose.kill_processes(session_root)
+        cls._remove_session_containers()
 
     @staticmethod
     def _remove_session_containers() -> None:

@@ -1,0 +1,68 @@
+"""The local runner runs independent steps side by side, and Ctrl-C stops all of them.
+
+With two steps in their containers at once, the interrupt lands in the scheduler's thread,
+not in a job's: nothing may be left running or on disk all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlmax.localmode import compose, containers, labels
+
+pytestmark = pytest.mark.smlocal
+
+
+def _running_containers(owner_pid: int) -> list:
+    found = containers.docker_client().containers.list(
+        filters={"label": f"{labels.OWNER_PID}={owner_pid}"}
+    )
+    return [c for c in found if c.status == "running"]
+
+
+def test_ctrl_c_with_two_steps_in_containers_stops_both_and_leaves_nothing(
+    sm_image: str, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    env.pop("MLMAX_WORK_DIR", None)
+    command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "local"]
+    process = subprocess.Popen(
+        [*command, "--rows", "2000", "--output", str(run_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while len(_running_containers(process.pid)) < 2:  # preprocessing and monitoring
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "two steps never ran side by side"
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    record = json.loads((run_dir / "pipeline.json").read_text())
+    assert record["status"] == "interrupted"
+    client = containers.docker_client()
+    owned = client.containers.list(all=True, filters={"label": f"{labels.OWNER_PID}={process.pid}"})
+    assert owned == [], [c.name for c in owned]
+    assert compose.processes_using(temp) == []
+    assert list(temp.iterdir()) == [], "the interrupted run left files in its temp dir"
