@@ -6,12 +6,11 @@ missing column is reported in a second instead of from inside a container minute
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlmax.jobs.jobs_common import JobInputError
-from mlmax.jobs.tables import read_census
 from mlmax.pipeline.definition import NEW_DATA, TRAIN_DATA
 
 # The generator's "strongly drifted" population: a few features cross the PSI threshold, so
@@ -56,6 +55,11 @@ def validate_data_file(path: Path, *, labels_required: bool) -> None:
         raise InputDataError(f"input file {path} does not exist; pass the path of a CSV file")
     if not path.is_file():
         raise InputDataError(f"input {path} is not a file; pass the path of a CSV file")
+    # Imported here: the jobs' stack (pandas, joblib) would cost every `mlmax` command a
+    # second of start-up otherwise.
+    from mlmax.jobs.jobs_common import JobInputError
+    from mlmax.jobs.tables import read_census
+
     try:
         read_census(path, label="required" if labels_required else "optional")
     except JobInputError as error:
@@ -84,8 +88,9 @@ def stage_inputs(run_dir: Path, spec: DataSpec) -> dict[str, Path]:
         _copy(spec.new_data_file, new_dir)
     elif spec.train_file is not None:
         # With the user's own data and no new batch, score and monitor the same file: a
-        # generated batch would not share the user's distribution.
-        _copy(spec.train_file, new_dir)
+        # generated batch would not share the user's distribution. A hard link, so the run
+        # directory holds the file once (jobs only read their inputs).
+        _link_or_copy(train_dir / spec.train_file.name, new_dir)
     else:
         _generate(new_dir / "new_data.csv", spec.rows, spec.seed + 1, spec.new_data_drift)
     return directories
@@ -94,6 +99,13 @@ def stage_inputs(run_dir: Path, spec: DataSpec) -> dict[str, Path]:
 def _copy(source: Path, directory: Path) -> None:
     # Keep the suffix: the jobs read .csv files and the KDD extract's .data files.
     shutil.copyfile(source, directory / source.name)
+
+
+def _link_or_copy(source: Path, directory: Path) -> None:
+    try:
+        os.link(source, directory / source.name)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, directory / source.name)
 
 
 def _generate(path: Path, rows: int, seed: int, drift: float) -> None:

@@ -447,6 +447,9 @@ def test_pipeline_on_a_users_file_scores_and_monitors_that_file(
     record = json.loads((run_dir / "pipeline.json").read_text())
     assert record["options"]["train_data"] == str(baseline)
     assert record["options"]["new_data"] == "same file as train_data"
+    # ...and the run directory holds that file once, not a copy per input.
+    staged = [run_dir / "inputs" / name / baseline.name for name in ("train_data", "new_data")]
+    assert staged[0].samefile(staged[1])
     # The same data on both sides: nothing drifts, and every row of the file is scored.
     steps = {s["name"]: s for s in record["steps"]}
     assert steps["monitoring"]["metrics"]["drifted"] == 0
