@@ -1,5 +1,8 @@
 """The catalogue of jobs: which script, which kind of SageMaker job, which channels.
 
+mlmax's own jobs are declared in `jobs.toml`; a project declares its own in its
+pyproject.toml (`[tool.mlmax.jobs.<name>]`, read by `mlmax.declarations`).
+
 This is the one place that knows how a job's directories map to its command-line arguments
 (host runner) and to container paths (Local Mode and SageMaker runners). The jobs themselves
 only know their arguments and defaults (see docs/job-contract.md); runners only know this
@@ -8,6 +11,7 @@ catalogue, so a new runner never needs to touch a job script.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -29,6 +33,8 @@ class Channel:
     name: str
     argument: str  # the job's command-line option for this directory, e.g. "--train-dir"
     container_path: str  # where SageMaker mounts it; also the job's default for `argument`
+    # Declared `optional = true`: a run may leave it out (an output may stay empty).
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,16 @@ class JobDefinition:
     outputs: tuple[Channel, ...]
     # Arguments every run of this job gets unless overridden (e.g. preprocessing's mode).
     default_arguments: tuple[str, ...] = field(default_factory=tuple)
+    # The folder shipped into the container as the job's code; `script` is relative to it.
+    source_dir: Path = JOBS_DIR
+    # The job's own image: a tag already in the engine, or a requirements file to build one.
+    image: str | None = None
+    requirements: Path | None = None
+    project: str = "mlmax"
 
     @property
     def script_path(self) -> Path:
-        return JOBS_DIR / self.script
+        return self.source_dir / self.script
 
     @property
     def code_root(self) -> str:
@@ -66,83 +78,16 @@ def _find(channels: tuple[Channel, ...], name: str, job: str, what: str) -> Chan
     raise KeyError(f"job {job!r} has no {what} channel {name!r} (known: {known})")
 
 
-def _processing(name: str, arg: str, subdir: str) -> Channel:
-    return Channel(name, arg, f"/opt/ml/processing/{subdir}")
+def _builtin_jobs() -> dict[str, JobDefinition]:
+    """mlmax's own catalogue: `jobs.toml`, read as any project's pyproject.toml is."""
+    from mlmax.declarations import parse_settings
+
+    source = Path(__file__).resolve().parent / "jobs.toml"
+    settings = tomllib.loads(source.read_text(encoding="utf-8"))["tool"]["mlmax"]
+    return parse_settings(settings, base=source.parent, project="mlmax", source=source).jobs
 
 
-def _training_input(name: str) -> Channel:
-    return Channel(name, f"--{name}-dir", f"/opt/ml/input/data/{name}")
-
-
-JOBS: dict[str, JobDefinition] = {
-    job.name: job
-    for job in (
-        JobDefinition(
-            name="preprocessing",
-            script="preprocessing.py",
-            kind="processing",
-            inputs=(_processing("data", "--input-dir", "input/data"),),
-            outputs=(
-                _processing("train", "--train-dir", "train"),
-                _processing("test", "--test-dir", "test"),
-                _processing("proc_model", "--model-dir", "model"),
-            ),
-            default_arguments=("--mode", "train"),
-        ),
-        JobDefinition(
-            name="preprocessing-infer",
-            script="preprocessing.py",
-            kind="processing",
-            inputs=(
-                _processing("data", "--input-dir", "input/data"),
-                _processing("proc_model", "--proc-model-dir", "proc_model"),
-            ),
-            outputs=(
-                _processing("features", "--output-dir", "output"),
-                _processing("labels", "--labels-dir", "labels"),
-            ),
-            default_arguments=("--mode", "infer"),
-        ),
-        JobDefinition(
-            name="train",
-            script="train.py",
-            kind="training",
-            inputs=(_training_input("train"), _training_input("test")),
-            # The model directory is SM_MODEL_DIR; Local Mode packs it as model.tar.gz.
-            outputs=(Channel("model", "--model-dir", "/opt/ml/model"),),
-        ),
-        JobDefinition(
-            name="evaluation",
-            script="evaluation.py",
-            kind="processing",
-            inputs=(
-                _processing("model", "--model-dir", "model"),
-                _processing("test", "--test-dir", "test"),
-            ),
-            outputs=(_processing("evaluation", "--output-dir", "evaluation"),),
-        ),
-        JobDefinition(
-            name="inference",
-            script="inference.py",
-            kind="processing",
-            inputs=(
-                _processing("model", "--model-dir", "model"),
-                _processing("data", "--input-dir", "input/data"),
-            ),
-            outputs=(_processing("predictions", "--output-dir", "output"),),
-        ),
-        JobDefinition(
-            name="monitoring",
-            script="monitoring.py",
-            kind="processing",
-            inputs=(
-                _processing("baseline", "--baseline-dir", "baseline"),
-                _processing("data", "--input-dir", "input/data"),
-            ),
-            outputs=(_processing("monitoring", "--output-dir", "monitoring"),),
-        ),
-    )
-}
+JOBS: dict[str, JobDefinition] = _builtin_jobs()
 
 
 @dataclass(frozen=True)
@@ -166,10 +111,23 @@ class JobRun:
         return [*self.job.default_arguments, *self.arguments]
 
 
-def get_job(name: str) -> JobDefinition:
+def known_jobs(project_root: Path | None = None) -> dict[str, JobDefinition]:
+    """mlmax's jobs plus those the project declares (its pyproject.toml at or above
+    `project_root`, default the working directory); a project's job shadows mlmax's."""
+    from mlmax.declarations import current_project
+
+    project = current_project(project_root)
+    return {**JOBS, **(project.jobs if project else {})}
+
+
+def get_job(name: str, project_root: Path | None = None) -> JobDefinition:
     """Look a job up by name, with a clear error listing the known jobs."""
+    jobs = known_jobs(project_root)
     try:
-        return JOBS[name]
+        return jobs[name]
     except KeyError:
-        known = ", ".join(sorted(JOBS))
-        raise KeyError(f"unknown job {name!r}; choose one of: {known}") from None
+        known = ", ".join(sorted(jobs))
+        raise KeyError(
+            f"unknown job {name!r}; choose one of: {known} (or declare it in "
+            "[tool.mlmax.jobs] of your pyproject.toml)"
+        ) from None

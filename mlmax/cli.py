@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmax.catalog import JOBS, JobRun, get_job
+from mlmax.catalog import JobDefinition, JobRun, get_job
 from mlmax.runners.base import RunnerUnavailableError
 
 if TYPE_CHECKING:
@@ -226,8 +226,20 @@ def _channel_pairs(pairs: list[str] | None, what: str) -> dict[str, Path]:
     return result
 
 
+def _declared_job(name: str) -> JobDefinition:
+    """The job named on the command line: mlmax's or one the project declares."""
+    from mlmax.declarations import DeclarationError
+
+    try:
+        return get_job(name)
+    except DeclarationError as error:
+        raise UsageError(str(error)) from None
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from None
+
+
 def _job_run_from_args(args: argparse.Namespace) -> JobRun:
-    job = get_job(args.job)
+    job = _declared_job(args.job)
     inputs = _channel_pairs(args.input, "input")
     outputs = _channel_pairs(args.output, "output")
     known_in = {c.name for c in job.inputs}
@@ -291,9 +303,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_debug(args: argparse.Namespace) -> int:
+    from mlmax.job_images import image_for_job
     from mlmax.localmode.debug import ReadyInfo, debug_job
     from mlmax.localmode.errors import JobFailedError
-    from mlmax.localmode.image import ensure_job_image
     from mlmax.runners import StepFailed
 
     job_run = _job_run_from_args(args)
@@ -305,7 +317,7 @@ def _cmd_debug(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     try:
-        image = args.image or ensure_job_image(progress=_progress)
+        image = image_for_job(job_run.job, override=args.image, progress=_progress)
         result = debug_job(
             job_run,
             image=image,
@@ -488,7 +500,13 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _add_job_run_arguments(
     parser: argparse.ArgumentParser, runners: tuple[str, ...] = ("local", "host", "sagemaker")
 ) -> None:
-    parser.add_argument("job", choices=sorted(JOBS), help="the catalogue job to run")
+    parser.add_argument(
+        "job",
+        metavar="JOB",
+        help="the job to run: one of mlmax's (preprocessing, preprocessing-infer, train, "
+        "evaluation, inference, monitoring) or one declared in [tool.mlmax.jobs] of your "
+        "pyproject.toml",
+    )
     parser.add_argument(
         "--input",
         action="append",

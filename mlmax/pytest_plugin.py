@@ -33,6 +33,9 @@ SKIP_REASON = "need --smlocal option to run"
 MARKER = "smlocal"
 DEFAULT_TIMEOUT = 900.0
 
+# `sm_session` (the test's own SDK objects) lives in its own module.
+pytest_plugins = ["mlmax.pytest_sdk"]
+
 # The outcome of the one Docker/Compose/image check of a session: the image, or the sentence
 # saying why container tests cannot run.
 _image_key = pytest.StashKey[str]()
@@ -110,14 +113,14 @@ def _resolve_image(config: pytest.Config) -> str:
                 "local Docker engine; load it with `docker load` or drop --sm-image"
             ) from None
         return str(requested)
-    from mlmax.localmode.image import ensure_job_image
+    from mlmax.job_images import project_default_image
 
     # xdist workers each reach this, but ensure_job_image builds under a lock shared by every
     # process (the first builds, the others wait and reuse it); a worker's progress goes to
     # the terminal's stderr, since the controller shows nothing of a worker's output.
     say = _worker_say if hasattr(config, "workerinput") else _say(config)
     try:
-        return ensure_job_image(progress=say)
+        return project_default_image(config.rootpath, progress=say)
     except Exception as error:  # the image modules raise one-sentence errors
         raise DockerUnusable(f"--smlocal cannot run: {error}") from None
 
@@ -149,12 +152,23 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}: runs a job in its SageMaker Local Mode container (needs --smlocal)",
     )
+    _check_declarations(config)
     pytest_select.configure(config)
     # Nothing here touches Docker: the checks run when the first container test needs them.
     if config.getoption("--smlocal", default=False) or config.getoption(
         "--inspectlocal", default=None
     ):
         pytest_inspect.configure(config)  # bad inspect options stop the run as usage errors
+
+
+def _check_declarations(config: pytest.Config) -> None:
+    """A bad [tool.mlmax] in the project's pyproject.toml stops the run with the fix."""
+    from mlmax.declarations import DeclarationError, current_project
+
+    try:
+        current_project(config.rootpath)
+    except DeclarationError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -254,10 +268,15 @@ def sm_localmode(
     sm_image: str, sm_s3: Any, pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
     """The session's LocalMode (runner, offline session, S3); most tests want `sm_local`."""
+    from mlmax.job_images import JobImages
     from mlmax.localmode.runner import LocalMode
 
+    # Each declared job's own image (built once, when first needed), else sm_image.
+    images = JobImages(override=pytestconfig.getoption("--sm-image"), default=sm_image)
     with LocalMode(
         image=sm_image,
+        project_root=pytestconfig.rootpath,
+        image_for=images,
         real_s3=False,
         s3_endpoint_url=sm_s3.endpoint_url,
         default_timeout=pytestconfig.getoption("--sm-timeout"),
@@ -287,7 +306,8 @@ class SmLocal:
         timeout: float | None = None,
         **options: Any,
     ) -> Any:
-        """Run `job` (a catalogue name) in its container; returns a JobResult."""
+        """Run `job` (mlmax's or one declared in the project's pyproject.toml) in its
+        container; returns a JobResult."""
         from mlmax.localmode.errors import JobFailedError
 
         try:
@@ -307,5 +327,5 @@ class SmLocal:
 
 @pytest.fixture
 def sm_local(sm_localmode: Any, request: pytest.FixtureRequest) -> SmLocal:
-    """Run catalogue jobs in their Local Mode containers (needs --smlocal)."""
+    """Run declared jobs in their Local Mode containers (needs --smlocal)."""
     return SmLocal(sm_localmode, request.node)

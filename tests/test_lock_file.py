@@ -1,7 +1,7 @@
 """requirements.lock pins exactly what pyproject.toml asks for (scripts/setup.sh installs it).
 
 A dependency added to pyproject.toml without regenerating the lock would be missing from a
-fresh clone; a lock that disagrees with docker/requirements.txt would give the host and the
+fresh clone; a lock that disagrees with mlmax/job_image/requirements.txt would give the host and the
 job container different ML stacks.
 """
 
@@ -44,7 +44,7 @@ def test_every_project_requirement_is_pinned_within_its_range() -> None:
 
 def test_job_image_pins_agree_with_the_lock() -> None:
     locked = pins(REPO / "requirements.lock")
-    image = pins(REPO / "docker" / "requirements.txt")
+    image = pins(REPO / "mlmax" / "job_image" / "requirements.txt")
     differ = {name: (version, locked.get(name)) for name, version in image.items()}
     differ = {name: pair for name, pair in differ.items() if pair[0] != pair[1]}
     assert not differ, f"image pin vs lock: {differ}; regenerate requirements.lock (README)"

@@ -37,7 +37,7 @@ from mlmax.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from mlmax.localmode.errors import JobFailedError, LocalModeError
 
 if TYPE_CHECKING:
-    from mlmax.catalog import JobRun
+    from mlmax.catalog import JobDefinition, JobRun
     from mlmax.localmode.runner import JobResult
     from mlmax.localmode.session import OfflineSession
 
@@ -180,6 +180,11 @@ def path_mappings(jobs_dir: Path = JOBS_DIR) -> list[dict[str, str]]:
         {"localRoot": str(jobs_dir), "remoteRoot": PROCESSING_CODE_ROOT},
         {"localRoot": str(jobs_dir), "remoteRoot": TRAINING_CODE_ROOT},
     ]
+
+
+def job_path_mappings(job: JobDefinition) -> list[dict[str, str]]:
+    """The pathMapping of one declared job: its container code root to its source folder."""
+    return [{"localRoot": str(job.source_dir), "remoteRoot": job.code_root}]
 
 
 @dataclass(frozen=True)

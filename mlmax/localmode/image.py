@@ -74,8 +74,9 @@ def _engine() -> Iterator[docker.DockerClient]:
 
 
 def docker_dir() -> Path:
-    """The folder holding the job image's Dockerfile and requirement pins."""
-    return Path(__file__).resolve().parents[2] / "docker"
+    """The folder holding the job image's Dockerfile and requirement pins: package data,
+    so an installed wheel builds the image as a source checkout does."""
+    return Path(__file__).resolve().parents[1] / "job_image"
 
 
 def _read_docker_dir(folder: Path) -> dict[str, bytes]:
@@ -85,7 +86,7 @@ def _read_docker_dir(folder: Path) -> dict[str, bytes]:
     if missing:
         raise ImageBuildError(
             f"The job image's {', '.join(missing)} is missing from {folder}; restore it "
-            "(git checkout docker/) or reinstall mlmax from its source tree (`pip install -e .`)."
+            "(git checkout mlmax/job_image/) or reinstall mlmax (`pip install mlmax`)."
         )
     return {name: (folder / name).read_bytes() for name in names}
 
@@ -116,30 +117,47 @@ def ensure_job_image(
     with_debugpy: bool = True,
     progress: Progress | None = None,
     context_dir: Path | None = None,
+    requirements: Path | None = None,
+    project: str | None = None,
 ) -> str:
     """The tag of the job image for the current workspace, building it only when missing.
 
     base_image defaults to $MLMAX_BASE_IMAGE, else the slim Python 3.11 image if present or
-    pullable, else a Debian base built offline. context_dir replaces the docker/ folder
-    (Dockerfile and requirement files), for tests and experiments.
+    pullable, else a Debian base built offline. context_dir replaces the job_image/ folder
+    (Dockerfile and requirement files), for tests and experiments. `requirements` (a
+    project's own requirements file) replaces mlmax's pins: the image of that `project`,
+    built the same offline, hashed way and tagged `mlmax-job-<project>:<hash12>` so two
+    projects on one engine never share or overwrite a tag.
     """
     say = or_default(progress)
     with _engine() as client:
         base = ensure_base_image(client, base_image, progress=say)
         folder = context_dir or docker_dir()
         files = _read_docker_dir(folder)
-        tag, digest, build_args = _job_image_spec(client, base, with_debugpy, files)
+        requirement_paths = [folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS]
+        repository = JOB_REPOSITORY
+        labels: dict[str, str] = {}
+        if requirements is not None:
+            files = {**files, REQUIREMENTS: _read_requirements(requirements)}
+            requirement_paths[0] = requirements
+            repository = project_repository(project or requirements.parent.name)
+            labels[f"{LABEL_PREFIX}.project"] = project or requirements.parent.name
+        tag, digest, build_args = _job_image_spec(client, base, with_debugpy, files, repository)
         if _exists(client, tag):
             return tag
         if not with_debugpy:
             job_image = ensure_job_image(
-                base_image=base_image, progress=progress, context_dir=context_dir
+                base_image=base_image,
+                progress=progress,
+                context_dir=context_dir,
+                requirements=requirements,
+                project=project,
             )
             return _without_debugpy(client, job_image, tag, digest, base, say)
         with cache_lock("job-image"):
             if _exists(client, tag):  # built by another process while we waited
                 return tag
-            wheelhouse = _wheelhouse([folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS], say)
+            wheelhouse = _wheelhouse(requirement_paths, say)
             # The Dockerfile labels the image itself (role, hash, debugpy, base) in one step.
             say(f"Building job image {tag} on {base}")
             _build(
@@ -148,7 +166,7 @@ def ensure_job_image(
                 wheelhouse,
                 tag,
                 {**build_args, "MLMAX_JOB_HASH": digest},
-                {},
+                labels,
                 digest,
                 say,
             )
@@ -180,6 +198,22 @@ def _without_debugpy(
     return tag
 
 
+def project_repository(project: str) -> str:
+    """The image repository of a project's own job images: `mlmax-job-<project>`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", project.lower()).strip("-") or "project"
+    return f"{JOB_REPOSITORY}-{slug}"
+
+
+def _read_requirements(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ImageBuildError(
+            f"Cannot read the requirements file {path} ({error.strerror}); fix the path in "
+            "[tool.mlmax] of your pyproject.toml."
+        ) from None
+
+
 def current_job_tags(base_image: str | None = None) -> list[str]:
     """The tags ensure_job_image would return now (both variants), without building."""
     with _engine() as client:
@@ -191,7 +225,11 @@ def current_job_tags(base_image: str | None = None) -> list[str]:
 
 
 def _job_image_spec(
-    client: docker.DockerClient, base: str, with_debugpy: bool, files: Mapping[str, bytes]
+    client: docker.DockerClient,
+    base: str,
+    with_debugpy: bool,
+    files: Mapping[str, bytes],
+    repository: str = JOB_REPOSITORY,
 ) -> tuple[str, str, dict[str, str]]:
     build_args = {"BASE_IMAGE": base, "WITH_DEBUGPY": "1" if with_debugpy else "0"}
     digest = image_hash(
@@ -200,7 +238,7 @@ def _job_image_spec(
         client.api.inspect_image(base)["Id"],
         build_args,
     )
-    tag = f"{JOB_REPOSITORY}:{digest[:12]}" + ("" if with_debugpy else NODEBUG_SUFFIX)
+    tag = f"{repository}:{digest[:12]}" + ("" if with_debugpy else NODEBUG_SUFFIX)
     return tag, digest, build_args
 
 
@@ -509,6 +547,7 @@ def list_job_images() -> list[JobImage]:
                 tag
                 for tag in entry.get("RepoTags") or []
                 if tag.partition(":")[0] == _REPOSITORY_OF_ROLE.get(role)
+                or (role == "job" and tag.startswith(JOB_REPOSITORY + "-"))
             ]
             for tag in ours:
                 images.append(

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun, get_job
+from mlmax.catalog import JobDefinition, JobRun, get_job
 from mlmax.localmode import compose, containers, labels, trainer_hook
 from mlmax.localmode.debug import DebugOptions
 from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
@@ -119,11 +119,11 @@ class _Run:
         session: OfflineSession,
         debug: DebugOptions | None,
         environment: Mapping[str, str] | None,
-        code_dir: Path,
+        code_dir: Path | None,
     ) -> None:
         self.run = run
-        self.code_dir = code_dir
         self.job: JobDefinition = run.job
+        self.code_dir = code_dir or self.job.source_dir
         self.image = image
         self.session = session
         self.debug = debug
@@ -272,7 +272,7 @@ def run_job(
     debug: DebugOptions | None = None,
     environment: Mapping[str, str] | None = None,
     progress: Progress | None = None,
-    code_dir: Path = JOBS_DIR,
+    code_dir: Path | None = None,
 ) -> JobResult:
     """Run one job in its container; raise JobFailedError (or JobTimeoutError) on failure.
 
@@ -340,8 +340,14 @@ class LocalMode:
         default_timeout: float | None = None,
         progress: Progress | None = None,
         temp_parent: Path | None = None,
+        project_root: Path | None = None,
+        image_for: Callable[[JobDefinition], str] | None = None,
     ) -> None:
         self.image = image
+        # Where the project's pyproject.toml (its declared jobs) is looked up.
+        self.project_root = project_root
+        # A job's own image (declared image or requirements); default: `image`.
+        self.image_for = image_for or (lambda _job: image)
         self.real_s3 = real_s3_requested() if real_s3 is None else real_s3
         # An S3 server someone else owns (a pytest fixture); otherwise LocalMode starts one.
         self._s3_endpoint_url = s3_endpoint_url
@@ -402,10 +408,10 @@ class LocalMode:
         debug: DebugOptions | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> JobResult:
-        """Run a job of the catalogue by name with host directories for its channels."""
+        """Run a declared job (by name) with host directories for its channels."""
         if self.session is None:
             raise RuntimeError("use LocalMode as a context manager: with LocalMode(...) as lm")
-        definition = get_job(job) if isinstance(job, str) else job
+        definition = get_job(job, self.project_root) if isinstance(job, str) else job
         run = JobRun(
             job=definition,
             inputs={k: Path(v) for k, v in (inputs or {}).items()},
@@ -414,7 +420,7 @@ class LocalMode:
         )
         return self.job_runner(
             run,
-            image=self.image,
+            image=self.image_for(definition),
             session=self.session,
             timeout=self.default_timeout if timeout is None else timeout,
             debug=debug,

@@ -4,9 +4,9 @@ The builders here are shared by every runner that goes through the SDK: Local Mo
 LocalSession and instance type "local"; a SageMaker runner passes a real session, an
 instance type and S3 URIs. Running them (threads, timeouts, clean-up) is `runner.py`'s job.
 
-- Processing jobs use `FrameworkProcessor` with `source_dir` = the jobs folder: the SDK packs
-  the folder's CURRENT content on every run (helper modules included) and runs the script
-  from `/opt/ml/processing/input/code`, so editing a job needs no image rebuild.
+- Processing jobs use `FrameworkProcessor` with `source_dir` = the job's declared folder:
+  the SDK packs the folder's CURRENT content on every run (helper modules included) and runs
+  the script from `/opt/ml/processing/input/code`, so editing a job needs no image rebuild.
 - Training uses `ModelTrainer` with `SourceCode(source_dir=jobs folder, command=...,
   args=...)`: with `command`, `args` reach the script exactly as on the host (hyperparameters
   would only reach `SM_HP_*`). In Local Mode the folder is bind-mounted, read live.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlmax.catalog import JOBS_DIR, JobDefinition
+from mlmax.catalog import JobDefinition
 from mlmax.localmode.debug import DebugOptions
 
 # Every job container gets these: no .pyc files written into a bind-mounted source folder,
@@ -65,7 +65,7 @@ def processing_step(
     instance_type: str = "local",
     instance_count: int = 1,
     role: str | None = None,
-    code_dir: Path = JOBS_DIR,
+    code_dir: Path | None = None,
     environment: Mapping[str, str] | None = None,
     debug: DebugOptions | None = None,
     job_name: str | None = None,
@@ -125,7 +125,7 @@ def processing_step(
         processor=processor,
         run_arguments={
             "code": job.script,
-            "source_dir": str(code_dir),
+            "source_dir": str(code_dir or job.source_dir),
             "inputs": processing_inputs,
             "outputs": processing_outputs,
             # SageMaker refuses an empty ContainerArguments list; None leaves it out.
@@ -145,7 +145,7 @@ def training_step(
     instance_type: str = "local",
     instance_count: int = 1,
     role: str | None = None,
-    code_dir: Path = JOBS_DIR,
+    code_dir: Path | None = None,
     environment: Mapping[str, str] | None = None,
     debug: DebugOptions | None = None,
     local_container_root: Path | None = None,
@@ -165,7 +165,7 @@ def training_step(
         raise ValueError(f"job {job.name!r} is a {job.kind} job, not a training job")
     python = debug.python_command() if debug else ["python3"]
     source_code = SourceCode(
-        source_dir=str(code_dir),
+        source_dir=str(code_dir or job.source_dir),
         command=" ".join(shlex.quote(part) for part in [*python, job.script]),
         args=list(arguments),
     )

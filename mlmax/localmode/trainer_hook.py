@@ -20,6 +20,9 @@ from typing import Any
 _MARK = "_mlmax_wrapped"
 _lock = threading.Lock()
 _extra_by_root: dict[str, dict[str, Any]] = {}
+# Registered with container_root=None: trainers under any root not registered on its own
+# (a test's own ModelTrainer through `sm_session`, wherever its local_container_root is).
+ANY_ROOT = "*"
 
 
 class TrainerHookError(RuntimeError):
@@ -63,7 +66,7 @@ def install() -> None:
         @functools.wraps(original)
         def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
             service = original(self, *args, **kwargs)
-            extra = _extra_by_root.get(_key(self.container_root))
+            extra = _extra_by_root.get(_key(self.container_root)) or _extra_by_root.get(ANY_ROOT)
             return _merge(service, extra) if extra else service
 
         setattr(create_docker_host, _MARK, True)
@@ -73,11 +76,12 @@ def install() -> None:
 
 @contextlib.contextmanager
 def extra_service_config(
-    container_root: Path, *, labels: dict[str, str], ports: list[str] | None = None
+    container_root: Path | None, *, labels: dict[str, str], ports: list[str] | None = None
 ) -> Iterator[None]:
-    """Add `labels` and `ports` to the compose services of trainers using `container_root`."""
+    """Add `labels` and `ports` to the compose services of trainers using `container_root`
+    (None: any root no other registration names)."""
     install()
-    key = _key(container_root)
+    key = ANY_ROOT if container_root is None else _key(container_root)
     with _lock:
         _extra_by_root[key] = {"labels": dict(labels), "ports": list(ports or [])}
     try:

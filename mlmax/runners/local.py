@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Self
 
 from mlmax.catalog import JobRun
+from mlmax.job_images import JobImages
 from mlmax.progress import Progress, or_default
 from mlmax.runners.base import StepFailed, StepResult
 
@@ -65,7 +66,7 @@ class LocalModeRunner:
         echo_sdk_output: bool = False,
         max_parallel_steps: int | None = None,
     ) -> None:
-        self.image = image
+        self._images: JobImages = JobImages(override=image, progress=progress)
         # Two at a time on two cores or more: each job's container has its own CPU budget,
         # and the host process mostly waits on compose.
         self.max_parallel_steps = max_parallel_steps or min(2, os.cpu_count() or 1)
@@ -75,13 +76,15 @@ class LocalModeRunner:
         self._local: object | None = None
 
     def __enter__(self) -> Self:
-        from mlmax.localmode.image import ensure_job_image
         from mlmax.localmode.runner import LocalMode
 
-        if self.image is None:
-            # Builds only when the workspace's image is missing (content-hashed tag).
-            self.image = ensure_job_image(progress=self._progress)
-        local = LocalMode(image=self.image, default_timeout=self.timeout_seconds)
+        # Each job runs in its declared image, else mlmax's job image: each built only when
+        # missing (content-hashed tag) and when a job first needs it.
+        local = LocalMode(
+            image=self._images.override or "",
+            default_timeout=self.timeout_seconds,
+            image_for=self._images,
+        )
         local.__enter__()
         self._local = local
         return self
@@ -95,6 +98,11 @@ class LocalModeRunner:
         local, self._local = self._local, None
         if local is not None:
             local.__exit__(exc_type, exc, tb)  # type: ignore[attr-defined]
+
+    @property
+    def image(self) -> str:
+        """The image mlmax's own jobs run in (built on first use when missing)."""
+        return self._images.default()
 
     def _sdk_echo(self) -> contextlib.AbstractContextManager[object]:
         if self.echo_sdk_output:

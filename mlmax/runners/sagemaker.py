@@ -465,6 +465,10 @@ class SageMakerRunner:
             poll_seconds=self.options.poll_seconds,
         )
 
+    def _code_for(self, job: JobDefinition) -> Path:
+        """mlmax's jobs ship from the staged copy; a project's from its declared folder."""
+        return self.code_dir if job.source_dir == JOBS_DIR else job.source_dir
+
     def _start_processing(
         self, step: str, step_run: JobRun, inputs: dict[str, str], outputs: dict[str, str]
     ) -> tuple[JobWatcher, dict[str, str]]:
@@ -478,7 +482,7 @@ class SageMakerRunner:
             arguments=step_run.all_arguments,
             instance_type=self.options.instance_type(step_run.job),
             role=self.role,
-            code_dir=self.code_dir,
+            code_dir=self._code_for(step_run.job),
             job_name=job_name,
         ).execute(wait=False, logs=False)
         return self._watcher(PROCESSING_API, job_name, step), outputs
@@ -495,7 +499,7 @@ class SageMakerRunner:
             arguments=step_run.all_arguments,
             instance_type=self.options.instance_type(step_run.job),
             role=self.role,
-            code_dir=self.code_dir,
+            code_dir=self._code_for(step_run.job),
             output_path=outputs.get(output_name, self.run_uri(step, output_name)),
             job_name_prefix=f"mlmax-{step}",
         )

@@ -58,7 +58,7 @@ def test_python_dash_m_mlmax_is_the_command() -> None:
         (["pipeline", "--model-type", "svm"], "argument --model-type: invalid choice: 'svm'"),
         (["pipeline", "--drift", "-1"], "argument --drift: must be 0 or more"),
         (["data", "generate", "--rows", "5"], "the following arguments are required: --output"),
-        (["run", "nojob"], "argument job: invalid choice: 'nojob'"),
+        (["run", "nojob"], "unknown job 'nojob'; choose one of:"),
         (["image"], "the following arguments are required: ACTION"),
     ],
 )

@@ -1,0 +1,60 @@
+"""`sm_session`: the offline Local Mode session for a test's own SageMaker SDK objects.
+
+A test written against the SDK (a `FrameworkProcessor(...).run(...)`, a `ScriptProcessor`,
+a `ModelTrainer(...).train()` in Local Mode) runs offline when it passes
+`sagemaker_session=sm_session`: the session talks to the embedded S3 with dummy credentials,
+the test's environment is pinned to them (nothing reads ~/.aws), every container the SDK
+starts carries this test's labels, and after the test those containers and the session's
+directories are removed. A failing test gets the containers' log tail in its report.
+
+Loaded by mlmax.pytest_plugin (`pytest_plugins`), so every project that installs mlmax has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_runs_key = pytest.StashKey[list[str]]()
+LOG_TAIL_LINES = 60
+
+
+@pytest.fixture
+def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A SageMaker SDK LocalSession bound to the embedded S3, for the test's own SDK objects."""
+    from mlmax.localmode import compose, containers, labels, trainer_hook
+    from mlmax.localmode.session import remove_tree
+
+    offline = sm_localmode.session
+    run_id = labels.new_run_id("sdk")
+    run_labels = labels.current_session().for_run(f"sdk:{request.node.name}", run_id)
+    root = offline.run_dir(run_id)
+    request.node.stash.setdefault(_runs_key, []).append(run_id)
+    try:
+        # Pinned for the whole test: the SDK reads the environment again wherever it builds
+        # a boto session of its own (ModelTrainer does).
+        with offline.pinned(), trainer_hook.extra_service_config(None, labels=run_labels):
+            yield offline.local_session(
+                container_root=root, container_config={"labels": run_labels}
+            )
+    finally:
+        compose.kill_processes(root)
+        containers.remove_run(run_id)
+        remove_tree(root)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    run_ids = item.stash.get(_runs_key, [])
+    if report.when == "call" and report.failed and run_ids:
+        from mlmax.localmode import containers
+
+        for run_id in run_ids:
+            ran = containers.run_containers(run_id)
+            if ran:
+                tail = containers.logs_of(ran, tail_lines=LOG_TAIL_LINES)
+                report.sections.append(("containers of sm_session (last lines)", tail))
+    return report
