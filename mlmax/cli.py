@@ -608,8 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
     debug = commands.add_parser(
         "debug",
         help="run one job in its container under debugpy and wait for a debugger",
-        description="Run one job in its Local Mode container under debugpy, published on "
-        "127.0.0.1 only, and wait for a debugger (VS Code: 'Attach to Local Mode container'). "
+        description="Run one job in its Local Mode container under debugpy, reachable only "
+        "through a forward on the host's 127.0.0.1, and wait for a debugger (VS Code: "
+        "'Attach to Local Mode container'). "
         "Prints 'debugpy listening on 127.0.0.1:PORT' once it can attach. Arguments after `--` "
         "go to the job script.",
         epilog="example: mlmax debug monitoring --input baseline=train.csv --input data=new.csv",

@@ -2,18 +2,21 @@
 
 Two modes:
 
-- ``debugpy``: the job's script runs under ``python3 -m debugpy --listen 0.0.0.0:5678
-  --wait-for-client``; the port is published on the host's 127.0.0.1 ONLY (anyone who can
-  reach debugpy can run code as the job). When debugpy really listens, ``on_ready`` gets a
-  `ReadyInfo` whose `line` tools key on; if no debugger connects within ``wait_timeout`` the
-  container is removed and `DebuggerNotAttachedError` raised.
+- ``debugpy``: the job's script runs under debugpy listening on the CONTAINER's loopback
+  (127.0.0.1:5678, ``--wait-for-client``), started by `debug_bootstrap` so the job's heavy
+  imports are done before a debugger attaches. Nothing is published and nothing listens on
+  the container's network interface: a `PortForward` on the host's 127.0.0.1 relays each
+  connection into the container through the Docker API (anyone who can reach debugpy can run
+  code as the job, so neither other containers on the network nor the host at the container's
+  IP may). When debugpy really listens, ``on_ready`` gets a `ReadyInfo` whose `line` tools key
+  on; if no debugger connects within ``wait_timeout`` the container is removed and
+  `DebuggerNotAttachedError` raised.
 - ``repl``: the script runs under ``python3 -i`` in the (tty) container; ``on_ready`` gets the
   ``docker attach`` / ``docker exec`` commands. The job ends when the interpreter does.
 
 Readiness is read from the container's own socket table (``/proc/net/tcp``), never by
-connecting: docker-proxy accepts a TCP connection before debugpy listens, and a probe that
-does reach debugpy and hangs up makes it stop accepting the real client (measured with
-debugpy 1.8: the next ``initialize`` is never answered).
+connecting: a probe that reaches debugpy and hangs up makes it stop accepting the real client
+(measured with debugpy 1.8: the next ``initialize`` is never answered).
 
 This module imports only the standard library at import time: the runner imports
 `DebugOptions` from here, and the pytest plugin imports the constants.
@@ -21,6 +24,7 @@ This module imports only the standard library at import time: the runner imports
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import posixpath
@@ -28,6 +32,7 @@ import shlex
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +43,13 @@ from mlmax.localmode.errors import JobFailedError, LocalModeError
 
 if TYPE_CHECKING:
     from mlmax.catalog import JobDefinition, JobRun
+    from mlmax.localmode.port_forward import PortForward
     from mlmax.localmode.runner import JobResult
     from mlmax.localmode.session import OfflineSession
 
 DEBUGPY_PORT = 5678  # where debugpy listens inside the container
 DEFAULT_INSPECT_PORT = 5678  # the host port on 127.0.0.1, as in VS Code's usual launch config
+DEBUGPY_HOST = "127.0.0.1"  # inside the container: only the forwarder's relay reaches it
 DEFAULT_WAIT_TIMEOUT = 300.0  # seconds to wait for a debugger to connect
 LOOPBACK = "127.0.0.1"
 READY_PREFIX = "mlmax: debugpy listening on"
@@ -58,9 +65,8 @@ _TCP_LISTEN = 0x0A
 
 @dataclass(frozen=True)
 class DebugOptions:
-    """How the runner starts the job's interpreter and which ports it publishes."""
+    """How the runner starts the job's interpreter (nothing is published: see PortForward)."""
 
-    host_port: int = DEFAULT_INSPECT_PORT
     container_port: int = DEBUGPY_PORT
     wait_for_client: bool = True
     mode: InspectMode = "debugpy"
@@ -77,8 +83,8 @@ class DebugOptions:
             return ["python3", "-i"]
         # Frozen stdlib modules make debugpy warn and may miss breakpoints (Python >= 3.11);
         # older interpreters ignore unknown -X options.
-        command = ["python3", "-Xfrozen_modules=off", "-m", "debugpy"]
-        command += ["--listen", f"0.0.0.0:{self.container_port}"]
+        command = ["python3", "-Xfrozen_modules=off", "-c", _bootstrap_source()]
+        command += ["--listen", f"{DEBUGPY_HOST}:{self.container_port}"]
         if self.wait_for_client:
             command.append("--wait-for-client")
         if self.code_alias:
@@ -90,13 +96,18 @@ class DebugOptions:
             command = ["sh", "-c", link, *command]
         return command
 
-    def port_mapping(self) -> str:
-        """Compose `ports` entry; never on all interfaces (the debugger runs any code)."""
-        return f"{LOOPBACK}:{self.host_port}:{self.container_port}"
 
-    def ports(self) -> list[str]:
-        """The compose `ports` of the job's container (none for the REPL)."""
-        return [] if self.mode == "repl" else [self.port_mapping()]
+BOOTSTRAP = Path(__file__).with_name("debug_bootstrap.py")
+
+
+def _bootstrap_source() -> str:
+    """debug_bootstrap for `python3 -c` (the image has no mlmax), as ONE shell-safe line.
+
+    The SDK's entry scripts join the command into one line of shell (training even folds its
+    newlines), so the source travels compressed and base64-encoded.
+    """
+    packed = base64.b64encode(zlib.compress(BOOTSTRAP.read_bytes(), 9)).decode("ascii")
+    return f"import base64,zlib;exec(zlib.decompress(base64.b64decode('{packed}')))"
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -162,9 +173,16 @@ def resolve_host_port(port: int) -> int:
     return port
 
 
-def _port_taken_by_docker(error: BaseException) -> bool:
-    text = str(error).lower()
-    return "port is already allocated" in text or "address already in use" in text
+def open_forward(port: int) -> PortForward:
+    """A PortForward from the host's 127.0.0.1:`port` (0 = free) to debugpy in the container."""
+    from mlmax.localmode.port_forward import PortForward
+
+    try:
+        return PortForward(port, DEBUGPY_PORT)
+    except OSError as error:
+        if error.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise InspectPortBusyError(port) from None
+        raise
 
 
 # -- what the user sees ------------------------------------------------------------------------
@@ -294,6 +312,9 @@ class _Watch(threading.Thread):
         wait_timeout: float,
         on_ready: Callable[[Any], None] | None,
         started: float,
+        forward: PortForward | None = None,
+        grace: float | None = None,
+        on_grace: Callable[[ReadyInfo], None] | None = None,
     ) -> None:
         super().__init__(name=f"mlmax-inspect-{job}", daemon=True)
         from mlmax.localmode import containers, labels
@@ -306,6 +327,9 @@ class _Watch(threading.Thread):
         self.wait_timeout = wait_timeout
         self.on_ready = on_ready
         self.started = started
+        self.forward = forward
+        self.grace = grace
+        self.on_grace = on_grace
         self.stopping = threading.Event()
         self.gave_up = False
         self.ready: ReadyInfo | ReplInfo | None = None
@@ -356,6 +380,8 @@ class _Watch(threading.Thread):
             if container is None and not self._wait():
                 return
         self.container = container
+        if self.forward is not None:
+            self.forward.target(container)
         if self.options.mode == "repl":
             while (rows := _sockets(container)) == [] and container.status == "created":
                 if not self._wait():
@@ -373,23 +399,30 @@ class _Watch(threading.Thread):
             if not self._wait():
                 return
         ready_at = time.monotonic()
-        self._announce(
-            ReadyInfo(
-                job=self.job,
-                port=self.options.host_port,
-                code_root=code_root(self.kind),
-                container=container.name,
-                since_start=ready_at - self.started,
-            )
+        if self.forward is not None:
+            self.forward.set_ready()
+        info = ReadyInfo(
+            job=self.job,
+            port=self.forward.port if self.forward is not None else 0,
+            code_root=code_root(self.kind),
+            container=container.name,
+            since_start=ready_at - self.started,
         )
+        self._announce(info)
         deadline = ready_at + self.wait_timeout
+        grace_at = None if self.grace is None else ready_at + self.grace
         while True:
             rows = _sockets(container)
             if rows is None:
                 return
             if has_client(rows, port):
                 break
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if grace_at is not None and now >= grace_at:
+                grace_at = None
+                if self.on_grace is not None:
+                    self.on_grace(info)
+            if now >= deadline:
                 self.gave_up = True
                 self._containers.remove([container])  # ends compose; the runner cleans up
                 return
@@ -428,15 +461,20 @@ def debug_job(
     environment: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
     record: DebugRun | None = None,
+    grace: float | None = None,
+    on_grace: Callable[[ReadyInfo], None] | None = None,
+    code_dir: Path = JOBS_DIR,
 ) -> JobResult:
     """Run `run` in its Local Mode container under debugpy (or `python3 -i` for "repl").
 
-    - `port`: host port on 127.0.0.1 (0 = a free one); InspectPortBusyError if taken.
+    - `port`: host port on 127.0.0.1 (0 = a free one) where a PortForward relays to debugpy
+      on the container's loopback; InspectPortBusyError if taken.
     - `image`: for debugpy, an image without debugpy is replaced by a derived image with
       debugpy installed offline (`image.ensure_debugpy_image`).
     - `on_ready(ReadyInfo)` once debugpy listens (`info.line` is the ready line); for "repl"
       `on_ready(ReplInfo)` once the container runs.
     - No debugger within `wait_timeout` s: DebuggerNotAttachedError, container removed.
+    - `on_grace(ReadyInfo)` once, if no debugger connected `grace` s after readiness.
     - `session`: an OfflineSession to reuse; without one a LocalMode (embedded S3, private
       temp dirs) is started and stopped around the run.
     - `timeout`: of the whole job (None: as long as the person debugging needs).
@@ -445,14 +483,15 @@ def debug_job(
     if mode not in INSPECT_MODES:
         raise InspectError(f"unknown inspect mode {mode!r}; choose one of {INSPECT_MODES}")
     started = time.monotonic()
-    host_port = resolve_host_port(port) if mode == "debugpy" else port
-    if mode == "debugpy":
-        from mlmax.localmode.image import ensure_debugpy_image
-
-        image = ensure_debugpy_image(image, progress=progress)
     alias = PROCESSING_CODE_ROOT if run.job.kind == "training" else None
-    options = DebugOptions(host_port=host_port, mode=mode, code_alias=alias)
+    options = DebugOptions(mode=mode, code_alias=alias)
     with contextlib.ExitStack() as stack:
+        forward = None
+        if mode == "debugpy":
+            forward = stack.enter_context(open_forward(port))
+            from mlmax.localmode.image import ensure_debugpy_image
+
+            image = ensure_debugpy_image(image, progress=progress)
         if session is None:
             from mlmax.localmode.runner import LocalMode
 
@@ -471,6 +510,10 @@ def debug_job(
             progress=progress,
             record=record,
             started=started,
+            forward=forward,
+            grace=grace,
+            on_grace=on_grace,
+            code_dir=code_dir,
         )
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
 
@@ -488,6 +531,10 @@ def _run_watched(
     progress: Callable[[str], None] | None,
     record: DebugRun | None,
     started: float,
+    forward: PortForward | None,
+    grace: float | None,
+    on_grace: Callable[[ReadyInfo], None] | None,
+    code_dir: Path,
 ) -> JobResult:
     from mlmax.localmode.runner import run_job
 
@@ -498,6 +545,9 @@ def _run_watched(
         wait_timeout=wait_timeout,
         on_ready=on_ready,
         started=started,
+        forward=forward,
+        grace=grace,
+        on_grace=on_grace,
     )
     watch.start()
     try:
@@ -509,6 +559,7 @@ def _run_watched(
             debug=options,
             environment=environment,
             progress=progress,
+            code_dir=code_dir,
         )
     except JobFailedError as error:
         if watch.error is not None:
@@ -517,9 +568,8 @@ def _run_watched(
                 f"({watch.error}); the job was stopped, run it again"
             ) from error
         if watch.gave_up:
-            raise DebuggerNotAttachedError(run.job.name, options.host_port, wait_timeout) from None
-        if options.mode == "debugpy" and _port_taken_by_docker(error):
-            raise InspectPortBusyError(options.host_port) from None
+            port = forward.port if forward is not None else 0
+            raise DebuggerNotAttachedError(run.job.name, port, wait_timeout) from None
         raise
     finally:
         watch.stop()

@@ -159,8 +159,6 @@ class _Run:
             staged.mkdir(parents=True)
             outputs[name] = staged.as_uri()
         container_config: dict[str, Any] = {"labels": dict(self.labels)}
-        if self.debug and self.debug.ports():
-            container_config["ports"] = self.debug.ports()
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
         return processing_step(
@@ -188,9 +186,8 @@ class _Run:
         """Run the step; return (the SDK's error, whether the run was stopped by timeout)."""
         step = self.build()
         worker = _Worker(f"mlmax-{self.run_id}", step.execute)
-        ports = self.debug.ports() if self.debug else None
         hook = (
-            trainer_hook.extra_service_config(self.trainer_root, labels=self.labels, ports=ports)
+            trainer_hook.extra_service_config(self.trainer_root, labels=self.labels)
             if self.job.kind == "training"
             else contextlib.nullcontext()
         )

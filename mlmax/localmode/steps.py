@@ -86,9 +86,12 @@ def processing_step(
 
     if job.kind != "processing":
         raise ValueError(f"job {job.name!r} is a {job.kind} job, not a processing job")
+    python = debug.python_command() if debug else ["python3"]
     processor = FrameworkProcessor(
         image_uri=image,
-        command=debug.python_command() if debug else ["python3"],
+        # The SDK joins the command with spaces into its bash entry script: quote each part
+        # (the debug bootstrap passes Python source with `python3 -c`).
+        command=[shlex.quote(part) for part in python],
         role=role,
         instance_type=instance_type,
         instance_count=instance_count,

@@ -19,16 +19,10 @@ from mlmax.jobs import schema
 from mlmax.localmode import containers, labels
 from mlmax.localmode.debug import path_mappings
 from tests.dap_client import DapClient
-from tests.inspect.driver import READY, InspectRun
+from tests.inspect.driver import READY, InspectRun, line_of
+from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
 
 pytestmark = pytest.mark.smlocal
-
-
-def _line_of(path: Path, text: str) -> int:
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if text in line:
-            return number
-    raise AssertionError(f"{text!r} is not in {path}")
 
 
 def test_debug_command_stops_at_a_breakpoint_then_finishes_the_job(tmp_path: Path) -> None:
@@ -36,7 +30,7 @@ def test_debug_command_stops_at_a_breakpoint_then_finishes_the_job(tmp_path: Pat
     new = write_csv(tmp_path / "new.csv", rows=400, seed=2, drift=1.0)
     out = tmp_path / "monitoring"
     job_file = JOBS_DIR / "monitoring.py"
-    line = _line_of(job_file, "def main(") + 1
+    line = line_of(job_file, "def main(") + 1
     run = InspectRun(
         ["debug", "monitoring", "--port", "0", "--wait-timeout", "120",
          "--input", f"baseline={baseline}", "--input", f"data={new}",
@@ -50,8 +44,7 @@ def test_debug_command_stops_at_a_breakpoint_then_finishes_the_job(tmp_path: Pat
         [container] = containers.docker_client().containers.list(
             filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
         )
-        bindings = container.attrs["HostConfig"]["PortBindings"]["5678/tcp"]
-        assert bindings == [{"HostIp": "127.0.0.1", "HostPort": ready["port"]}]
+        assert_debugger_only_on_loopback_forward(container)
         with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
             attach = dap.attach(path_mappings=path_mappings())
             dap.wait_event("initialized", timeout=30)

@@ -25,6 +25,14 @@ READY = re.compile(
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def line_of(path: Path, text: str) -> int:
+    """The number of the line of `path` containing `text` (robust to edits above it)."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} is not in {path}")
+
+
 class InspectRun:
     def __init__(
         self,

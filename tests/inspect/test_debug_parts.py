@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
+import zlib
 
 import pytest
 
@@ -38,20 +40,21 @@ def test_default_port_is_exported_by_the_plugin():
     assert pytest_plugin.DEFAULT_INSPECT_PORT == 5678 == debug.DEFAULT_INSPECT_PORT
 
 
-def test_debugpy_command_listens_on_all_container_interfaces_but_publishes_on_loopback():
-    options = DebugOptions(host_port=41234)
-    command = options.python_command()
-    assert command[0] == "python3"
-    assert command[command.index("-m") + 1] == "debugpy"
-    assert command[command.index("--listen") + 1] == "0.0.0.0:5678"
+def test_debugpy_listens_on_the_containers_loopback_through_the_bootstrap():
+    command = DebugOptions().python_command()
+    assert command[:3] == ["python3", "-Xfrozen_modules=off", "-c"]
+    # One line without newlines (the SDK's shell entry scripts fold them), carrying the
+    # bootstrap's source.
+    assert "\n" not in command[3]
+    packed = re.search(r"b64decode\('([^']+)'\)", command[3]).group(1)
+    assert zlib.decompress(base64.b64decode(packed)) == debug.BOOTSTRAP.read_bytes()
+    # Only the forwarder's relay, inside the container, can reach it: never 0.0.0.0.
+    assert command[command.index("--listen") + 1] == "127.0.0.1:5678"
     assert "--wait-for-client" in command
-    assert options.ports() == ["127.0.0.1:41234:5678"]
 
 
-def test_repl_mode_runs_python_i_and_publishes_nothing():
-    options = DebugOptions(mode="repl")
-    assert options.python_command() == ["python3", "-i"]
-    assert options.ports() == []
+def test_repl_mode_runs_python_i():
+    assert DebugOptions(mode="repl").python_command() == ["python3", "-i"]
 
 
 def test_repl_info_prints_exact_docker_commands():
@@ -117,7 +120,7 @@ def test_training_debug_command_links_the_processing_root_to_the_training_code(t
     options = DebugOptions(code_alias=str(alias), code_root=str(code))
     command = options.python_command()
     assert command[:2] == ["sh", "-c"]
-    assert command[3:6] == ["python3", "-Xfrozen_modules=off", "-m"]
+    assert command[3:6] == ["python3", "-Xfrozen_modules=off", "-c"]
     # Run the wrapper with `echo` in place of the interpreter: it links, then execs the rest.
     wrapper = [*command[:3], "echo", "python3", "job.py", "--c", "0.5"]
     done = subprocess.run(wrapper, capture_output=True, text=True, check=True)

@@ -18,7 +18,8 @@ from mlmax.catalog import JOBS_DIR
 from mlmax.localmode import compose, containers, labels
 from mlmax.localmode.debug import path_mappings
 from tests.dap_client import DapClient
-from tests.inspect.driver import READY, InspectRun
+from tests.inspect.driver import READY, InspectRun, line_of
+from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
 
 pytestmark = pytest.mark.smlocal
 
@@ -27,14 +28,6 @@ PREPROCESSING_TEST = "test_preprocessing_splits_generated_data"
 TRAINING_TEST = "test_training_packs_model_and_reports_metrics"
 START_TIMEOUT = 300  # image checks, S3, SDK upload on a busy 2-core machine
 RUN_TIMEOUT = 300
-
-
-def _line_of(path: Path, text: str) -> int:
-    """The line number of the line of `path` containing `text` (robust to edits above it)."""
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if text in line:
-            return number
-    raise AssertionError(f"{text!r} is not in {path}")
 
 
 def _containers_of(run: InspectRun) -> list:
@@ -93,16 +86,15 @@ def _report(what: str, ready_at: float, seen: dict[str, object]) -> None:
 
 def test_processing_job_stops_at_a_workspace_breakpoint(tmp_path):
     job_file = JOBS_DIR / "preprocessing.py"
-    line = _line_of(job_file, 'after cleaning")')
+    line = line_of(job_file, 'after cleaning")')
     with _inspect(tmp_path) as run:
         ready_at, ready = run.wait_for(READY, START_TIMEOUT)
         assert (ready["job"], ready["code"]) == ("preprocessing", "/opt/ml/processing/input/code")
         port = int(ready["port"])
 
-        # The debug port is published on the host's loopback only.
+        # Nothing is published; only the forward on the host's loopback reaches debugpy.
         [container] = _containers_of(run)
-        bindings = container.attrs["HostConfig"]["PortBindings"]
-        assert bindings == {"5678/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        assert_debugger_only_on_loopback_forward(container)
 
         seen = _debug_session(port, job_file, line, "cleaned", "len(cleaned) > 500")
         assert (seen["line"], seen["path"]) == (line, job_file)
@@ -116,14 +108,13 @@ def test_processing_job_stops_at_a_workspace_breakpoint(tmp_path):
 
 def test_training_job_stops_at_a_workspace_breakpoint_through_a_pty(tmp_path):
     job_file = JOBS_DIR / "train.py"
-    line = _line_of(job_file, 'print(f"train: fitting')
+    line = line_of(job_file, 'print(f"train: fitting')
     with _inspect(tmp_path, "--inspect-job", "train", use_pty=True, test=TRAINING_TEST) as run:
         ready_at, ready = run.wait_for(READY, START_TIMEOUT)
         assert (ready["job"], ready["code"]) == ("train", "/opt/ml/input/data/code")
         port = int(ready["port"])
         [container] = [c for c in _containers_of(run) if c.status == "running"]
-        bindings = container.attrs["HostConfig"]["PortBindings"]
-        assert bindings == {"5678/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        assert_debugger_only_on_loopback_forward(container)
 
         seen = _debug_session(port, job_file, line, "args", "args.c")
         assert (seen["line"], seen["path"]) == (line, job_file)
@@ -140,7 +131,7 @@ def test_image_without_debugpy_is_debugged_through_a_derived_image(tmp_path):
     plain = ensure_job_image(with_debugpy=False)
     assert probe_image(plain)["debugpy"] is False  # the premise: no debugpy in it
     job_file = JOBS_DIR / "preprocessing.py"
-    line = _line_of(job_file, 'after cleaning")')
+    line = line_of(job_file, 'after cleaning")')
     with _inspect(tmp_path, "--sm-image", plain) as run:
         ready_at, ready = run.wait_for(READY, START_TIMEOUT)
         [container] = _containers_of(run)
@@ -196,7 +187,7 @@ def test_ctrl_c_while_waiting_for_the_debugger_leaves_nothing(tmp_path):
 
 def test_ctrl_c_at_a_breakpoint_leaves_nothing(tmp_path):
     job_file = JOBS_DIR / "preprocessing.py"
-    line = _line_of(job_file, 'after cleaning")')
+    line = line_of(job_file, 'after cleaning")')
     with _inspect(tmp_path) as run:
         _, ready = run.wait_for(READY, START_TIMEOUT)
         with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
