@@ -7,6 +7,9 @@ other selected container tests run normally, and the run says so at collection.
 
 Ready lines go through the terminal reporter with capture suspended, flushed, so a tool
 reading pytest's output through a pipe or a pty sees them while the test waits.
+
+Without --inspectlocal, a pytest run under a debugger (VS Code's "Debug Test") registers
+`mlmax.pytest_debug_test.DebugTestPlugin` instead: each job opens as a child debug session.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from mlmax.pytest_debug_test import DebugTestPlugin
 
 from mlmax.localmode.debug import (
     DEFAULT_INSPECT_PORT,
@@ -29,7 +35,7 @@ from mlmax.localmode.debug import (
 )
 
 MARKER = "smlocal"
-_plugin_key = pytest.StashKey["InspectPlugin"]()
+_plugin_key = pytest.StashKey["InspectPlugin | DebugTestPlugin"]()
 
 
 def add_options(group: Any) -> None:
@@ -75,6 +81,7 @@ def configure(config: pytest.Config) -> None:
     """Check the inspect options and register the plugin; UsageError names the fix."""
     mode = config.getoption("--inspectlocal", default=None)
     if not mode:
+        _configure_debug_test(config)
         return
     if not config.getoption("--smlocal"):
         raise pytest.UsageError(
@@ -85,14 +92,7 @@ def configure(config: pytest.Config) -> None:
             "--inspectlocal debugs one job at a time and cannot run under pytest-xdist; "
             "drop -n/--numprocesses and select one test with -k"
         )
-    job = config.getoption("--inspect-job")
-    if job:
-        from mlmax.catalog import get_job
-
-        try:
-            get_job(job)
-        except KeyError as error:
-            raise pytest.UsageError(f"--inspect-job: {error.args[0]}") from None
+    job = _checked_job(config)
     port = config.getoption("--inspect-port")
     if mode == "debugpy":
         try:
@@ -106,8 +106,47 @@ def configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "mlmax-inspect")
 
 
-def plugin_of(config: pytest.Config) -> InspectPlugin | None:
+def _configure_debug_test(config: pytest.Config) -> None:
+    """Under a debugger (VS Code's Debug Test): each job becomes a child debug session."""
+    from mlmax.pytest_debug_test import DebugTestPlugin, under_debugger
+
+    if _uses_xdist(config) or not under_debugger():
+        return
+    plugin = DebugTestPlugin(
+        config, wait_timeout=config.getoption("--inspect-timeout"), job=_checked_job(config)
+    )
+    config.stash[_plugin_key] = plugin
+    config.pluginmanager.register(plugin, "mlmax-debug-test")
+
+
+def _checked_job(config: pytest.Config) -> str | None:
+    job = config.getoption("--inspect-job")
+    if job:
+        from mlmax.catalog import get_job
+
+        try:
+            get_job(job)
+        except KeyError as error:
+            raise pytest.UsageError(f"--inspect-job: {error.args[0]}") from None
+    return job
+
+
+def plugin_of(config: pytest.Config) -> InspectPlugin | DebugTestPlugin | None:
     return config.stash.get(_plugin_key, None)
+
+
+def write_live(config: pytest.Config, lines: list[str]) -> None:
+    """Show `lines` now, even while the test captures output (pipe or pty)."""
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if reporter is None:
+        for line in lines:
+            print(line, file=sys.__stdout__, flush=True)
+        return
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        for line in lines:
+            reporter.write_line(line)
+        reporter.flush()
 
 
 class InspectPlugin:
@@ -178,14 +217,4 @@ class InspectPlugin:
 
     def announce(self, info: ReadyInfo | ReplInfo) -> None:
         """Show the ready line (or the REPL commands) now, even while the test captures."""
-        lines = [info.line] if isinstance(info, ReadyInfo) else info.lines
-        reporter = self.config.pluginmanager.getplugin("terminalreporter")
-        capture = self.config.pluginmanager.getplugin("capturemanager")
-        if reporter is None:
-            for line in lines:
-                print(line, file=sys.__stdout__, flush=True)
-            return
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            for line in lines:
-                reporter.write_line(line)
-            reporter.flush()
+        write_live(self.config, [info.line] if isinstance(info, ReadyInfo) else info.lines)

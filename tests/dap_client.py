@@ -7,7 +7,12 @@ then ``stopped`` events, ``stackTrace`` / ``scopes`` / ``variables`` / ``evaluat
 ``continue``.
 
 A reader thread files every incoming message: responses by request sequence number, events in
-arrival order, so a test can wait for either with a deadline and never sleeps.
+arrival order, so a test can wait for either with a deadline and never sleeps. Reverse
+requests (``runInTerminal``, ``startDebugging``) go to handlers the test registers in
+``on_request``, and are answered with what the handler returns, as VS Code answers them.
+
+Over TCP (attaching to a listening debugpy) with `connect`, or over a debug adapter's
+stdin/stdout (``python -m debugpy.adapter``, as VS Code launches it) with `over_process`.
 
 Typical use::
 
@@ -28,11 +33,12 @@ import contextlib
 import itertools
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 Message = dict[str, Any]
 
@@ -41,11 +47,43 @@ class DapError(RuntimeError):
     """A request failed, the connection closed, or something did not arrive in time."""
 
 
-class DapClient:
-    """One DAP session over one TCP connection."""
-
+class _SocketStream:
     def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class _PipeStream:
+    def __init__(self, reader: IO[bytes], writer: IO[bytes]) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        self.writer.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.writer.close()
+
+
+class DapClient:
+    """One DAP session over one TCP connection or one adapter process's stdio."""
+
+    def __init__(self, stream: socket.socket | _PipeStream) -> None:
+        self._stream = _SocketStream(stream) if isinstance(stream, socket.socket) else stream
+        # Reverse requests: command -> handler(arguments) returning the response body.
+        self.on_request: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {}
+        self.reverse_requests: list[Message] = []
         self._seq = itertools.count(1)
         self._send_lock = threading.Lock()
         self._cond = threading.Condition()
@@ -92,11 +130,14 @@ class DapClient:
                     ) from error
                 time.sleep(0.1)  # poll interval between attempts, bounded by the deadline
 
+    @classmethod
+    def over_process(cls, process: subprocess.Popen[bytes]) -> DapClient:
+        """Speak DAP over a started adapter's stdin/stdout (e.g. `python -m debugpy.adapter`)."""
+        assert process.stdin is not None and process.stdout is not None
+        return cls(_PipeStream(process.stdout, process.stdin))
+
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._stream.close()
         self._reader.join(timeout=5)
 
     def __enter__(self) -> DapClient:
@@ -108,7 +149,7 @@ class DapClient:
     # -- wire ---------------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        reader = self._sock.makefile("rb")
+        reader = self._stream.reader
         reason = "connection closed by the debug adapter"
         try:
             while True:
@@ -142,8 +183,37 @@ class DapClient:
                 self._responses[message["request_seq"]] = message
             elif message.get("type") == "event":
                 self._events.append(message)
-            # Reverse requests (e.g. runInTerminal) are not used by attach; ignore them.
+            elif message.get("type") == "request":
+                self.reverse_requests.append(message)
+                # Answered off the reader thread: a handler may itself wait for messages.
+                threading.Thread(target=self._answer, args=(message,), daemon=True).start()
             self._cond.notify_all()
+
+    def _answer(self, request: Message) -> None:
+        handler = self.on_request.get(request["command"])
+        response: Message = {
+            "seq": next(self._seq),
+            "type": "response",
+            "request_seq": request["seq"],
+            "command": request["command"],
+            "success": handler is not None,
+        }
+        if handler is None:
+            response["message"] = f"this client does not handle {request['command']!r}"
+        else:
+            try:
+                response["body"] = handler(request.get("arguments") or {}) or {}
+            except Exception as error:  # the adapter gets the failure, as from VS Code
+                response.update(success=False, message=str(error))
+        self._write(response)
+
+    def _write(self, message: Message) -> None:
+        data = json.dumps(message).encode()
+        with self._send_lock:
+            try:
+                self._stream.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
+            except (OSError, ValueError) as error:
+                raise DapError(f"could not send {message.get('command')!r}: {error}") from error
 
     def send(self, command: str, arguments: dict[str, Any] | None = None) -> int:
         """Send a request without waiting; returns its sequence number."""
@@ -151,12 +221,7 @@ class DapClient:
         message: Message = {"seq": seq, "type": "request", "command": command}
         if arguments is not None:
             message["arguments"] = arguments
-        data = json.dumps(message).encode()
-        with self._send_lock:
-            try:
-                self._sock.sendall(b"Content-Length: %d\r\n\r\n" % len(data) + data)
-            except OSError as error:
-                raise DapError(f"could not send {command!r}: {error}") from error
+        self._write(message)
         return seq
 
     def _wait(self, found: Callable[[], Message | None], what: str, timeout: float) -> Message:
@@ -191,7 +256,7 @@ class DapClient:
 
     def wait_event(
         self,
-        event: str,
+        event: str | tuple[str, ...],
         timeout: float = 30.0,
         predicate: Callable[[Message], bool] | None = None,
     ) -> Message:
@@ -204,7 +269,8 @@ class DapClient:
         def found() -> Message | None:
             for index in range(self._next_event, len(self._events)):
                 message = self._events[index]
-                if message.get("event") == event and (predicate is None or predicate(message)):
+                names = (event,) if isinstance(event, str) else event
+                if message.get("event") in names and (predicate is None or predicate(message)):
                     self._next_event = index + 1
                     return message
             return None
@@ -219,7 +285,8 @@ class DapClient:
 
     # -- the requests VS Code makes when attaching ----------------------------------------------
 
-    def initialize(self, timeout: float = 10.0) -> dict[str, Any]:
+    def initialize(self, timeout: float = 10.0, **capabilities: Any) -> dict[str, Any]:
+        """`capabilities` add to the client's (e.g. supportsStartDebuggingRequest=True)."""
         return self.request(
             "initialize",
             {
@@ -229,6 +296,7 @@ class DapClient:
                 "linesStartAt1": True,
                 "columnsStartAt1": True,
                 "supportsVariableType": True,
+                **capabilities,
             },
             timeout,
         )
@@ -250,6 +318,10 @@ class DapClient:
             },
         )
         return body.get("breakpoints", [])
+
+    def set_exception_breakpoints(self, filters: list[str]) -> None:
+        """E.g. ["uncaught"], the filter VS Code's Python debugger has on by default."""
+        self.request("setExceptionBreakpoints", {"filters": filters})
 
     def configuration_done(self) -> None:
         self.request("configurationDone")

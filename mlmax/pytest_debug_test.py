@@ -1,0 +1,124 @@
+"""VS Code's "Debug Test" on a container test: each job opens as a child debug session.
+
+When pytest itself runs under debugpy with a client attached (the Test Explorer's "Debug
+Test", or any launch configuration running pytest), every job a container test runs (or only
+`--inspect-job NAME`) runs under debugpy in its container, reached through a forward on the
+host's 127.0.0.1 (`mlmax.localmode.port_forward`; a port the OS picks, never a fixed one).
+Once debugpy listens, pytest sends the custom DAP event `debugpyAttach` through its OWN
+debugger connection, with an attach configuration for that port. The debug adapter passes
+unknown debuggee events on to the client, and the Python Debugger extension starts such an
+event's configuration as a child session of the test's session: breakpoints in the
+workspace's job files bind in the container.
+
+Why not debugpy's own subprocess path: the job is not a subprocess of pytest; the adapter
+listens on the host's loopback (a container cannot reach it) and would signal the job's
+container pid on the host (see the project's notes on Debug Test child sessions).
+
+If no client opens the child session within `GRACE_SECONDS`, the run says so and keeps
+waiting, up to `--inspect-timeout`, for someone to attach by the ready line. Outside a
+debugger this plugin is not registered and nothing changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+GRACE_SECONDS = 10.0  # VS Code opens a child session within about a second
+
+
+def under_debugger() -> bool:
+    """Whether this process runs under debugpy with a client attached."""
+    debugpy = sys.modules.get("debugpy")
+    if debugpy is None:
+        return False
+    try:
+        return bool(debugpy.is_client_connected())
+    except Exception:  # a debugpy without a server set up: not debugging
+        return False
+
+
+def attach_configuration(job: str, port: int) -> dict[str, Any]:
+    """The child session's launch.json-style attach configuration for `job` on `port`."""
+    from mlmax.localmode.debug import LOOPBACK, path_mappings
+
+    return {
+        "type": "debugpy",
+        "request": "attach",
+        "name": f"mlmax job {job} (container)",
+        "connect": {"host": LOOPBACK, "port": port},
+        "pathMappings": path_mappings(),
+        # The child would otherwise take the user's setting; the job's code is "user code"
+        # only through pathMappings, and library frames help post-mortem.
+        "justMyCode": False,
+    }
+
+
+def request_child_session(configuration: dict[str, Any]) -> bool:
+    """Ask the client, through this process's debugger connection, to attach with it."""
+    pydevd = sys.modules.get("pydevd")
+    if pydevd is None:
+        return False
+    event = {"type": "event", "event": "debugpyAttach", "body": configuration}
+    return bool(pydevd.send_json_message(event))
+
+
+class DebugTestPlugin:
+    """Runs container tests' jobs under debugpy and opens each as a child debug session."""
+
+    def __init__(self, config: pytest.Config, *, wait_timeout: float, job: str | None) -> None:
+        self.config = config
+        self.wait_timeout = wait_timeout
+        self.job = job
+        self.requested: list[dict[str, Any]] = []
+
+    def pytest_report_header(self) -> str:
+        which = f"job {self.job}" if self.job else "each job"
+        return (
+            f"mlmax: running under a debugger: {which} of a container test opens as a child "
+            "debug session"
+        )
+
+    def run_job(self, run: Any, **options: Any) -> Any:
+        """`LocalMode.job_runner`: every job (or `--inspect-job`) under the debugger."""
+        from mlmax.localmode.runner import run_job
+
+        if self.job and run.job.name != self.job:
+            return run_job(run, **options)
+        from mlmax.localmode.debug import debug_job
+
+        options.pop("debug", None)
+        options["timeout"] = None  # a person at a breakpoint takes as long as they take
+        return debug_job(
+            run,
+            port=0,
+            wait_timeout=self.wait_timeout,
+            on_ready=self.open_child_session,
+            grace=GRACE_SECONDS,
+            on_grace=self.fall_back,
+            **options,
+        )
+
+    def open_child_session(self, info: Any) -> None:
+        configuration = attach_configuration(info.job, info.port)
+        sent = request_child_session(configuration)
+        self.requested.append(configuration)
+        how = "asked the debugger for a child session" if sent else "no debugger to ask"
+        self._say([info.line, f"mlmax: Debug Test: {how} for job {info.job}"])
+
+    def fall_back(self, info: Any) -> None:
+        self._say(
+            [
+                f"mlmax: Debug Test: no child session opened for job {info.job} within "
+                f"{GRACE_SECONDS:g} s (does the client handle debugpyAttach?); attach to "
+                f"{info.host}:{info.port} yourself within --inspect-timeout "
+                f"({self.wait_timeout:g} s) or the test fails"
+            ]
+        )
+
+    def _say(self, lines: list[str]) -> None:
+        from mlmax.pytest_inspect import write_live
+
+        write_live(self.config, lines)
