@@ -6,7 +6,9 @@ at the container's IP can reach the port; only a process that can use the host's
 (and the Docker API) can. Each accepted TCP connection gets its own relay: a `docker exec` of
 a few lines of python3 in the container that connects to the container's 127.0.0.1:PORT and
 copies bytes between that connection and its stdin/stdout, which the Docker API carries
-(stdout multiplexed, read back with docker's own frame reader).
+(stdout multiplexed, read back with docker's own frame reader). One relay is kept started
+and waiting for its first bytes before it connects, so a client does not wait for a
+`docker exec` to start (a relay that never gets bytes never touches the port).
 
 Used for debugpy (inspect mode, `mlmax debug`, Debug Test): a debugger reachable by anyone
 who can connect runs any code as the job.
@@ -25,11 +27,16 @@ from typing import Any
 LOOPBACK = "127.0.0.1"
 CHUNK = 65536
 
-# Runs in the container: connect to its loopback port (argv[1]), copy stdin -> socket in a
-# thread and socket -> stdout here; exit when either side ends. Only the standard library.
+# Runs in the container: once the client's first bytes arrive on stdin, connect to its
+# loopback port (argv[1]), copy stdin -> socket in a thread and socket -> stdout here; exit
+# when either side ends. Only the standard library.
 RELAY = """\
 import os, socket, sys, threading
+first = os.read(0, 65536)
+if not first:
+    sys.exit(0)
 conn = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+conn.sendall(first)
 def upstream():
     while True:
         data = os.read(0, 65536)
@@ -74,6 +81,7 @@ class PortForward:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._standby: Any = None  # a started relay waiting for a client
         self.connections = 0  # accepted so far (for tests and reports)
         self._acceptor = threading.Thread(
             target=self._accept_loop, name=f"mlmax-forward-{self.port}", daemon=True
@@ -88,6 +96,7 @@ class PortForward:
     def set_ready(self) -> None:
         """The container's port listens: waiting connections are relayed from now on."""
         self._ready.set()
+        self._prepare_standby()
 
     def close(self) -> None:
         """Stop accepting and end every relayed connection."""
@@ -101,6 +110,9 @@ class PortForward:
             for sock in list(self._open):
                 _close(sock)
             self._open.clear()
+            standby, self._standby = self._standby, None
+        if standby is not None:
+            _close(_raw(standby))
         self._acceptor.join(timeout=5)
 
     def __enter__(self) -> PortForward:
@@ -134,8 +146,8 @@ class PortForward:
         try:
             if not self._ready.wait(self.ready_timeout) or self._closed.is_set():
                 return
-            exec_socket = self._start_relay()
-            raw = getattr(exec_socket, "_sock", exec_socket)  # docker returns a SocketIO
+            exec_socket = self._take_relay()
+            raw = _raw(exec_socket)
             self._track(raw)
             threading.Thread(
                 target=_copy_to_exec, args=(client, raw), name="mlmax-forward-up", daemon=True
@@ -146,9 +158,34 @@ class PortForward:
         finally:
             _close(client)
             if exec_socket is not None:
-                _close(getattr(exec_socket, "_sock", exec_socket))
+                _close(_raw(exec_socket))
             with self._lock:
                 self._open.discard(client)
+
+    def _take_relay(self) -> Any:
+        """The waiting relay if there is one (a fresh one is started for the next client)."""
+        with self._lock:
+            relay, self._standby = self._standby, None
+        self._prepare_standby()
+        return relay if relay is not None else self._start_relay()
+
+    def _prepare_standby(self) -> None:
+        threading.Thread(
+            target=self._start_standby, name="mlmax-forward-standby", daemon=True
+        ).start()
+
+    def _start_standby(self) -> None:
+        try:
+            relay = self._start_relay()
+        except Exception:  # the container is gone: connections start their own (and fail)
+            return
+        with self._lock:
+            if self._closed.is_set() or self._standby is not None:
+                spare = relay
+            else:
+                self._standby, spare = relay, None
+        if spare is not None:
+            _close(_raw(spare))
 
     def _start_relay(self) -> Any:
         from mlmax.localmode.containers import docker_client
@@ -180,6 +217,11 @@ def _copy_to_exec(client: socket.socket, raw: socket.socket) -> None:
         raw.shutdown(socket.SHUT_WR)  # the relay's stdin ends: it half-closes towards the port
     except OSError:
         _close(raw)
+
+
+def _raw(exec_socket: Any) -> socket.socket:
+    """The socket under docker's SocketIO wrapper (for writes and shutdown)."""
+    return getattr(exec_socket, "_sock", exec_socket)
 
 
 def _close(sock: socket.socket) -> None:

@@ -198,7 +198,8 @@ def test_a_client_ignoring_the_child_request_gets_the_fallback_and_a_clean_failu
         assert session.next_child_request(START) is None
         assert session.wait_terminal(STOP) != 0
     # The only stop in the test's own session: pytest's exit with the failure's code.
-    assert [stop["exceptionId"] for stop in session.parent_stops] == ["SystemExit"]
+    # (debugpy appends a note on where execution is paused to the exception's id.)
+    assert [stop["exceptionId"].split()[0] for stop in session.parent_stops] == ["SystemExit"]
     output = session.output
     port = configuration["connect"]["port"]
     assert re.search(
@@ -210,3 +211,21 @@ def test_a_client_ignoring_the_child_request_gets_the_fallback_and_a_clean_failu
     assert "1 failed" in output or "1 error" in output
     assert _containers_of_pid(pid) == []
     assert PROCESSING_CODE_ROOT in output  # the ready line, for attaching by hand
+
+
+def test_stopping_the_child_session_ends_the_job_and_leaves_no_container(tmp_path):
+    job_file = JOBS_DIR / "preprocessing.py"
+    line = line_of(job_file, 'after cleaning")')
+    test_id = f"{CHAIN}::test_preprocessing_splits_generated_data"
+    with DebugTest(test_id, _extra(tmp_path), tmp_path / "terminal.log") as session:
+        session.start()
+        pid = _pytest_pid(session)
+        configuration = session.next_child_request(START)
+        assert configuration is not None, session.output
+        child = session.open_child(configuration, {job_file: [line]})
+        child.dap.wait_event("stopped", timeout=STOP)
+        child.dap.disconnect(terminate=True)  # the Stop button on the child session
+        assert session.next_child_request(STOP) is None
+        assert session.wait_terminal(STOP) != 0
+    assert "job 'preprocessing' failed in its container" in session.output
+    assert _containers_of_pid(pid) == []
