@@ -206,6 +206,10 @@ ATTACH = re.compile(r"docker attach (?P<container>\S+)")
 EXEC = re.compile(r"docker exec -it (?P<container>\S+) bash")
 
 
+def _processes(container) -> list[str]:
+    return [" ".join(p[-1:]) for p in container.top()["Processes"]]
+
+
 def _wait_for_log(container, text: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -224,8 +228,12 @@ def test_repl_mode_runs_python_i_and_prints_the_docker_commands(tmp_path):
         name = attach["container"]
         assert exec_["container"] == name
         container = containers.docker_client().containers.get(name)
-        processes = [" ".join(p[-1:]) for p in container.top()["Processes"]]
-        assert any("python3 -i" in p for p in processes), processes
+        # The ready line comes once the container runs; its entry script reaches the
+        # interpreter a moment later (later still on a loaded machine).
+        deadline = time.monotonic() + 60
+        while not any("python3 -i" in p for p in _processes(container)):
+            assert time.monotonic() < deadline, _processes(container)
+            time.sleep(0.2)  # poll interval
         # The script runs to its end, then the interpreter waits on the container's tty (its
         # first prompt shows only once input arrives).
         _wait_for_log(container, "test rows", 120)
