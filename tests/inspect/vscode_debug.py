@@ -3,9 +3,10 @@
 What VS Code and its Python extensions do, step by step, and what this driver does instead:
 - take the workspace's launch configuration whose `purpose` holds "debug-test" from
   `.vscode/launch.json`, substitute its variables (`${workspaceFolder}`,
-  `${command:python.interpreterPath}` -> the interpreter running this suite, `${env:NAME}`);
-- run pytest with `python.testing.pytestArgs` from `.vscode/settings.json` minus their
-  positional folders and files (the extension drops them when it runs given tests), then
+  `${command:python.interpreterPath}` -> the interpreter running this suite);
+- run pytest with `python.testing.pytestArgs` from `.vscode/settings.json` (which pass
+  `--smlocal`) minus their positional folders and files (the extension drops them when it
+  runs given tests), then
   the test id relative to `python.testing.cwd`. The extension feeds the ids to pytest through
   a pipe to its own pytest script; the effect is the same argument list for pytest;
 - start `python -m debugpy.adapter` and speak DAP over its stdio: `initialize` with
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -32,55 +32,26 @@ from pathlib import Path
 from typing import Any
 
 from tests.dap_client import DapClient
-from tests.workspace import jsonc
+from tests.workspace import vscode
 
-REPO = Path(__file__).resolve().parents[2]
-VSCODE = REPO / ".vscode"
-_VARIABLE = re.compile(r"\$\{([^}]+)\}")
-
-
-def substitute(value: Any) -> Any:
-    """VS Code's substitution of the variables a debug-test configuration may use."""
-    if isinstance(value, dict):
-        return {k: substitute(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v) for v in value]
-    if not isinstance(value, str):
-        return value
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name == "workspaceFolder":
-            return str(REPO)
-        if name == "command:python.interpreterPath":
-            return sys.executable
-        if name.startswith("env:"):
-            return os.environ.get(name[4:], "")
-        raise AssertionError(f"a debug-test configuration uses ${{{name}}}, unknown to the test")
-
-    return _VARIABLE.sub(replace, value)
+REPO = vscode.REPO
 
 
 def debug_test_configuration() -> dict[str, Any]:
-    """The launch configuration VS Code's Test Explorer uses for "Debug Test"."""
+    """The launch configuration VS Code's Test Explorer uses for "Debug Test", substituted."""
     [config] = [
-        c
-        for c in jsonc.load(VSCODE / "launch.json")["configurations"]
-        if "debug-test" in c.get("purpose", [])
+        c for c in vscode.launch()["configurations"] if "debug-test" in c.get("purpose", [])
     ]
-    return substitute(config)
+    return vscode.substitute_all(config, REPO)
 
 
 def pytest_arguments(test_id: str, extra: list[str]) -> tuple[list[str], str]:
     """(pytest's arguments, cwd) as the Python extension runs one test id."""
-    settings = jsonc.load(VSCODE / "settings.json")
-    configured = substitute(settings.get("python.testing.pytestArgs", []))
+    settings = vscode.settings()
+    configured = vscode.substitute_all(settings.get("python.testing.pytestArgs", []), REPO)
     options = [a for a in configured if a.startswith("-")]  # positional paths dropped
-    cwd = substitute(settings.get("python.testing.cwd", "${workspaceFolder}"))
-    # Container tests run from the Test Explorer when the workspace passes --smlocal; add it
-    # if the settings do not, so the test is about Debug Test, not about those settings.
-    smlocal = [] if "--smlocal" in options else ["--smlocal"]
-    return [*options, *smlocal, f"--rootdir={cwd}", *extra, test_id], cwd
+    cwd = vscode.substitute(settings.get("python.testing.cwd", "${workspaceFolder}"), REPO)
+    return [*options, f"--rootdir={cwd}", *extra, test_id], cwd
 
 
 @dataclass
