@@ -22,6 +22,7 @@ debugger this plugin is not registered and nothing changes.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,16 +41,23 @@ def under_debugger() -> bool:
         return False
 
 
-def attach_configuration(job: str, port: int) -> dict[str, Any]:
-    """The child session's launch.json-style attach configuration for `job` on `port`."""
-    from mlmax.localmode.debug import LOOPBACK, path_mappings
+def attach_configuration(job: Any, port: int) -> dict[str, Any]:
+    """The child session's launch.json-style attach configuration for `job` on `port`.
 
+    The workspace's own jobs map both container code roots to `mlmax/jobs` (as the attach
+    configurations in launch.json do); a job a project declares elsewhere maps its code root
+    to its own source folder.
+    """
+    from mlmax.catalog import JOBS_DIR
+    from mlmax.localmode.debug import LOOPBACK, job_path_mappings, path_mappings
+
+    own = Path(job.source_dir) == JOBS_DIR
     return {
         "type": "debugpy",
         "request": "attach",
-        "name": f"mlmax job {job} (container)",
+        "name": f"mlmax job {job.name} (container)",
         "connect": {"host": LOOPBACK, "port": port},
-        "pathMappings": path_mappings(),
+        "pathMappings": path_mappings() if own else job_path_mappings(job),
         # The child would otherwise take the user's setting; the job's code is "user code"
         # only through pathMappings, and library frames help post-mortem.
         "justMyCode": False,
@@ -95,14 +103,14 @@ class DebugTestPlugin:
             run,
             port=0,
             wait_timeout=self.wait_timeout,
-            on_ready=self.open_child_session,
+            on_ready=lambda info: self.open_child_session(info, run.job),
             grace=GRACE_SECONDS,
             on_grace=self.fall_back,
             **options,
         )
 
-    def open_child_session(self, info: Any) -> None:
-        configuration = attach_configuration(info.job, info.port)
+    def open_child_session(self, info: Any, job: Any) -> None:
+        configuration = attach_configuration(job, info.port)
         sent = request_child_session(configuration)
         self.requested.append(configuration)
         how = "asked the debugger for a child session" if sent else "no debugger to ask"

@@ -126,3 +126,16 @@ def test_training_debug_command_links_the_processing_root_to_the_training_code(t
     done = subprocess.run(wrapper, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "python3 job.py --c 0.5"
     assert alias.is_symlink() and (alias / "job.py").read_text() == (code / "job.py").read_text()
+
+
+def test_debug_test_child_configuration_maps_each_jobs_code_to_its_source(tmp_path):
+    from mlmax.catalog import JobDefinition, get_job
+    from mlmax.pytest_debug_test import attach_configuration
+
+    own = attach_configuration(get_job("train"), 40123)
+    assert own["connect"] == {"host": "127.0.0.1", "port": 40123}
+    assert own["pathMappings"] == debug.path_mappings()  # both roots -> mlmax/jobs
+    assert own["justMyCode"] is False and own["request"] == "attach"
+    declared = JobDefinition("score", "score.py", "processing", (), (), source_dir=tmp_path)
+    mappings = attach_configuration(declared, 40124)["pathMappings"]
+    assert mappings == [{"localRoot": str(tmp_path), "remoteRoot": PROCESSING_CODE_ROOT}]
