@@ -139,3 +139,18 @@ def test_debug_test_child_configuration_maps_each_jobs_code_to_its_source(tmp_pa
     declared = JobDefinition("score", "score.py", "processing", (), (), source_dir=tmp_path)
     mappings = attach_configuration(declared, 40124)["pathMappings"]
     assert mappings == [{"localRoot": str(tmp_path), "remoteRoot": PROCESSING_CODE_ROOT}]
+
+
+def test_outside_a_debugger_container_tests_run_as_usual(tmp_path):
+    import subprocess
+    import sys
+
+    header = "mlmax: running under a debugger"
+    done = subprocess.run(
+        # Not -q: the header (where a Debug Test run announces itself) must be printed.
+        [sys.executable, "-m", "pytest", "--smlocal", "--collect-only", "-p",
+         "no:cacheprovider", f"--basetemp={tmp_path}", "tests/smlocal/test_chain.py"],
+        cwd=JOBS_DIR.parents[1], capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "rootdir:" in done.stdout and "test_preprocessing" in done.stdout  # header, tests
+    assert header not in done.stdout

@@ -92,6 +92,7 @@ def test_debug_test_stops_at_a_breakpoint_in_a_processing_job(tmp_path):
         assert session.wait_terminal(STOP) == 0, session.output
     assert "1 passed" in session.output
     assert "asked the debugger for a child session for job preprocessing" in session.output
+    assert "mlmax: running under a debugger" in session.output  # absent outside (test_debug_parts)
     assert _containers_of_pid(pid) == []
 
 
