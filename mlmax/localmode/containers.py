@@ -22,7 +22,9 @@ def docker_client() -> Any:
 
 
 def _by_label(label: str, value: str) -> list[Any]:
-    return docker_client().containers.list(all=True, filters={"label": f"{label}={value}"})
+    return docker_client().containers.list(
+        all=True, filters={"label": f"{label}={value}"}, ignore_removed=True
+    )
 
 
 def run_containers(run_id: str) -> list[Any]:
@@ -93,7 +95,12 @@ def reap_orphans() -> int:
     """
     host = labels.host_identity()
     orphans = []
-    for container in docker_client().containers.list(all=True, filters={"label": labels.SESSION}):
+    # ignore_removed: another session may remove a container between the list and its
+    # inspection (docker-py inspects each one); that container is gone, not an error.
+    listed = docker_client().containers.list(
+        all=True, filters={"label": labels.SESSION}, ignore_removed=True
+    )
+    for container in listed:
         container_labels = container.labels or {}
         if container_labels.get(labels.OWNER_HOST) != host:
             continue
