@@ -49,7 +49,9 @@ fi
 # uv reads its CA bundle from SSL_CERT_FILE; networks that inspect TLS set PIP_CERT for pip.
 if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
 # install, not sync: sync would also remove pip, which the wheelhouse (pip download) needs.
-.venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements.lock
+# --compile-bytecode: uv leaves no .pyc files, and jobs run with PYTHONDONTWRITEBYTECODE,
+# so without it every host job would compile pandas and scikit-learn again.
+.venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -r requirements.lock
 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
 
 # --- Job image ---------------------------------------------------------------------------
