@@ -1,9 +1,10 @@
 """How long do the Test Explorer's gestures take? Discovery and Run, as VS Code starts them.
 
 VS Code's Python extension passes `python.testing.pytestArgs` (from .vscode/settings.json) to
-both: discovery is `pytest --collect-only <args>`, Run on one test is `pytest <args> <id>`.
+both: discovery is `pytest --collect-only <args>`; Run on one test is `pytest <options> <id>`
+(the extension drops the positional test paths of pytestArgs for a Run).
 This times each (median of --repeats, after one warm-up), discovery also without --smlocal,
-and prints a table with the machine's load.
+and prints a table with the machine's load. The gestures are interleaved, repeat by repeat.
 
     python benchmarks/vscode_gestures.py [--repeats 5] [--test tests/smlocal/test_chain.py::...]
 """
@@ -47,17 +48,23 @@ def main() -> int:
     options = parser.parse_args()
     args = workspace_pytest_args()
     plain = [a for a in args if a != "--smlocal"]
+    options_only = [a for a in args if a.startswith("-")]
     gestures = {
         f"discovery: --collect-only {' '.join(args)}": ["--collect-only", *args],
         f"discovery: --collect-only {' '.join(plain)}": ["--collect-only", *plain],
-        f"Run one container test: {' '.join(args)} <id>": [*args, options.test],
+        f"Run one container test: {' '.join(options_only)} <id>": [*options_only, options.test],
     }
-    rows = []
-    for name, gesture_args in gestures.items():
+    for gesture_args in gestures.values():
         timed_pytest(gesture_args)  # warm-up: imports cached, image built once
-        times = [timed_pytest(gesture_args) for _ in range(options.repeats)]
-        rows.append((name, statistics.median(times), min(times), max(times)))
-        print(f"  {name}: {', '.join(f'{t:.2f}' for t in times)} s", file=sys.stderr)
+    # Interleaved, so a change in the machine's load hits every gesture alike.
+    times: dict[str, list[float]] = {name: [] for name in gestures}
+    for _ in range(options.repeats):
+        for name, gesture_args in gestures.items():
+            times[name].append(timed_pytest(gesture_args))
+    rows = []
+    for name, measured in times.items():
+        rows.append((name, statistics.median(measured), min(measured), max(measured)))
+        print(f"  {name}: {', '.join(f'{t:.2f}' for t in measured)} s", file=sys.stderr)
     width = max(len(name) for name, *_ in rows)
     print(f"\n| {'gesture'.ljust(width)} | median s | min s | max s |")
     print(f"|{'-' * (width + 2)}|---------:|------:|------:|")

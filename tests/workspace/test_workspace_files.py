@@ -170,7 +170,7 @@ def test_settings_enable_pytest_with_container_tests_run_in_their_containers() -
     assert shipped["python.testing.pytestEnabled"] is True
     assert shipped["python.testing.unittestEnabled"] is False
     # Every Run gesture of the Test Explorer runs a container test in its container
-    # (discovery stays Docker-free: tests/workspace/test_discovery.py).
+    # (discovery stays Docker-free: tests/workspace/test_test_explorer.py).
     assert "--smlocal" in shipped["python.testing.pytestArgs"]
     assert shipped["[python]"]["editor.defaultFormatter"] == "charliermarsh.ruff"
 
