@@ -94,6 +94,11 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         new_data_drift=args.drift,
     )
     options = TrainingOptions(model_type=args.model_type, seed=args.seed)
+    if args.endpoint and args.runner not in ("local", "host"):
+        raise UsageError(
+            f"--endpoint runs after the local or host runner, not {args.runner}; drop "
+            "--endpoint or use --runner local"
+        )
     # Check the user's files before creating anything, so bad input leaves no run behind.
     from mlmax.pipeline import validate_data_file
 
@@ -139,7 +144,15 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         (step.name, step.status, step.duration_seconds, headline(step.job, step.metrics))
         for step in record.steps
     ]
-    _print_steps(steps, record.status, record.duration_seconds, "key metrics")
+    status, seconds = record.status, record.duration_seconds
+    endpoint_failed = False
+    if args.endpoint and record.status == "succeeded":
+        row = _endpoint_step(run_dir)
+        endpoint_failed = row[1] != "succeeded"
+        steps.append(row)
+        seconds += row[2] or 0.0
+        status = "failed" if endpoint_failed else status
+    _print_steps(steps, status, seconds, "key metrics")
     print()
     if record.status != "succeeded":
         _error(record.error or f"the run {record.status}")
@@ -148,7 +161,29 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     report = run_dir / (record.report or "report")
     print(f"Report: {report / 'report.md'}  (also {report / 'report.html'})")
     print(f"Run record: {run_dir / 'pipeline.json'}")
-    return EXIT_OK
+    if args.endpoint:
+        print(f"Endpoint check: {run_dir / 'endpoint' / 'endpoint.json'}")
+    return EXIT_FAILURE if endpoint_failed else EXIT_OK
+
+
+def _endpoint_step(run_dir: Path) -> tuple[str, str, float | None, str]:
+    """`--endpoint`: deploy the run's model, send the new data, check parity; a table row."""
+    from mlmax.localmode.image import ensure_job_image
+    from mlmax.pipeline.endpoint_step import EndpointStepError, run_endpoint_step
+
+    _progress("[endpoint] deploying the model and sending the new data")
+    started = time.monotonic()
+    try:
+        check = run_endpoint_step(
+            run_dir, image=ensure_job_image(progress=_progress), progress=_progress
+        )
+    except (EndpointStepError, *_environment_errors()) as error:
+        first_line = str(error).splitlines()[0]
+        _progress(f"[endpoint] ✗ {first_line}")
+        return "endpoint", "failed", time.monotonic() - started, first_line
+    status = "succeeded" if check.parity else "failed"
+    _progress(f"[endpoint] {'✓' if check.parity else '✗'} {check.summary()}")
+    return "endpoint", status, time.monotonic() - started, check.summary()
 
 
 # `mlmax pipeline --runner local-pipeline`: not a per-step runner; the exported SageMaker
@@ -341,6 +376,58 @@ def _cmd_debug(args: argparse.Namespace) -> int:
     for name, path in job_run.outputs.items():
         print(f"  output {name}: {path}")
     return EXIT_OK
+
+
+# --- mlmax serve ---------------------------------------------------------------------------
+
+
+def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
+    """(model dir, preprocessor dir, where they come from) from --model-dir or a run."""
+    from mlmax.localmode.endpoint import model_files
+    from mlmax.localmode.errors import JobSetupError
+    from mlmax.pipeline.run import DEFAULT_RUNS_DIR, latest_trained_run, served_model_dirs
+
+    if args.model_dir is not None:
+        model_dir, proc_dir, origin = args.model_dir, args.proc_model_dir, str(args.model_dir)
+    else:
+        run = args.run or latest_trained_run(DEFAULT_RUNS_DIR)
+        if run is None:
+            raise UsageError(
+                f"no run with a trained model under {DEFAULT_RUNS_DIR}/; run `mlmax pipeline` "
+                "first or pass --model-dir"
+            )
+        dirs = served_model_dirs(run)
+        if dirs is None:
+            raise UsageError(
+                f"run {run} has no trained model (train/model/model.tar.gz and "
+                "preprocessing/proc_model/proc_model.tar.gz); pick a run that succeeded"
+            )
+        model_dir, proc_dir, origin = dirs[0], dirs[1], f"run {run}"
+    try:
+        model_files(model_dir, proc_dir)
+    except JobSetupError as error:
+        raise UsageError(str(error)) from None
+    return model_dir, proc_dir or model_dir, origin
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from mlmax.localmode.endpoint import serve_until_stopped
+
+    model_dir, proc_dir, origin = _served_model(args)
+    _progress(f"Serving the model of {origin}")
+    try:
+        return serve_until_stopped(
+            model_dir,
+            proc_dir,
+            image=args.image,
+            timeout=args.timeout,
+            debug_port=args.debug_port,
+            progress=_progress,
+            announce=lambda line: print(line, flush=True),
+        )
+    except _environment_errors() as error:
+        _error(str(error))
+        return EXIT_FAILURE
 
 
 # --- mlmax image ---------------------------------------------------------------------------
@@ -593,6 +680,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="run directory (new or empty; default runs/<time>-<id>)",
     )
+    pipeline.add_argument(
+        "--endpoint",
+        action="store_true",
+        help="afterwards, serve the model as a real-time endpoint in its container, send it "
+        "the new data and check it predicts what batch inference did",
+    )
     pipeline.set_defaults(handler=_cmd_pipeline)
 
     run = commands.add_parser(
@@ -636,6 +729,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the job with python -i instead and print the docker attach/exec commands",
     )
     debug.set_defaults(handler=_cmd_debug)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a trained model as a real-time endpoint in its container",
+        description="Deploy a trained model through SageMaker Local Mode's hosting path "
+        "(GET /ping, POST /invocations with CSV or JSON rows) on a free port of 127.0.0.1, "
+        "until Ctrl-C; the container is removed then. Default: the latest run under runs/.",
+        epilog="example: mlmax serve, then curl -H 'Content-Type: text/csv' --data-binary "
+        "@new.csv http://127.0.0.1:PORT/invocations",
+    )
+    serve.add_argument("--run", type=Path, help="a run directory (default: the latest one)")
+    serve.add_argument("--model-dir", type=Path, help="a directory with model.tar.gz")
+    serve.add_argument(
+        "--proc-model-dir",
+        type=Path,
+        help="a directory with proc_model.tar.gz (default: --model-dir)",
+    )
+    serve.add_argument("--image", help="serve in this local image instead of mlmax's job image")
+    serve.add_argument(
+        "--timeout",
+        type=_non_negative_float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long the endpoint may take to answer /ping (default 120)",
+    )
+    serve.add_argument(
+        "--debug-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="run the handler under debugpy, reachable on 127.0.0.1:PORT (0 = a free one)",
+    )
+    serve.set_defaults(handler=_cmd_serve)
 
     image = commands.add_parser(
         "image",

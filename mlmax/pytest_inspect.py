@@ -121,7 +121,7 @@ def _configure_debug_test(config: pytest.Config) -> None:
 
 def _checked_job(config: pytest.Config) -> str | None:
     job = config.getoption("--inspect-job")
-    if job:
+    if job and job != "endpoint":  # "endpoint": the handler of an sm_endpoint deployment
         from mlmax.catalog import get_job
 
         try:

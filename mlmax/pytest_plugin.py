@@ -12,13 +12,16 @@ Registered as the `pytest11` entry point `mlmax`, so any project that installs m
   SageMaker scikit-learn image, if present in the engine).
 - `--sm-timeout SECONDS`: per-job timeout (default 900).
 - fixtures `sm_image` (the image tag), `sm_s3` (the embedded S3 server), `sm_local` (a
-  runner: `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`).
+  runner: `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`),
+  `sm_endpoint` (real-time endpoints: `sm_endpoint.deploy(model_dir, proc_model_dir)` ->
+  a ready `Endpoint` on a free 127.0.0.1 port, removed when the test ends).
 - a failing job's one-sentence error and container log tail are the test's failure message
   (what VS Code's Test Explorer shows on the test).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -329,3 +332,67 @@ class SmLocal:
 def sm_local(sm_localmode: Any, request: pytest.FixtureRequest) -> SmLocal:
     """Run declared jobs in their Local Mode containers (needs --smlocal)."""
     return SmLocal(sm_localmode, request.node)
+
+
+class SmEndpoint:
+    """What `sm_endpoint` gives a test: deploy models; every endpoint ends with the test."""
+
+    def __init__(self, local_mode: Any, item: pytest.Item, stack: contextlib.ExitStack) -> None:
+        self.local_mode = local_mode
+        self._item = item
+        self._stack = stack
+        self._inspect = pytest_inspect.plugin_of(item.config)
+
+    def _inspect_debug(self) -> Any:
+        """Under --inspectlocal (debugpy) for this test: the handler waits for a debugger."""
+        from mlmax.localmode.debug import ReadyInfo
+        from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
+
+        inspect = self._inspect
+        if not isinstance(inspect, pytest_inspect.InspectPlugin):
+            return None  # no inspect mode, or Debug Test (its child sessions cover jobs only)
+        if not inspect.active or inspect.mode != "debugpy":
+            return None
+        if inspect.job and inspect.job != ENDPOINT_JOB:
+            return None
+
+        def announce(port: int) -> None:
+            inspect.announce(ReadyInfo(ENDPOINT_JOB, port, SERVING_CODE_ROOT, container=""))
+
+        return EndpointDebug(inspect.port, wait_for_client=True, on_ready=announce)
+
+    def deploy(
+        self, model_dir: Path | str, proc_model_dir: Path | str | None = None, **options: Any
+    ) -> Any:
+        """Serve a trained model (+ its preprocessor) in its container; returns an Endpoint.
+
+        `options` go to `mlmax.localmode.endpoint.deploy` (timeout, environment, ...).
+        """
+        from mlmax.localmode.endpoint import deploy
+        from mlmax.localmode.errors import JobFailedError
+
+        debug = self._inspect_debug()
+        if debug is not None:
+            options.setdefault("debug", debug)
+            options["timeout"] = self._inspect.wait_timeout  # until someone attaches
+        try:
+            return self._stack.enter_context(
+                deploy(
+                    Path(model_dir),
+                    proc_model_dir=None if proc_model_dir is None else Path(proc_model_dir),
+                    image=self.local_mode.image,
+                    session=self.local_mode.session,
+                    **options,
+                )
+            )
+        except JobFailedError as error:
+            failures = self._item.stash.setdefault(_failures_key, [])
+            failures.append((error.job, error.log_tail))
+            raise
+
+
+@pytest.fixture
+def sm_endpoint(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[SmEndpoint]:
+    """Deploy real-time endpoints in Local Mode (needs --smlocal); removed after the test."""
+    with contextlib.ExitStack() as stack:
+        yield SmEndpoint(sm_localmode, request.node, stack)

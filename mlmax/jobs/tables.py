@@ -48,7 +48,7 @@ def _blank_to_nan(column: pd.Series) -> pd.Series:
     return stripped.where(~stripped.isin(["", schema.MISSING_MARKER]), np.nan)
 
 
-def _to_numbers(column: pd.Series, name: str, path: Path, first_line: int) -> pd.Series:
+def _to_numbers(column: pd.Series, name: str, path: str | Path, first_line: int) -> pd.Series:
     values = _blank_to_nan(column)
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & numbers.isna()
@@ -61,7 +61,7 @@ def _to_numbers(column: pd.Series, name: str, path: Path, first_line: int) -> pd
     return numbers.astype(float)
 
 
-def _labels(column: pd.Series, path: Path, first_line: int) -> pd.Series:
+def _labels(column: pd.Series, path: str | Path, first_line: int) -> pd.Series:
     values = _blank_to_nan(column)
     codes = values.map(lambda v: schema.label_code(v) if isinstance(v, str) else np.nan)
     bad = values.notna() & codes.isna()
@@ -75,7 +75,7 @@ def _labels(column: pd.Series, path: Path, first_line: int) -> pd.Series:
     return codes.astype("Float64").astype(float)
 
 
-def _check_not_empty_columns(frame: pd.DataFrame, path: Path) -> None:
+def _check_not_empty_columns(frame: pd.DataFrame, path: str | Path) -> None:
     for name in frame.columns:
         if frame[name].isna().all():
             raise JobInputError(
@@ -106,6 +106,24 @@ def _read_census_file(path: Path, wanted: Sequence[str]) -> tuple[pd.DataFrame, 
     return frame, first_line
 
 
+def census_table(
+    frame: pd.DataFrame, features: Iterable[str], source: str | Path, first_line: int
+) -> pd.DataFrame:
+    """Raw census strings -> the features (numbers as float, NaN where missing) and the label
+    when `frame` has one; `source` and `first_line` name the place of a bad value."""
+    features = list(features)
+    table = pd.DataFrame(index=frame.index)
+    for name in features:
+        if name in schema.NUMERIC:
+            table[name] = _to_numbers(frame[name], name, source, first_line)
+        else:
+            table[name] = _blank_to_nan(frame[name])
+    if schema.LABEL in frame.columns:
+        table[schema.LABEL] = _labels(frame[schema.LABEL], source, first_line)
+    _check_not_empty_columns(table[features], source)
+    return table
+
+
 def read_census(
     source: str | Path,
     features: Iterable[str] = schema.FEATURES,
@@ -132,15 +150,7 @@ def read_census(
                 f"{path} lacks the required column(s) {', '.join(map(repr, missing))}; "
                 "add them to its header"
             )
-        table = pd.DataFrame(index=frame.index)
-        for name in features:
-            if name in schema.NUMERIC:
-                table[name] = _to_numbers(frame[name], name, path, first_line)
-            else:
-                table[name] = _blank_to_nan(frame[name])
-        if schema.LABEL in frame.columns and label != "ignore":
-            table[schema.LABEL] = _labels(frame[schema.LABEL], path, first_line)
-        _check_not_empty_columns(table[features], path)
+        table = census_table(frame, features, path, first_line)
         frames.append(table)
     if label == "optional" and any(schema.LABEL not in f.columns for f in frames):
         frames = [f.drop(columns=schema.LABEL, errors="ignore") for f in frames]
@@ -169,14 +179,19 @@ def read_numeric_table(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise JobInputError(f"{path} has a header but no data rows; add data rows")
     # The slow path, value by value, only to say which value is wrong.
+    return numeric_features(frame, path, first_line=2)
+
+
+def numeric_features(frame: pd.DataFrame, source: str | Path, first_line: int = 1) -> pd.DataFrame:
+    """A features table of strings -> floats; one clear error for a text or missing value."""
     table = pd.DataFrame(
-        {name: _to_numbers(frame[name], name, path, 2) for name in frame.columns},
+        {name: _to_numbers(frame[name], name, source, first_line) for name in frame.columns},
         index=frame.index,
     )
     for name in table.columns:
         if table[name].isna().any():
             raise JobInputError(
-                f"column {name!r} in {path} has empty values; features must be complete, "
+                f"column {name!r} in {source} has empty values; features must be complete, "
                 "so make them with preprocessing.py"
             )
     return table

@@ -47,6 +47,8 @@ DEBUG_REPOSITORY = "mlmax-debug"
 NODEBUG_SUFFIX = "-nodebug"
 REQUIREMENTS = "requirements.txt"
 DEBUG_REQUIREMENTS = "requirements-debug.txt"
+# The `serve` executable SageMaker hosting runs (see docker/serve).
+SERVE_SCRIPT = "serve"
 _BUILD_TIMEOUT_S = 3600
 _STEP = re.compile(r"^Step \d+/\d+ : ")
 
@@ -81,7 +83,7 @@ def docker_dir() -> Path:
 
 def _read_docker_dir(folder: Path) -> dict[str, bytes]:
     """The files that make the job image, by their name in the build context."""
-    names = ("Dockerfile", REQUIREMENTS, DEBUG_REQUIREMENTS)
+    names = ("Dockerfile", REQUIREMENTS, DEBUG_REQUIREMENTS, SERVE_SCRIPT)
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise ImageBuildError(
@@ -309,7 +311,7 @@ def _write_context(fileobj, files: Mapping[str, Path | bytes], wheelhouse: Path 
             if isinstance(source, bytes):
                 info = tarfile.TarInfo(name)
                 info.size = len(source)
-                info.mode = 0o644
+                info.mode = 0o755 if name == SERVE_SCRIPT else 0o644
                 tar.addfile(info, io.BytesIO(source))
             else:
                 tar.add(str(source), arcname=name, recursive=False)

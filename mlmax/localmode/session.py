@@ -196,12 +196,17 @@ class OfflineSession:
         return path
 
     def local_session(
-        self, *, container_root: Path, container_config: dict[str, Any] | None = None
+        self,
+        *,
+        container_root: Path,
+        container_config: dict[str, Any] | None = None,
+        serving_port: int | None = None,
     ) -> Any:
         """A new SDK LocalSession whose containers live under `container_root`.
 
         `container_config` is merged by the SDK into each compose service (labels, ports).
-        Call inside `pinned()`.
+        `serving_port` is the host port of an endpoint this session hosts. Call inside
+        `pinned()`.
         """
         from sagemaker.core.local import LocalSession
 
@@ -219,6 +224,8 @@ class OfflineSession:
         local: dict[str, Any] = {"local_code": True, "container_root": str(container_root)}
         if container_config:
             local["container_config"] = container_config
+        if serving_port is not None:
+            local["serving_port"] = serving_port
         session.config = {"local": local}
         return session
 

@@ -11,6 +11,7 @@ import pytest
 
 from mlmax.catalog import JOBS, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from mlmax.localmode.debug import ready_line
+from mlmax.localmode.endpoint import SERVING_CODE_ROOT
 from tests.workspace import jsonc
 from tests.workspace.vscode import (
     DEVCONTAINER,
@@ -29,6 +30,9 @@ from tests.workspace.vscode import (
 
 INSPECT_AT_CURSOR = "mlmax: inspect the container test at the cursor"
 INSPECT_TASKS = (INSPECT_AT_CURSOR, "mlmax: inspect the container test in this file")
+
+
+ENDPOINT_ATTACH = "Debug the endpoint handler"
 
 
 def _attach_configs() -> list[dict[str, Any]]:
@@ -252,10 +256,13 @@ def test_every_path_mapping_local_root_exists_and_holds_the_job_files() -> None:
     job_files = {job.script_path.resolve() for job in JOBS.values()}
     for config in configs:
         mappings = config["pathMappings"]
-        assert {m["remoteRoot"].rstrip("/") for m in mappings} == {
-            PROCESSING_CODE_ROOT,
-            TRAINING_CODE_ROOT,
-        }
+        # The endpoint's handler runs from the one root the SDK mounts for serving code.
+        roots = (
+            {SERVING_CODE_ROOT}
+            if config["name"] == ENDPOINT_ATTACH
+            else {PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT}
+        )
+        assert {m["remoteRoot"].rstrip("/") for m in mappings} == roots
         for mapping in mappings:
             local_root = Path(substitute(mapping["localRoot"], REPO))
             assert local_root.is_dir(), local_root

@@ -1,0 +1,154 @@
+"""Real-time endpoint in Local Mode: deploy -> first prediction, invocation latency, throughput.
+
+Side by side in one run, on the same model and image:
+
+- readiness: mlmax's watch (/ping polled every 0.1 s with the container's state) vs the
+  SDK's own health check (a /ping every 5 s), from `create_endpoint` to the first answer;
+- invocations: a bounded loop of one-row CSV requests on loopback, through plain HTTP
+  (one keep-alive connection) and through the SDK's runtime client (`invoke_endpoint`),
+  as p50 / p99 latency and requests per second; plus one request of 1,000 rows.
+
+    .venv/bin/python benchmarks/endpoint_latency.py [--repeats 3] [--requests 300] [--image TAG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mlmax.data.generator import write_csv
+from mlmax.localmode.endpoint import Endpoint, deploy
+from mlmax.localmode.runner import LocalMode
+from mlmax.sample_model import train_sample_model
+
+
+def _train(root: Path) -> tuple[Path, Path, str, str]:
+    """A model trained on the host, one raw row and 1,000 new raw rows to send it."""
+    model, proc, _ = train_sample_model(root, rows=3000)
+    lines = write_csv(root / "new.csv", 1000, seed=2).read_text().splitlines()
+    return model, proc, "\n".join(lines[:2]) + "\n", "\n".join(lines) + "\n"
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _loop(call: Callable[[], int], requests: int) -> dict[str, float]:
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(requests):
+        begin = time.perf_counter()
+        status = call()
+        latencies.append(time.perf_counter() - begin)
+        if status != 200:
+            raise SystemExit(f"an invocation answered {status}")
+    total = time.perf_counter() - started
+    return {
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * _percentile(latencies, 0.99),
+        "per_s": requests / total,
+    }
+
+
+def _http_caller(endpoint: Endpoint, body: str) -> tuple[Callable[[], int], Callable[[], None]]:
+    connection = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=30)
+    headers = {"Content-Type": "text/csv", "Accept": "application/json"}
+
+    def call() -> int:
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    return call, connection.close
+
+
+def _deploy_to_first_prediction(
+    local: LocalMode, model: Path, proc: Path, row: str, sdk_health_check: bool
+) -> tuple[float, float]:
+    started = time.perf_counter()
+    assert local.session is not None
+    with deploy(
+        model,
+        proc_model_dir=proc,
+        image=local.image,
+        session=local.session,
+        sdk_health_check=sdk_health_check,
+    ) as endpoint:
+        answer = endpoint.post(row)
+        first = time.perf_counter() - started
+        if answer.status != 200:
+            raise SystemExit(f"the first prediction answered {answer.status}")
+        ready = endpoint.ready_seconds
+    return ready, first
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--image", default=None)
+    args = parser.parse_args(argv)
+    from mlmax.localmode.image import ensure_job_image
+
+    image = args.image or ensure_job_image(progress=lambda line: print(line, file=sys.stderr))
+    with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp, LocalMode(image=image) as lm:
+        model, proc, row, batch = _train(Path(temp))
+        readiness: dict[str, list[tuple[float, float]]] = {"mlmax": [], "sdk": []}
+        for _ in range(args.repeats):  # interleaved, so load changes hit both alike
+            readiness["mlmax"].append(_deploy_to_first_prediction(lm, model, proc, row, False))
+            readiness["sdk"].append(_deploy_to_first_prediction(lm, model, proc, row, True))
+        assert lm.session is not None
+        with deploy(model, proc_model_dir=proc, image=image, session=lm.session) as endpoint:
+            call, close = _http_caller(endpoint, row)
+            try:
+                _loop(call, 20)  # warm-up
+                plain = _loop(call, args.requests)
+            finally:
+                close()
+            sdk = _loop(lambda: endpoint.invoke(row).status, max(20, args.requests // 3))
+            started = time.perf_counter()
+            answer = endpoint.post(batch)
+            batch_seconds = time.perf_counter() - started
+            assert answer.status == 200 and len(answer.json()["predictions"]) == 1000
+
+    def median(pairs: list[tuple[float, float]], index: int) -> float:
+        return statistics.median(pair[index] for pair in pairs)
+
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
+    print(f"\nreadiness (median of {args.repeats}, s):\n")
+    print("| health check | create_endpoint -> ready | deploy -> first prediction |")
+    print("|---|---|---|")
+    print(
+        f"| mlmax (/ping every 0.1 s + container state) | {median(readiness['mlmax'], 0):.2f} "
+        f"| {median(readiness['mlmax'], 1):.2f} |"
+    )
+    print(
+        f"| SDK default (/ping every 5 s) | {median(readiness['sdk'], 0):.2f} "
+        f"| {median(readiness['sdk'], 1):.2f} |"
+    )
+    print(f"\ninvocations of one row ({args.requests} plain, {max(20, args.requests // 3)} SDK):\n")
+    print("| path | p50 ms | p99 ms | requests/s |")
+    print("|---|---|---|---|")
+    for name, figures in (
+        ("plain HTTP, keep-alive", plain),
+        ("SDK runtime client invoke_endpoint", sdk),
+    ):
+        print(
+            f"| {name} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} "
+            f"| {figures['per_s']:.0f} |"
+        )
+    print(f"\none request of 1,000 raw rows: {batch_seconds * 1000:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

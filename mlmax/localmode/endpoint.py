@@ -1,0 +1,471 @@
+"""Real-time endpoints in Local Mode: deploy a trained model, invoke it, tear it down.
+
+`deploy(...)` goes through the SDK's offline hosting path (`LocalSession.sagemaker_client`:
+`create_model`, `create_endpoint_config`, `create_endpoint`) with `file://` model data, so
+the container runs exactly as SageMaker hosting runs it (`serve`, /ping, /invocations on
+8080; see mlmax/jobs/serving.py). What mlmax adds (serving_hooks.py):
+
+- a free host port on 127.0.0.1 only, per endpoint, so several run at once;
+- readiness watched in the calling thread: /ping polled together with the container's
+  state, so a model that fails to load ends the wait at once with its log tail;
+- labels per session and run, and a teardown that kills the endpoint's compose process and
+  removes its containers and directory on exit, error or Ctrl-C (the reaper sweeps after a
+  SIGKILL).
+
+The SDK call runs in a worker thread (its telemetry wrapper would swallow a Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from mlmax.catalog import JOBS_DIR
+from mlmax.localmode import compose, containers, labels, serving_hooks
+from mlmax.localmode.debug import (
+    DEBUGPY_PORT,
+    _sockets,
+    free_port,
+    is_listening,
+    ready_line,
+    resolve_host_port,
+)
+from mlmax.localmode.errors import JobFailedError, JobSetupError
+from mlmax.localmode.network import ensure_network
+from mlmax.localmode.runner import UNWIND_SECONDS, _check_image, _Worker
+from mlmax.localmode.session import OfflineSession, remove_tree
+
+Progress = Callable[[str], None]
+ENDPOINT_JOB = "endpoint"  # the job label of serving containers
+SERVING_SCRIPT = "serving.py"
+SERVING_CODE_ROOT = "/opt/ml/code"  # where the SDK mounts a file:// submit directory
+DEBUG_ENV = "MLMAX_DEBUGPY_LISTEN"  # read by the image's `serve` (docker/serve)
+DEBUG_WAIT_ENV = "MLMAX_DEBUGPY_WAIT"
+MODEL_FILES = ("model.tar.gz", "model.joblib")
+PROC_MODEL_FILE = "proc_model.tar.gz"
+DEFAULT_READY_TIMEOUT = 120.0  # the SDK's own limit; a dead container ends the wait at once
+POLL_SECONDS = 0.1
+LOOPBACK = "127.0.0.1"
+
+
+class EndpointFailedError(JobFailedError):
+    """The endpoint's container stopped (or never answered /ping) before it was ready."""
+
+    def __init__(self, exit_code: int | None, logs: str, reason: str) -> None:
+        super().__init__(ENDPOINT_JOB, exit_code, logs, reason=reason)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One answer of the endpoint."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class EndpointDebug:
+    """Run the handler under debugpy, published on 127.0.0.1:`host_port` only.
+
+    With `wait_for_client`, the server starts only once a debugger attached (inspect mode:
+    breakpoints are set before the first request); `on_ready(host_port)` is called as soon
+    as debugpy listens, which is when a debugger can attach.
+    """
+
+    host_port: int
+    wait_for_client: bool = False
+    on_ready: Callable[[int], None] | None = None
+
+    def environment(self) -> dict[str, str]:
+        values = {DEBUG_ENV: f"0.0.0.0:{DEBUGPY_PORT}"}
+        if self.wait_for_client:
+            values[DEBUG_WAIT_ENV] = "1"
+        return values
+
+    def ports(self) -> list[str]:
+        return [f"{LOOPBACK}:{self.host_port}:{DEBUGPY_PORT}"]
+
+
+@dataclass
+class Endpoint:
+    """A running endpoint: its name, its port on 127.0.0.1 and ways to call it."""
+
+    name: str
+    port: int
+    run_id: str
+    ready_seconds: float
+    runtime_client: Any = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def invoke(
+        self, body: bytes | str, content_type: str = "text/csv", accept: str = "application/json"
+    ) -> Invocation:
+        """Call /invocations through the SDK's runtime client (as SageMaker code does)."""
+        response = self.runtime_client.invoke_endpoint(
+            EndpointName=self.name, Body=body, ContentType=content_type, Accept=accept
+        )
+        stream = response["Body"]
+        data = stream.read()
+        stream.release_conn()
+        status = response["ResponseMetadata"].get("HTTPStatusCode") or stream.status
+        return Invocation(int(status), str(response.get("ContentType") or ""), data)
+
+    def post(
+        self,
+        body: bytes | str,
+        content_type: str = "text/csv",
+        accept: str = "application/json",
+        path: str = "/invocations",
+        method: str = "POST",
+    ) -> Invocation:
+        """Call the endpoint with plain HTTP on 127.0.0.1 (what curl would do)."""
+        payload = body.encode() if isinstance(body, str) else body
+        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=60)
+        try:
+            headers = {"Content-Type": content_type, "Accept": accept}
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            return Invocation(
+                response.status, response.getheader("Content-Type") or "", response.read()
+            )
+        finally:
+            connection.close()
+
+    def ping(self) -> bool:
+        return _ping(self.port)
+
+    def logs(self) -> str:
+        return containers.logs_of(containers.run_containers(self.run_id))
+
+
+def _ping(port: int) -> bool:
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=2)
+    try:
+        connection.request("GET", "/ping")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def model_files(model_dir: Path, proc_model_dir: Path | None = None) -> tuple[Path, Path]:
+    """The model file and the preprocessor archive an endpoint serves; JobSetupError naming
+    the missing one."""
+    model_dir = Path(model_dir)
+    proc_dir = Path(proc_model_dir or model_dir)
+    model = next((model_dir / n for n in MODEL_FILES if (model_dir / n).is_file()), None)
+    if model is None:
+        raise JobSetupError(
+            f"no {' or '.join(MODEL_FILES)} in {model_dir}; pass the model directory the "
+            "train job wrote (runs/<run>/train/model)"
+        )
+    proc_model = proc_dir / PROC_MODEL_FILE
+    if not proc_model.is_file():
+        raise JobSetupError(
+            f"no {PROC_MODEL_FILE} in {proc_dir}; pass the preprocessing job's model "
+            "directory (runs/<run>/preprocessing/proc_model)"
+        )
+    return model, proc_model
+
+
+def stage_model(model_dir: Path, proc_model_dir: Path | None, target: Path) -> Path:
+    """Copy the model and the preprocessor into `target` (the SDK extracts archives there)."""
+    model, proc_model = model_files(model_dir, proc_model_dir)
+    target.mkdir(parents=True)
+    shutil.copy2(model, target / model.name)
+    shutil.copy2(proc_model, target / PROC_MODEL_FILE)
+    return target
+
+
+class _Deployment:
+    """The state of one endpoint while it starts, serves and stops."""
+
+    def __init__(
+        self,
+        *,
+        image: str,
+        session: OfflineSession,
+        code_dir: Path,
+        environment: Mapping[str, str] | None,
+        debug: EndpointDebug | None = None,
+        sdk_health_check: bool = False,
+    ) -> None:
+        # True only to measure the SDK's own readiness loop (benchmarks/endpoint_latency.py).
+        self.sdk_health_check = sdk_health_check
+        self.image = image
+        self.session = session
+        self.code_dir = code_dir
+        self.debug = debug
+        self.environment = {**(environment or {}), **(debug.environment() if debug else {})}
+        self.debug_announced = False
+        self.run_id = labels.new_run_id(ENDPOINT_JOB)
+        self.name = f"mlmax-{self.run_id}"
+        self.labels = labels.current_session().for_run(ENDPOINT_JOB, self.run_id)
+        self.root = session.run_dir(self.run_id)
+        self.port = free_port()
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.sdk_session: Any = None
+        self.worker: _Worker | None = None
+
+    # -- the SDK side (worker thread) -------------------------------------------------------
+    def _wait_for_mlmax(self) -> None:
+        # Called by the SDK in place of its 5 s polling loop: mlmax's thread decides.
+        self.ready.wait()
+        if self.failure is not None:
+            raise RuntimeError(f"endpoint {self.name} did not start")
+
+    def _create(self, model_uri: str) -> None:
+        client = self.sdk_session.sagemaker_client
+        environment = {
+            # The SDK mounts a file:// submit directory at /opt/ml/code: the current code.
+            "SAGEMAKER_SUBMIT_DIRECTORY": self.code_dir.resolve().as_uri(),
+            "SAGEMAKER_PROGRAM": SERVING_SCRIPT,
+            **self.environment,
+        }
+        client.create_model(
+            ModelName=self.name,
+            PrimaryContainer={
+                "Image": self.image,
+                "ModelDataUrl": model_uri,
+                "Environment": environment,
+            },
+        )
+        client.create_endpoint_config(
+            EndpointConfigName=self.name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": self.name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "local",
+                }
+            ],
+        )
+        client.create_endpoint(EndpointName=self.name, EndpointConfigName=self.name)
+
+    # -- mlmax's side (calling thread) ------------------------------------------------------
+    def start(self, model_dir: Path, proc_model_dir: Path | None) -> None:
+        staged = stage_model(model_dir, proc_model_dir, self.root / "model")
+        sdk_root = self.root / "sdk"
+        sdk_root.mkdir()
+        config: dict[str, Any] = {"labels": dict(self.labels)}
+        if self.debug:
+            config["ports"] = self.debug.ports()
+        self.sdk_session = self.session.local_session(
+            container_root=sdk_root, container_config=config, serving_port=self.port
+        )
+        if not self.sdk_health_check:
+            serving_hooks.register_waiter(self.port, self._wait_for_mlmax)
+        self.worker = _Worker(self.name, lambda: self._create(staged.as_uri()))
+        self.worker.start()
+
+    def wait_ready(self, timeout: float) -> float:
+        """Block until /ping answers 200; raise EndpointFailedError as soon as it cannot."""
+        started = time.monotonic()
+        deadline = started + timeout
+        assert self.worker is not None
+        while True:
+            if self.sdk_health_check and self.worker.error is None and not self.worker.is_alive():
+                return time.monotonic() - started  # the SDK's loop saw /ping answer
+            if not self.sdk_health_check and _ping(self.port):
+                self.ready.set()
+                return time.monotonic() - started
+            ran = containers.run_containers(self.run_id)
+            self._announce_debugger(ran)
+            codes = containers.exit_codes(ran)
+            if codes:
+                self._fail()
+                raise EndpointFailedError(
+                    codes[0],
+                    containers.logs_of(ran),
+                    reason=f"stopped with exit code {codes[0]} before it answered /ping "
+                    "(the model or the serving code failed to load)",
+                )
+            if not self.worker.is_alive():
+                self._fail()
+                raise EndpointFailedError(
+                    None,
+                    containers.logs_of(ran),
+                    reason=f"could not start its container ({self.worker.error})",
+                )
+            if time.monotonic() >= deadline:
+                self._fail()
+                raise EndpointFailedError(
+                    None,
+                    containers.logs_of(ran),
+                    reason=f"did not answer /ping within {timeout:g} s",
+                )
+            self.worker.join(POLL_SECONDS)  # wakes early if the SDK call ends
+
+    def _announce_debugger(self, ran: list[Any]) -> None:
+        if self.debug is None or self.debug_announced or len(ran) != 1:
+            return
+        rows = _sockets(ran[0])
+        if rows and is_listening(rows, DEBUGPY_PORT):
+            self.debug_announced = True
+            if self.debug.on_ready is not None:
+                self.debug.on_ready(self.debug.host_port)
+
+    def _fail(self) -> None:
+        self.failure = RuntimeError("not ready")
+        self.ready.set()
+
+    def stop(self) -> None:
+        """Kill compose, remove the containers, let the SDK forget the endpoint."""
+        marker = str(self.root)
+        serving_hooks.mark_stopping(marker)
+        if not self.ready.is_set():
+            self._fail()
+        try:
+            compose.kill_processes(self.root)
+            containers.remove_run(self.run_id)
+            if self.worker is not None:
+                self.worker.join(UNWIND_SECONDS)
+            if self.sdk_session is not None:
+                with contextlib.suppress(Exception):  # its compose process is already gone
+                    self.sdk_session.sagemaker_client.delete_endpoint(EndpointName=self.name)
+            # compose may have created a container between the steps above.
+            containers.remove_run(self.run_id)
+        finally:
+            serving_hooks.forget(self.port, marker)
+            remove_tree(self.root)
+
+
+@contextlib.contextmanager
+def deploy(
+    model_dir: Path,
+    *,
+    image: str,
+    session: OfflineSession,
+    proc_model_dir: Path | None = None,
+    timeout: float = DEFAULT_READY_TIMEOUT,
+    environment: Mapping[str, str] | None = None,
+    debug: EndpointDebug | None = None,
+    code_dir: Path = JOBS_DIR,
+    progress: Progress | None = None,
+    sdk_health_check: bool = False,
+) -> Iterator[Endpoint]:
+    """Serve the model of `model_dir` (+ the preprocessor of `proc_model_dir`, default the
+    same directory) in its container until the block ends; yields the ready `Endpoint`.
+
+    `sdk_health_check=True` leaves readiness to the SDK's own 5 s loop (for comparison only).
+    """
+    _check_image(image)
+    ensure_network(containers.docker_client())
+    serving_hooks.install()
+    say = progress or (lambda _message: None)
+    state = _Deployment(
+        image=image,
+        session=session,
+        code_dir=code_dir,
+        environment=environment,
+        debug=debug,
+        sdk_health_check=sdk_health_check,
+    )
+    try:
+        with session.pinned():
+            state.start(model_dir, proc_model_dir)
+            say(f"endpoint {state.name}: starting in {image} on {LOOPBACK}:{state.port}")
+            seconds = state.wait_ready(timeout)
+        say(f"endpoint {state.name}: ready at http://{LOOPBACK}:{state.port} in {seconds:.1f} s")
+        yield Endpoint(
+            state.name,
+            state.port,
+            state.run_id,
+            seconds,
+            state.sdk_session.sagemaker_runtime_client,
+        )
+    finally:
+        state.stop()
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a served endpoint like Ctrl-C does (with its teardown)."""
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve_until_stopped(
+    model_dir: Path,
+    proc_model_dir: Path | None,
+    *,
+    image: str | None = None,
+    timeout: float = DEFAULT_READY_TIMEOUT,
+    debug_port: int | None = None,
+    progress: Progress | None = None,
+    announce: Callable[[str], None] = print,
+) -> int:
+    """Serve until Ctrl-C, SIGTERM or SIGHUP (0), or until the container dies (raises)."""
+    from mlmax.localmode.image import ensure_job_image
+    from mlmax.localmode.runner import LocalMode
+
+    say = progress or (lambda _message: None)
+    image = image or ensure_job_image(progress=say)
+    debug = None
+    if debug_port is not None:
+        debug = EndpointDebug(
+            resolve_host_port(debug_port),
+            on_ready=lambda port: announce(ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)),
+        )
+    try:
+        with (
+            _signals_as_interrupt(),
+            LocalMode(image=image) as local,
+            deploy(
+                model_dir,
+                proc_model_dir=proc_model_dir,
+                image=image,
+                session=local.session,
+                timeout=timeout,
+                debug=debug,
+                progress=say,
+            ) as endpoint,
+        ):
+            announce(f"mlmax: endpoint ready at {endpoint.url} (POST /invocations, GET /ping)")
+            announce("Press Ctrl-C to stop it.")
+            _watch_until_it_dies(endpoint)
+    except KeyboardInterrupt:
+        say("endpoint stopped; its container was removed")
+    return 0
+
+
+def _watch_until_it_dies(endpoint: Endpoint) -> NoReturn:
+    stop = threading.Event()  # never set: the wait wakes for signals and every second
+    while True:
+        ran = containers.run_containers(endpoint.run_id)
+        codes = containers.exit_codes(ran)
+        if not ran or codes:
+            raise EndpointFailedError(
+                codes[0] if codes else None,
+                containers.logs_of(ran),
+                reason="stopped while serving",
+            )
+        stop.wait(1.0)  # poll interval of the container's state

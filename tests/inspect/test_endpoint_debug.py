@@ -1,0 +1,112 @@
+"""Debugging the endpoint's handler in its serving container: `mlmax serve --debug-port 0`
+(what the VS Code launch configuration runs), a real DAP client attaching with the serving
+code root's path mapping, a breakpoint in mlmax/jobs/serving.py hit by an invocation; the
+endpoint survives the stop and serves on after the debugger continues and detaches."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlmax.catalog import JOBS_DIR
+from mlmax.localmode import containers, labels
+from mlmax.localmode.endpoint import SERVING_CODE_ROOT
+from mlmax.sample_model import train_sample_model
+from tests.dap_client import DapClient
+from tests.inspect.driver import READY, InspectRun
+
+pytestmark = pytest.mark.smlocal
+
+ENDPOINT = re.compile(r"endpoint ready at http://127\.0\.0\.1:(?P<port>\d+)")
+START_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def served_model(tmp_path_factory) -> tuple[Path, Path]:
+    """(a directory with model.joblib and proc_model.tar.gz, the CSV it was trained on)."""
+    model, proc_model, data = train_sample_model(tmp_path_factory.mktemp("served"), rows=1200)
+    shutil.copy2(proc_model / "proc_model.tar.gz", model)
+    return model, data
+
+
+def _line_of(path: Path, text: str) -> int:
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} is not in {path}")
+
+
+def _request(port: int, method: str, path: str, body: str = "") -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        connection.request(method, path, body=body or None, headers={"Content-Type": "text/csv"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_running(
+    served_model, tmp_path
+):
+    model, data = served_model
+    rows = "\n".join(data.read_text().splitlines()[:4]) + "\n"
+    handler = JOBS_DIR / "serving.py"
+    line = _line_of(handler, "predictions = predictor.predict(parse(predictor, body))")
+    args = ["serve", "--model-dir", str(model), "--debug-port", "0"]
+    with InspectRun(args, command=[sys.executable, "-m", "mlmax"]) as run:
+        _, ready = run.wait_for(READY, START_TIMEOUT)
+        assert (ready["job"], ready["code"]) == ("endpoint", SERVING_CODE_ROOT)
+        _, served = run.wait_for(ENDPOINT, START_TIMEOUT)
+        port = int(served["port"])
+        answers: list[tuple[int, bytes]] = []
+        with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
+            attach = dap.attach(
+                path_mappings=[{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
+            )
+            dap.wait_event("initialized", timeout=30)
+            [breakpoint_] = dap.set_breakpoints(handler, [line])
+            assert breakpoint_["verified"], breakpoint_
+            dap.configuration_done()
+            dap.wait_response(attach, timeout=30)
+            caller = threading.Thread(
+                target=lambda: answers.append(_request(port, "POST", "/invocations", rows))
+            )
+            caller.start()
+            stopped = dap.wait_event("stopped", timeout=120)
+            thread = stopped["body"]["threadId"]
+            frame = dap.stack_trace(thread)[0]
+            assert (frame["name"], frame["line"]) == ("invocation", line)
+            assert Path(frame["source"]["path"]).name == "serving.py"
+            assert dap.locals(frame["id"])["media"] == "'text/csv'"
+            # Stopped at the breakpoint (debugpy pauses every thread of the server): nothing
+            # kills the endpoint meanwhile; the request waits and the container keeps running.
+            dap.evaluate("len(body)", frame["id"])  # a round trip while stopped
+            assert answers == [], "the invocation must wait at the breakpoint"
+            assert run.process.poll() is None
+            (container,) = containers.docker_client().containers.list(
+                filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+            )
+            assert container.status == "running"
+            dap.set_breakpoints(handler, [])
+            dap.continue_(thread)
+            caller.join(120)
+            dap.disconnect()
+        assert answers and answers[0][0] == 200
+        assert answers[0][1].count(b'"prediction"') == 3
+        assert _request(port, "GET", "/ping")[0] == 200
+        # Detached: the endpoint serves on.
+        assert _request(port, "POST", "/invocations", rows)[0] == 200
+        run.interrupt()  # Ctrl-C in the terminal
+        assert run.wait(60) == 0, run.output
+        assert "endpoint stopped; its container was removed" in run.output
+    left = containers.docker_client().containers.list(
+        all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+    )
+    assert left == [], "mlmax serve left its container behind"
