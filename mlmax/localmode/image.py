@@ -47,7 +47,7 @@ DEBUG_REPOSITORY = "mlmax-debug"
 NODEBUG_SUFFIX = "-nodebug"
 REQUIREMENTS = "requirements.txt"
 DEBUG_REQUIREMENTS = "requirements-debug.txt"
-# The `serve` executable SageMaker hosting runs (see docker/serve).
+# The `serve` executable SageMaker hosting runs (see mlmax/job_image/serve).
 SERVE_SCRIPT = "serve"
 _BUILD_TIMEOUT_S = 3600
 _STEP = re.compile(r"^Step \d+/\d+ : ")
