@@ -14,6 +14,7 @@ import pytest
 from mlmax.cli import main
 from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
+from tests.foreground import foreground_job
 
 COMMANDS = [
     [],
@@ -378,14 +379,7 @@ def test_ctrl_c_during_a_pipeline_marks_the_run_interrupted_and_leaves_no_report
 
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "host"]
-    process = subprocess.Popen(
-        [*command, "--rows", "3000", "--output", str(run_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
-    try:
+    with foreground_job([*command, "--rows", "3000", "--output", str(run_dir)]) as process:
         deadline = time.monotonic() + 60
         record = run_dir / "pipeline.json"
         while time.monotonic() < deadline:  # wait until the first job is running
@@ -399,10 +393,6 @@ def test_ctrl_c_during_a_pipeline_marks_the_run_interrupted_and_leaves_no_report
             pytest.fail("the pipeline never started a step")
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     assert process.returncode == 130
     assert "error: interrupted" in err
     data = json.loads(record.read_text())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlmax.localmode import compose, containers, labels
+from tests.foreground import foreground_job
 
 pytestmark = pytest.mark.smlocal
 
@@ -37,15 +37,8 @@ def test_ctrl_c_with_two_steps_in_containers_stops_both_and_leaves_nothing(
     env = {**os.environ, "TMPDIR": str(temp)}
     env.pop("MLMAX_WORK_DIR", None)
     command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "local"]
-    process = subprocess.Popen(
-        [*command, "--rows", "2000", "--output", str(run_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
-    try:
+    arguments = [*command, "--rows", "2000", "--output", str(run_dir)]
+    with foreground_job(arguments, env=env) as process:
         deadline = time.monotonic() + 300
         while len(_running_containers(process.pid)) < 2:  # preprocessing and monitoring
             assert process.poll() is None, process.communicate()
@@ -53,10 +46,6 @@ def test_ctrl_c_with_two_steps_in_containers_stops_both_and_leaves_nothing(
             time.sleep(0.1)
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         _, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
     assert process.returncode == 130, err
     assert "Traceback" not in err
     record = json.loads((run_dir / "pipeline.json").read_text())
