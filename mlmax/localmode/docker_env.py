@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import docker.errors
+
+from mlmax.localmode.wheelhouse import cache_root
 
 # The job image (~0.6 GB), its base and a few job runs fit comfortably in this.
 MIN_FREE_BYTES = 3 * 1024**3
@@ -73,8 +78,57 @@ def check_daemon() -> Check:
     return Check("Docker daemon", True, f"engine {version} at {host}")
 
 
+# Where the Docker CLI looks for the compose v2 plugin: a plugin installed (or removed) there
+# changes the answer, so these paths are part of the cached check's key.
+_PLUGIN_DIRS = (
+    "~/.docker/cli-plugins",
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def _compose_key() -> str:
+    """What the compose check depends on: the executables found and their files' identity."""
+    candidates = [shutil.which("docker"), shutil.which("docker-compose")]
+    config = os.environ.get("DOCKER_CONFIG")
+    plugin_dirs = [*_PLUGIN_DIRS, *([f"{config}/cli-plugins"] if config else [])]
+    candidates += [str(Path(d).expanduser() / "docker-compose") for d in plugin_dirs]
+    parts = []
+    for path in candidates:
+        try:
+            info = os.stat(path) if path else None
+        except OSError:
+            info = None
+        parts.append(f"{path}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}" if info else "-")
+    return "|".join(parts)
+
+
 def check_compose() -> Check:
-    """Compose as the SageMaker SDK looks for it: `docker compose` v2+, else docker-compose."""
+    """Compose as the SageMaker SDK looks for it: `docker compose` v2+, else docker-compose.
+
+    Asking compose for its version starts a Python program (compose v1) or two processes:
+    a second on every session start. A passing answer is cached until one of the files it
+    came from changes.
+    """
+    key = _compose_key()
+    cache = cache_root() / "compose-check.json"
+    with contextlib.suppress(OSError, ValueError):
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            return Check("Docker Compose", True, str(cached["detail"]))
+    check = _check_compose_now()
+    if check.ok:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps({"key": key, "detail": check.detail}))
+            partial.replace(cache)  # atomic: parallel sessions never read half a file
+    return check
+
+
+def _check_compose_now() -> Check:
     if shutil.which("docker"):
         version = _version_of(["docker", "compose", "version", "--short"])
         if version and _major(version) >= 2:

@@ -69,6 +69,7 @@ def test_compose_v1_is_accepted_when_there_is_no_v2_plugin(
     fake.write_text("#!/bin/sh\necho 1.29.2\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("MLMAX_CACHE_DIR", str(tmp_path / "cache"))
     compose = check_compose()
     assert compose.ok and "docker-compose 1.29.2" in compose.detail
 
@@ -89,3 +90,27 @@ def test_this_machine_passes_every_check() -> None:
     finally:
         client.close()
     assert docker_env.check_daemon().detail.startswith("engine ")
+
+
+def test_compose_check_is_cached_until_compose_changes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker-compose"
+    fake.write_text(f"#!/bin/sh\necho x >> {calls}\necho 1.29.2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("MLMAX_CACHE_DIR", str(tmp_path / "cache"))
+
+    def asked() -> int:
+        return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+    assert check_compose().detail == f"docker-compose 1.29.2 ({fake})"
+    assert check_compose().detail == f"docker-compose 1.29.2 ({fake})"
+    assert asked() == 1  # the second session start did not run compose again
+    fake.write_text(f"#!/bin/sh\necho x >> {calls}\necho 1.29.3\n")  # compose upgraded
+    assert check_compose().detail == f"docker-compose 1.29.3 ({fake})"
+    assert asked() == 2
+    fake.unlink()  # and removed: the cached answer must not outlive it
+    assert not check_compose().ok
