@@ -11,7 +11,7 @@ Prints a table, the growth exponent between the two largest sizes (1.0 = linear)
 memory as a multiple of the input file, and plots both on log-log axes.
 
     .venv/bin/python benchmarks/scale.py [--rows 10000,100000,1000000] [--runners host,local]
-        [--plot benchmarks/scale.png] [--json benchmarks/scale.json]
+        [--plot benchmarks/scale.png] [--json benchmarks/scale.json] [--table-only]
 """
 
 from __future__ import annotations
@@ -195,7 +195,9 @@ def print_table(results: list[dict]) -> None:
         for step in steps:
             t = _exponent(results, runner, step, "seconds")
             m = _exponent(results, runner, step, "peak_bytes")
-            parts.append(f"{step} {t:.2f}/{m:.2f}" if t and m else f"{step} ?")
+            parts.append(
+                f"{step} {t:.2f}/{m:.2f}" if t is not None and m is not None else f"{step} ?"
+            )
         print(f"  {runner}: " + ", ".join(parts))
 
 
@@ -241,16 +243,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runners", default="host,local")
     parser.add_argument("--plot", type=Path, default=Path(__file__).with_name("scale.png"))
     parser.add_argument("--json", type=Path, default=Path(__file__).with_name("scale.json"))
+    parser.add_argument(
+        "--table-only", action="store_true", help="print the table and plot of --json, run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.table_only:
+        results = json.loads(args.json.read_text())
+        print_table(results)
+        plot(results, args.plot)
+        return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="mlmax-scale-") as temp:
         for rows in (int(r) for r in args.rows.split(",")):
             for runner in args.runners.split(","):
                 print(f"  {runner} runner, {rows} rows...", file=sys.stderr, flush=True)
                 results.append(measure(runner, rows, Path(temp)))
+                # Saved after every run: a long series interrupted keeps what it measured.
+                args.json.write_text(json.dumps(results, indent=1) + "\n")
+                plot(results, args.plot)
     print_table(results)
-    args.json.write_text(json.dumps(results, indent=1) + "\n")
-    plot(results, args.plot)
     print(f"\nplot: {args.plot}  data: {args.json}")
     return 0
 
