@@ -31,10 +31,12 @@ from typing import Any, NoReturn
 from mlmax.catalog import JOBS_DIR
 from mlmax.localmode import compose, containers, labels, serving_hooks
 from mlmax.localmode.debug import (
+    DEBUGPY_HOST,
     DEBUGPY_PORT,
     _sockets,
     free_port,
     is_listening,
+    open_forward,
     ready_line,
     resolve_host_port,
 )
@@ -79,11 +81,15 @@ class Invocation:
 
 @dataclass(frozen=True)
 class EndpointDebug:
-    """Run the handler under debugpy, published on 127.0.0.1:`host_port` only.
+    """Run the handler under debugpy, reachable only through 127.0.0.1:`host_port` (0: free).
+
+    debugpy listens on the container's own loopback and nothing is published: a `PortForward`
+    on the host's 127.0.0.1 relays into the container (`mlmax.localmode.port_forward`), so
+    other containers on the network and the host at the container's IP cannot reach it.
 
     With `wait_for_client`, the server starts only once a debugger attached (inspect mode:
-    breakpoints are set before the first request); `on_ready(host_port)` is called as soon
-    as debugpy listens, which is when a debugger can attach.
+    breakpoints are set before the first request); `on_ready(port)` is called (with the
+    forward's port) as soon as debugpy listens, which is when a debugger can attach.
     """
 
     host_port: int
@@ -91,13 +97,10 @@ class EndpointDebug:
     on_ready: Callable[[int], None] | None = None
 
     def environment(self) -> dict[str, str]:
-        values = {DEBUG_ENV: f"0.0.0.0:{DEBUGPY_PORT}"}
+        values = {DEBUG_ENV: f"{DEBUGPY_HOST}:{DEBUGPY_PORT}"}
         if self.wait_for_client:
             values[DEBUG_WAIT_ENV] = "1"
         return values
-
-    def ports(self) -> list[str]:
-        return [f"{LOOPBACK}:{self.host_port}:{DEBUGPY_PORT}"]
 
 
 @dataclass
@@ -216,6 +219,8 @@ class _Deployment:
         self.debug = debug
         self.environment = {**(environment or {}), **(debug.environment() if debug else {})}
         self.debug_announced = False
+        # Bound now, so a busy port fails before anything starts.
+        self.forward = open_forward(debug.host_port) if debug else None
         self.run_id = labels.new_run_id(ENDPOINT_JOB)
         self.name = f"mlmax-{self.run_id}"
         self.labels = labels.current_session().for_run(ENDPOINT_JOB, self.run_id)
@@ -268,8 +273,6 @@ class _Deployment:
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
         config: dict[str, Any] = {"labels": dict(self.labels)}
-        if self.debug:
-            config["ports"] = self.debug.ports()
         self.sdk_session = self.session.local_session(
             container_root=sdk_root, container_config=config, serving_port=self.port
         )
@@ -317,13 +320,15 @@ class _Deployment:
             self.worker.join(POLL_SECONDS)  # wakes early if the SDK call ends
 
     def _announce_debugger(self, ran: list[Any]) -> None:
-        if self.debug is None or self.debug_announced or len(ran) != 1:
+        if self.debug is None or self.forward is None or self.debug_announced or len(ran) != 1:
             return
         rows = _sockets(ran[0])
         if rows and is_listening(rows, DEBUGPY_PORT):
             self.debug_announced = True
+            self.forward.target(ran[0])
+            self.forward.set_ready()
             if self.debug.on_ready is not None:
-                self.debug.on_ready(self.debug.host_port)
+                self.debug.on_ready(self.forward.port)
 
     def _fail(self) -> None:
         self.failure = RuntimeError("not ready")
@@ -346,6 +351,8 @@ class _Deployment:
             # compose may have created a container between the steps above.
             containers.remove_run(self.run_id)
         finally:
+            if self.forward is not None:
+                self.forward.close()
             serving_hooks.forget(self.port, marker)
             remove_tree(self.root)
 

@@ -28,9 +28,15 @@ except OSError as error:
 """
 
 
-def assert_debugger_only_on_loopback_forward(container: Any) -> None:
+def assert_debugger_only_on_loopback_forward(container: Any, published_ok: bool = False) -> None:
+    """`published_ok`: other ports may be published (an endpoint's serving port), never
+    the debugger's."""
     container.reload()
-    assert not container.attrs["HostConfig"].get("PortBindings"), "a port is published"
+    bindings = container.attrs["HostConfig"].get("PortBindings") or {}
+    if published_ok:
+        assert f"{DEBUGPY_PORT}/tcp" not in bindings, f"the debug port is published: {bindings}"
+    else:
+        assert not bindings, f"a port is published: {bindings}"
     networks = container.attrs["NetworkSettings"]["Networks"]
     assert networks, "the job container is on no network"
     for network, settings in networks.items():

@@ -20,6 +20,7 @@ from mlmax.localmode.endpoint import SERVING_CODE_ROOT
 from mlmax.sample_model import train_sample_model
 from tests.dap_client import DapClient
 from tests.inspect.driver import READY, InspectRun
+from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
 
 pytestmark = pytest.mark.smlocal
 
@@ -65,6 +66,12 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
         assert (ready["job"], ready["code"]) == ("endpoint", SERVING_CODE_ROOT)
         _, served = run.wait_for(ENDPOINT, START_TIMEOUT)
         port = int(served["port"])
+        [container] = containers.docker_client().containers.list(
+            filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+        )
+        # Only the forward on the host's loopback reaches the handler's debugger (the serving
+        # port itself is published on 127.0.0.1, as the SDK's hosting contract needs).
+        assert_debugger_only_on_loopback_forward(container, published_ok=True)
         answers: list[tuple[int, bytes]] = []
         with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
             attach = dap.attach(
