@@ -79,3 +79,28 @@ def test_both_runs_record_the_same_key_metrics_and_a_full_report(runs: dict[str,
         assert local_step["metrics"] == pytest.approx(host_step["metrics"]), local_step["name"]
     for run_dir in runs.values():
         assert sorted(p.name for p in (run_dir / "report").iterdir()) == sorted(REPORT_FILES)
+
+
+def test_every_data_output_is_byte_identical(runs: dict[str, Path]) -> None:
+    """The strongest form of parity, for every step that writes data: the same bytes.
+
+    (This suite's one host/container parity layer: the per-job comparison on the chain's
+    container outputs was merged into it.)
+    """
+    outputs = [
+        "preprocessing/train/train_features.csv",
+        "preprocessing/train/train_labels.csv",
+        "preprocessing/test/test_features.csv",
+        "preprocessing/test/test_labels.csv",
+        "preprocessing-infer/features/infer_features.csv",
+        "inference/predictions/predictions.csv",
+        "monitoring/monitoring/baseline.json",
+        "monitoring/monitoring/drift.json",
+        "evaluation/evaluation/evaluation.json",
+    ]
+    differ = [
+        relative
+        for relative in outputs
+        if (runs["host"] / relative).read_bytes() != (runs["local"] / relative).read_bytes()
+    ]
+    assert differ == []
