@@ -399,8 +399,8 @@ def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
         dirs = served_model_dirs(run)
         if dirs is None:
             raise UsageError(
-                f"run {run} has no trained model (train/model/model.tar.gz and "
-                "preprocessing/proc_model/proc_model.tar.gz); pick a run that succeeded"
+                f"run {run} has no trained model (train/model/model.tar.gz or model.joblib "
+                "and preprocessing/proc_model/proc_model.tar.gz); pick a run that succeeded"
             )
         model_dir, proc_dir, origin = dirs[0], dirs[1], f"run {run}"
     try:

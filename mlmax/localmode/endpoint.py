@@ -276,6 +276,7 @@ class _Deployment:
         self.sdk_session = self.session.local_session(
             container_root=sdk_root, container_config=config, serving_port=self.port
         )
+        serving_hooks.manage(str(self.root))
         if not self.sdk_health_check:
             serving_hooks.register_waiter(self.port, self._wait_for_mlmax)
         self.worker = _Worker(self.name, lambda: self._create(staged.as_uri()))
@@ -287,7 +288,8 @@ class _Deployment:
         deadline = started + timeout
         assert self.worker is not None
         while True:
-            if self.sdk_health_check and self.worker.error is None and not self.worker.is_alive():
+            sdk_done = not self.worker.is_alive()  # read once: it may end between checks
+            if self.sdk_health_check and sdk_done and self.worker.error is None:
                 return time.monotonic() - started  # the SDK's loop saw /ping answer
             if not self.sdk_health_check and _ping(self.port):
                 self.ready.set()
@@ -303,7 +305,7 @@ class _Deployment:
                     reason=f"stopped with exit code {codes[0]} before it answered /ping "
                     "(the model or the serving code failed to load)",
                 )
-            if not self.worker.is_alive():
+            if sdk_done:
                 self._fail()
                 raise EndpointFailedError(
                     None,

@@ -12,9 +12,11 @@ container through docker-compose and then waits for it. mlmax changes three thin
    timeout)` polls /ping every 5 s for up to 120 s and cannot see a container that died.
    For a port an mlmax endpoint registered, the replacement hands over to mlmax's own
    watcher (see `endpoint.py`); any other caller gets the SDK's function unchanged.
-3. **Quiet teardown.** `_HostingContainer.run` raises in its thread when compose ends with a
-   non-zero code, which is what stopping an endpoint does; for endpoints mlmax is stopping,
-   that is expected and not printed as a thread traceback.
+3. **Quiet.** `_HostingContainer.run` echoes compose's output to stdout (including the
+   server's own "listening on 0.0.0.0:8080", which is not where the host reaches it) and
+   raises in its thread when compose ends with a non-zero code, which is what stopping an
+   endpoint does. For mlmax's endpoints it runs compose without the echo, and a stop mlmax
+   asked for is not printed as a thread traceback.
 
 tests/localmode/test_serving_hooks.py pins all three names and shapes: an SDK upgrade that
 changes them fails that test (and `install()` raises `ServingHookError`) instead of silently
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import subprocess
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +38,8 @@ _MARK = "_mlmax_wrapped"
 _lock = threading.Lock()
 # serving port -> the function that blocks until the endpoint is ready (or raises).
 _waiters: dict[int, Callable[[], None]] = {}
-# Markers (run directories) of endpoints mlmax is stopping on purpose.
+# Markers (run directories) of mlmax's endpoints, and of those it is stopping on purpose.
+_managed: set[str] = set()
 _stopping: set[str] = set()
 LOOPBACK = "127.0.0.1"
 CONTAINER_PORT = "8080"
@@ -107,6 +111,17 @@ def _patch_wait(entities: Any) -> None:
     entities._wait_for_serving_container = wait_for_serving_container
 
 
+def _quiet_run(self: Any, stopping: Callable[[], bool]) -> None:
+    # The SDK's body of the thread, without echoing compose's output to our stdout (the
+    # container's log is read from the engine when needed).
+    self.process = subprocess.Popen(
+        self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    code = self.process.wait()
+    if code != 0 and not stopping():
+        raise RuntimeError(f"Failed to run: {self.command}, Process exited with code: {code}")
+
+
 def _patch_hosting_run(hosting_class: type) -> None:
     original = getattr(hosting_class, "run", None)
     if original is None or getattr(original, _MARK, False):
@@ -114,14 +129,18 @@ def _patch_hosting_run(hosting_class: type) -> None:
 
     @functools.wraps(original)
     def run(self: Any) -> None:
-        try:
-            original(self)
-        except RuntimeError:
-            command = " ".join(map(str, getattr(self, "command", None) or []))
+        command = " ".join(map(str, getattr(self, "command", None) or []))
+
+        def stopping() -> bool:
             with _lock:
-                expected = any(marker in command for marker in _stopping)
-            if not expected:
-                raise
+                return any(marker in command for marker in _stopping)
+
+        with _lock:
+            managed = any(marker in command for marker in _managed)
+        if managed:
+            _quiet_run(self, stopping)
+            return
+        original(self)
 
     setattr(run, _MARK, True)
     hosting_class.run = run
@@ -149,9 +168,17 @@ def register_waiter(port: int, waiter: Callable[[], None]) -> None:
         _waiters[port] = waiter
 
 
+def manage(marker: str) -> None:
+    """The compose process whose command mentions `marker` is an mlmax endpoint's: run it
+    without echoing compose's output."""
+    with _lock:
+        _managed.add(marker)
+
+
 def forget(port: int, marker: str) -> None:
     with _lock:
         _waiters.pop(port, None)
+        _managed.discard(marker)
         _stopping.discard(marker)
 
 

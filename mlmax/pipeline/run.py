@@ -43,7 +43,9 @@ PROC_MODEL = Path("preprocessing") / "proc_model"
 def served_model_dirs(run_dir: Path) -> tuple[Path, Path] | None:
     """(model dir, preprocessor dir) of a run that trained a model, else None."""
     model, proc_model = run_dir / TRAINED_MODEL, run_dir / PROC_MODEL
-    if (model / "model.tar.gz").is_file() and (proc_model / "proc_model.tar.gz").is_file():
+    # Local Mode packs the model (model.tar.gz); the host runner leaves model.joblib.
+    packed = any((model / name).is_file() for name in ("model.tar.gz", "model.joblib"))
+    if packed and (proc_model / "proc_model.tar.gz").is_file():
         return model, proc_model
     return None
 

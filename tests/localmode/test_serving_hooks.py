@@ -81,15 +81,21 @@ def test_health_check_is_handed_to_the_registered_waiter_only():
         entities._wait_for_serving_container(61002, timeout=5)
 
 
-def test_hosting_thread_is_quiet_only_for_endpoints_mlmax_stops(tmp_path):
+def test_hosting_thread_of_mlmax_endpoints_is_quiet_and_a_stop_is_no_error(tmp_path, capfd):
     from sagemaker.core.local.image import _HostingContainer
 
     serving_hooks.install()
-    command = [sys.executable, "-c", "raise SystemExit(3)", str(tmp_path)]
+    code = "print('compose says hello'); raise SystemExit(3)"
+    command = [sys.executable, "-c", code, str(tmp_path)]
     with pytest.raises(RuntimeError, match="Failed to run"):
-        _HostingContainer(command).run()
-    serving_hooks.mark_stopping(str(tmp_path))
+        _HostingContainer(command).run()  # not ours: the SDK's own behaviour
+    assert "compose says hello" in capfd.readouterr().out
+    serving_hooks.manage(str(tmp_path))
     try:
+        with pytest.raises(RuntimeError, match="exited with code: 3"):
+            _HostingContainer(command).run()
+        assert "compose says hello" not in capfd.readouterr().out
+        serving_hooks.mark_stopping(str(tmp_path))
         _HostingContainer(command).run()  # no error: mlmax stopped it on purpose
     finally:
         serving_hooks.forget(0, str(tmp_path))
