@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from mlmax.localmode import compose, containers, labels
+from mlmax.localmode.container_user import with_container_user
 from mlmax.localmode.environment import scoped_environ
 from mlmax.localmode.errors import JobTimeoutError
 from mlmax.localmode.network import ensure_network
 from mlmax.localmode.runner import UNWIND_SECONDS, LocalMode, _check_image, _Worker
-from mlmax.localmode.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree
+from mlmax.localmode.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree_or_warn
 from mlmax.pipeline.definition import TrainingOptions
 from mlmax.pipeline.inputs import DataSpec, stage_inputs
 from mlmax.sagemaker_pipeline import (
@@ -95,9 +96,13 @@ def local_pipeline_session(
     Call inside `offline.pinned()`. `container_config` is merged into every job's compose
     service (labels); jobs keep their staging directories under `container_root`.
     """
+    from mlmax.localmode.sdk_credentials import keep_embedded_keys_out_of_containers
+    from mlmax.localmode.sdk_mounts import create_mount_sources_first
     from mlmax.localmode.sdk_speedups import cache_config_validation
 
     cache_config_validation()
+    keep_embedded_keys_out_of_containers()
+    create_mount_sources_first()
     session = _session_class()(
         boto_session=offline.boto_session,
         default_bucket=offline.bucket,
@@ -335,9 +340,9 @@ def run_local_pipeline(
             session = local_pipeline_session(
                 offline,
                 container_root=sdk_root,
-                container_config={
-                    "labels": labels.current_session().for_run(RUN_JOB_LABEL, run_id)
-                },
+                container_config=with_container_user(
+                    {"labels": labels.current_session().for_run(RUN_JOB_LABEL, run_id)}
+                ),
             )
             options = local_export_options(s3.bucket, local.image, training)
             values = start_parameters(data_uris, parameters)
@@ -375,7 +380,7 @@ def run_local_pipeline(
     finally:
         compose.kill_processes(root)
         containers.remove_run(run_id)
-        remove_tree(root)
+        remove_tree_or_warn(root)
 
 
 def _execute(

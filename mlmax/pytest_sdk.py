@@ -2,8 +2,8 @@
 
 A test written against the SDK (a `FrameworkProcessor(...).run(...)`, a `ScriptProcessor`,
 a `ModelTrainer(...).train()` in Local Mode) runs offline when it passes
-`sagemaker_session=sm_session`: the session talks to the embedded S3 with dummy credentials,
-the test's environment is pinned to them (nothing reads ~/.aws), every container the SDK
+`sagemaker_session=sm_session`: the session talks to the embedded S3 with its per-session
+keys, the test's environment is pinned to them (nothing reads ~/.aws), every container the SDK
 starts carries this test's labels, and after the test those containers and the session's
 directories are removed. A failing test gets the containers' log tail in its report.
 
@@ -25,6 +25,7 @@ LOG_TAIL_LINES = 60
 def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A SageMaker SDK LocalSession bound to the embedded S3, for the test's own SDK objects."""
     from mlmax.localmode import compose, containers, labels, trainer_hook
+    from mlmax.localmode.container_user import container_user, with_container_user
     from mlmax.localmode.session import remove_tree
 
     offline = sm_localmode.session
@@ -35,9 +36,14 @@ def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[An
     try:
         # Pinned for the whole test: the SDK reads the environment again wherever it builds
         # a boto session of its own (ModelTrainer does).
-        with offline.pinned(), trainer_hook.extra_service_config(None, labels=run_labels):
+        # Containers run as the calling user, as mlmax's own runs do (container_user.py).
+        user = container_user()
+        with (
+            offline.pinned(),
+            trainer_hook.extra_service_config(None, labels=run_labels, user=user),
+        ):
             yield offline.local_session(
-                container_root=root, container_config={"labels": run_labels}
+                container_root=root, container_config=with_container_user({"labels": run_labels})
             )
     finally:
         compose.kill_processes(root)

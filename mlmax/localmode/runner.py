@@ -14,6 +14,7 @@ directories only when the job succeeded.
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import re
 import shutil
 import tarfile
@@ -27,11 +28,16 @@ from typing import Any
 
 from mlmax.catalog import JobDefinition, JobRun, get_job
 from mlmax.localmode import compose, containers, labels, trainer_hook
+from mlmax.localmode.container_user import (
+    container_environment,
+    container_user,
+    with_container_user,
+)
 from mlmax.localmode.debug import DebugOptions
 from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
 from mlmax.localmode.network import ensure_network
 from mlmax.localmode.s3server import S3Server
-from mlmax.localmode.session import OfflineSession, real_s3_requested, remove_tree
+from mlmax.localmode.session import OfflineSession, real_s3_requested, remove_tree_or_warn
 from mlmax.localmode.steps import ProcessingStep, TrainingStep, processing_step, training_step
 
 Progress = Callable[[str], None]
@@ -127,7 +133,7 @@ class _Run:
         self.image = image
         self.session = session
         self.debug = debug
-        self.environment = environment
+        self.environment = {**container_environment(), **(environment or {})}
         self.run_id = labels.new_run_id(self.job.name)
         self.labels = labels.current_session().for_run(self.job.name, self.run_id)
         self.root = session.run_dir(self.run_id)
@@ -158,7 +164,7 @@ class _Run:
             staged = self.staging / name
             staged.mkdir(parents=True)
             outputs[name] = staged.as_uri()
-        container_config: dict[str, Any] = {"labels": dict(self.labels)}
+        container_config = with_container_user({"labels": dict(self.labels)})
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
         return processing_step(
@@ -187,7 +193,12 @@ class _Run:
         step = self.build()
         worker = _Worker(f"mlmax-{self.run_id}", step.execute)
         hook = (
-            trainer_hook.extra_service_config(self.trainer_root, labels=self.labels)
+            trainer_hook.extra_service_config(
+                self.trainer_root,
+                labels=self.labels,
+                user=container_user(),
+                volumes=self._alias_volumes(),
+            )
             if self.job.kind == "training"
             else contextlib.nullcontext()
         )
@@ -206,6 +217,20 @@ class _Run:
                 self.stop(worker)
                 raise
         return worker.error, False
+
+    def _alias_volumes(self) -> list[str]:
+        """A mount the caller owns where a debug run links its code alias.
+
+        The debug command links the processing code path to the training code inside the
+        container (`DebugOptions.code_alias`); that path's parent is root's in the image, so
+        a container running as the calling user gets a writable directory mounted there.
+        """
+        alias = self.debug.code_alias if self.debug else None
+        if not alias or not container_user():
+            return []
+        parent = self.root / "code-alias"
+        parent.mkdir(exist_ok=True)
+        return [f"{parent}:{posixpath.dirname(alias)}"]
 
     def stop(self, worker: _Worker) -> None:
         """Kill the run's compose process and remove its containers; let the SDK unwind."""
@@ -251,7 +276,7 @@ class _Run:
     def cleanup(self) -> None:
         compose.kill_processes(self.root)
         containers.remove_run(self.run_id)
-        remove_tree(self.root)
+        remove_tree_or_warn(self.root)
 
 
 class _MissingOutput(Exception):

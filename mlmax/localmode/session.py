@@ -1,8 +1,9 @@
 """The offline SageMaker session: the SDK's LocalSession with nothing reaching past loopback.
 
 `OfflineSession` owns what every Local Mode run of one process shares: a private (0700)
-working directory, the telemetry opt-out config file, a boto session with dummy credentials
-and the embedded S3 endpoint, and the default bucket. `local_session()` makes a fresh
+working directory, the telemetry opt-out config file, a boto session with the embedded S3
+server's per-session random keys (the server refuses every other key) and its endpoint, and
+the default bucket. `local_session()` makes a fresh
 `LocalSession` per run, because the SDK reads the container root and the compose settings
 (labels, ports) from the session's config and parallel runs need their own.
 
@@ -13,6 +14,7 @@ explicitly (`real_s3=True` or MLMAX_REAL_S3=1); only then does boto's normal cha
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -27,12 +29,12 @@ import boto3
 import botocore.session
 
 from mlmax.localmode.environment import scoped_environ
+from mlmax.localmode.s3auth import SessionKeys
+from mlmax.localmode.s3server import keys_for
 
+logger = logging.getLogger(__name__)
 DEFAULT_REGION = "us-east-1"
 REAL_S3_ENV = "MLMAX_REAL_S3"
-# Obviously fake keys: the embedded S3 accepts anything, and a leaked value is harmless.
-DUMMY_ACCESS_KEY = "mlmax-local-access-key"
-DUMMY_SECRET_KEY = "mlmax-local-secret-key"
 
 TELEMETRY_OPT_OUT: dict[str, Any] = {
     "SchemaVersion": "1.0",
@@ -71,6 +73,20 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
+def remove_tree_or_warn(path: Path) -> None:
+    """`remove_tree` for clean-up after a run: a failure is a warning naming the path, never
+    an error that would turn the run's real outcome (often a success) into a crash."""
+    try:
+        remove_tree(path)
+    except OSError as error:
+        logger.warning(
+            "warning: could not remove %s (%s); the run's result is not affected, remove it "
+            "yourself",
+            path,
+            error.strerror or error,
+        )
+
+
 WORK_DIR_ENV = "MLMAX_WORK_DIR"
 
 
@@ -103,12 +119,20 @@ class OfflineSession:
         real_s3: bool = False,
         bucket: str | None = None,
         temp_parent: Path | None = None,
+        s3_keys: SessionKeys | None = None,
     ) -> None:
         if not real_s3 and not s3_endpoint_url:
             raise ValueError(
                 "an offline session needs the embedded S3 endpoint (s3_endpoint_url); pass "
                 "real_s3=True to use real S3 with your own credentials instead"
             )
+        keys = None if real_s3 else (s3_keys or keys_for(str(s3_endpoint_url)))
+        if not real_s3 and keys is None:
+            raise ValueError(
+                f"no keys for the S3 server at {s3_endpoint_url}: it is not an embedded server "
+                "of this process; pass its keys as s3_keys"
+            )
+        self._keys = keys
         self.real_s3 = real_s3
         self.s3_endpoint_url = None if real_s3 else s3_endpoint_url
         self.region = region
@@ -147,7 +171,7 @@ class OfflineSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        remove_tree(self.root)
+        remove_tree_or_warn(self.root)
 
     # -- what runs use ---------------------------------------------------------------------
     @property
@@ -170,8 +194,8 @@ class OfflineSession:
         missing = str(self.root / "no-aws-config")  # never created: boto reads nothing
         values.update(
             {
-                "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+                "AWS_ACCESS_KEY_ID": self._keys.access_key,
+                "AWS_SECRET_ACCESS_KEY": self._keys.secret_key,
                 "AWS_SHARED_CREDENTIALS_FILE": missing,
                 "AWS_CONFIG_FILE": missing,
                 "AWS_REGION": self.region,
@@ -210,9 +234,13 @@ class OfflineSession:
         """
         from sagemaker.core.local import LocalSession
 
+        from mlmax.localmode.sdk_credentials import keep_embedded_keys_out_of_containers
+        from mlmax.localmode.sdk_mounts import create_mount_sources_first
         from mlmax.localmode.sdk_speedups import cache_config_validation
 
         cache_config_validation()
+        keep_embedded_keys_out_of_containers()
+        create_mount_sources_first()
         session = LocalSession(
             boto_session=self.boto_session,
             default_bucket=self._bucket,
@@ -239,9 +267,10 @@ class OfflineSession:
         # ~/.aws files, even if used outside `pinned()` later.
         core.set_config_variable("config_file", missing)
         core.set_config_variable("credentials_file", missing)
+        assert self._keys is not None
         return boto3.Session(
-            aws_access_key_id=DUMMY_ACCESS_KEY,
-            aws_secret_access_key=DUMMY_SECRET_KEY,
+            aws_access_key_id=self._keys.access_key,
+            aws_secret_access_key=self._keys.secret_key,
             region_name=self.region,
             botocore_session=core,
         )

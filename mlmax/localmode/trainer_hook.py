@@ -1,8 +1,8 @@
-"""Labels (and a debug port) for ModelTrainer's Local Mode containers.
+"""Labels, the user, extra mounts (and a debug port) for ModelTrainer's Local Mode containers.
 
 `ModelTrainer` ignores the session's `local.container_config`, so its compose services carry
-no labels and cannot publish a port. mlmax wraps the SDK's private
-`_LocalContainer._create_docker_host` once per process and adds the settings registered for
+no labels, always run as the image's user and cannot publish a port. mlmax wraps the SDK's
+private `_LocalContainer._create_docker_host` once per process and adds the settings registered for
 the trainer's container root. tests/localmode/test_trainer_hook.py pins this private hook:
 it fails loudly if an SDK upgrade renames or reshapes it.
 """
@@ -38,9 +38,12 @@ def _merge(service: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     labels = {**(merged.get("labels") or {}), **extra.get("labels", {})}
     if labels:
         merged["labels"] = labels
-    ports = [*(merged.get("ports") or []), *extra.get("ports", [])]
-    if ports:
-        merged["ports"] = ports
+    for key in ("ports", "volumes"):
+        values = [*(merged.get(key) or []), *extra.get(key, [])]
+        if values:
+            merged[key] = values
+    if extra.get("user"):
+        merged["user"] = extra["user"]
     return merged
 
 
@@ -76,14 +79,25 @@ def install() -> None:
 
 @contextlib.contextmanager
 def extra_service_config(
-    container_root: Path | None, *, labels: dict[str, str], ports: list[str] | None = None
+    container_root: Path | None,
+    *,
+    labels: dict[str, str],
+    ports: list[str] | None = None,
+    user: str | None = None,
+    volumes: list[str] | None = None,
 ) -> Iterator[None]:
-    """Add `labels` and `ports` to the compose services of trainers using `container_root`
-    (None: any root no other registration names)."""
+    """Add `labels`, `ports` and `volumes` to the compose services of trainers using
+    `container_root` (None: any root no other registration names), and run them as `user`
+    (compose's "uid:gid") when given."""
     install()
     key = ANY_ROOT if container_root is None else _key(container_root)
     with _lock:
-        _extra_by_root[key] = {"labels": dict(labels), "ports": list(ports or [])}
+        _extra_by_root[key] = {
+            "labels": dict(labels),
+            "ports": list(ports or []),
+            "volumes": list(volumes or []),
+            "user": user,
+        }
     try:
         yield
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from mlmax.localmode.environment import EnvironmentConflictError, scoped_environ
 from mlmax.localmode.s3server import S3Server
-from mlmax.localmode.session import DUMMY_ACCESS_KEY, OfflineSession
+from mlmax.localmode.session import OfflineSession, remove_tree
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,8 @@ def test_s3_server_listens_on_loopback_and_stops(tmp_path):
             "s3",
             endpoint_url=server.endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="y",
+            aws_access_key_id=server.keys.access_key,
+            aws_secret_access_key=server.keys.secret_key,
         )
         client.create_bucket(Bucket="probe")
         # moto keeps one backend per process: other tests' buckets may be listed too.
@@ -51,9 +51,11 @@ def test_session_never_reads_the_users_aws_files(s3, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_PROFILE", "work")
     with OfflineSession(s3_endpoint_url=s3.endpoint_url, temp_parent=tmp_path) as session:
         creds = session.boto_session.get_credentials()
-        assert creds.access_key == DUMMY_ACCESS_KEY
+        # The embedded server's per-session keys, which it alone accepts.
+        assert (creds.access_key, creds.secret_key) == (s3.keys.access_key, s3.keys.secret_key)
         with session.pinned():
-            assert os.environ["AWS_ACCESS_KEY_ID"] == DUMMY_ACCESS_KEY
+            assert os.environ["AWS_ACCESS_KEY_ID"] == s3.keys.access_key
+            assert os.environ["AWS_SECRET_ACCESS_KEY"] == s3.keys.secret_key
             assert "AWS_PROFILE" not in os.environ
             assert os.environ["AWS_ENDPOINT_URL"] == s3.endpoint_url
             assert not os.path.exists(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
@@ -79,6 +81,11 @@ def test_session_bucket_exists_in_the_embedded_s3(s3, tmp_path):
 def test_offline_session_needs_an_endpoint_unless_real_s3_is_asked_for():
     with pytest.raises(ValueError, match="real_s3=True"):
         OfflineSession(s3_endpoint_url=None)
+
+
+def test_offline_session_needs_the_keys_of_a_server_it_did_not_start():
+    with pytest.raises(ValueError, match="pass its keys as s3_keys"):
+        OfflineSession(s3_endpoint_url="http://127.0.0.1:9")
 
 
 def test_session_root_removed_even_with_read_only_entries(s3, tmp_path):
@@ -116,3 +123,20 @@ def test_work_dir_comes_from_the_environment(tmp_path, monkeypatch) -> None:
     assert work_dir() == tmp_path / "ws" / ".mlmax"
     assert (tmp_path / "ws" / ".mlmax").is_dir()
     assert work_dir(tmp_path / "explicit") == tmp_path / "explicit"
+
+
+def test_a_clean_up_failure_is_a_warning_naming_the_path(s3, tmp_path, monkeypatch, caplog):
+    # What a root-owned file in the run's directory did before containers ran as the user:
+    # the clean-up after a succeeded job raised, and the job was reported as a crash.
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    with OfflineSession(s3_endpoint_url=s3.endpoint_url, temp_parent=tmp_path) as session:
+        root = session.root
+        monkeypatch.setattr("mlmax.localmode.session.shutil.rmtree", refuse)
+    # No exception escaped the `with`; one warning names what is left.
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert f"could not remove {root}" in record.getMessage()
+    assert "Permission denied" in record.getMessage()
+    monkeypatch.undo()
+    remove_tree(root)
