@@ -22,14 +22,13 @@ from pathlib import Path
 import pytest
 
 from mlmax.catalog import JOBS_DIR
-from tests.inspect.driver import READY, REPO, InspectRun
+from tests.inspect.driver import READY, REPO, InspectRun, line_of
 from tests.inspect.test_inspect_local import (
     CHAIN,
     RUN_TIMEOUT,
     START_TIMEOUT,
     TRAINING_TEST,
     _debug_session,
-    _line_of,
 )
 
 pytestmark = pytest.mark.smlocal
@@ -181,7 +180,7 @@ def test_a_docker_user_trains_runs_the_suite_and_debugs_and_can_delete_what_is_l
     # 3. Inspect mode on the training job (its code alias needs a writable mount as a user),
     # attached by a real DAP client.
     job_file = JOBS_DIR / "train.py"
-    line = _line_of(job_file, 'print(f"train: fitting')
+    line = line_of(job_file, 'print(f"train: fitting')
     args = ["--smlocal", "--inspectlocal", "--inspect-port", "0", "--inspect-job", "train"]
     command = docker_user.command(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q")
     with InspectRun(
