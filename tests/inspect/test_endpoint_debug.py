@@ -117,3 +117,40 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
         all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
     )
     assert left == [], "mlmax serve left its container behind"
+
+
+def test_inspect_mode_starts_the_tests_endpoint_under_debugpy_and_waits_for_a_debugger(tmp_path):
+    """`pytest <endpoint test> --smlocal --inspectlocal --inspect-job endpoint`: the chain's jobs
+    run as usual, the sm_endpoint deployment waits for a debugger, and a breakpoint in the
+    handler stops the test's first invocation."""
+    handler = JOBS_DIR / "serving.py"
+    line = _line_of(handler, "predictions = predictor.predict(parse(predictor, body))")
+    test = (
+        "tests/smlocal/test_endpoint.py::test_bad_payload_gets_4xx_and_the_endpoint_keeps_serving"
+    )
+    args = [test, "--smlocal", "--inspectlocal", "--inspect-port", "0", "--inspect-job", "endpoint"]
+    with InspectRun(args, basetemp=tmp_path / "run") as run:
+        _, ready = run.wait_for(READY, START_TIMEOUT)
+        assert (ready["job"], ready["code"]) == ("endpoint", SERVING_CODE_ROOT)
+        with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
+            attach = dap.attach(
+                path_mappings=[{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
+            )
+            dap.wait_event("initialized", timeout=30)
+            [breakpoint_] = dap.set_breakpoints(handler, [line])
+            assert breakpoint_["verified"], breakpoint_
+            dap.configuration_done()
+            dap.wait_response(attach, timeout=30)
+            stopped = dap.wait_event("stopped", timeout=180)
+            thread = stopped["body"]["threadId"]
+            frame = dap.stack_trace(thread)[0]
+            assert (frame["name"], frame["line"]) == ("invocation", line)
+            dap.set_breakpoints(handler, [])
+            dap.continue_(thread)
+            dap.disconnect()
+        assert run.wait(300) == 0, run.output
+    assert "1 passed" in run.output
+    left = containers.docker_client().containers.list(
+        all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+    )
+    assert left == [], "the inspect run left containers behind"
