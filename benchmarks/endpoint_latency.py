@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -91,11 +92,29 @@ def _deploy_to_first_prediction(
     return ready, first
 
 
+def _failure_noticed_after(local: LocalMode, broken: Path, sdk_health_check: bool) -> float:
+    """Seconds from deploy to the error, for a model whose preprocessor cannot be loaded."""
+    from mlmax.localmode.endpoint import EndpointFailedError
+
+    assert local.session is not None
+    started = time.perf_counter()
+    try:
+        with deploy(
+            broken, image=local.image, session=local.session, sdk_health_check=sdk_health_check
+        ):
+            raise SystemExit("a broken model became ready")
+    except EndpointFailedError:
+        return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--image", default=None)
+    parser.add_argument(
+        "--skip-failure", action="store_true", help="skip the broken-model case (~2 min)"
+    )
     args = parser.parse_args(argv)
     from mlmax.localmode.image import ensure_job_image
 
@@ -119,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
             answer = endpoint.post(batch)
             batch_seconds = time.perf_counter() - started
             assert answer.status == 200 and len(answer.json()["predictions"]) == 1000
+        failure: dict[str, float] = {}
+        if not args.skip_failure:
+            broken = Path(temp) / "broken"
+            broken.mkdir()
+            shutil.copy2(model / "model.joblib", broken)
+            (broken / "proc_model.tar.gz").write_bytes(b"not a model archive")
+            failure["mlmax"] = _failure_noticed_after(lm, broken, False)
+            failure["sdk"] = _failure_noticed_after(lm, broken, True)
 
     def median(pairs: list[tuple[float, float]], index: int) -> float:
         return statistics.median(pair[index] for pair in pairs)
@@ -147,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             f"| {figures['per_s']:.0f} |"
         )
     print(f"\none request of 1,000 raw rows: {batch_seconds * 1000:.0f} ms")
+    if failure:
+        print("\na model that fails to load (one run each), deploy -> error:\n")
+        print("| health check | s |")
+        print("|---|---|")
+        print(f"| mlmax (container exit seen) | {failure['mlmax']:.1f} |")
+        print(f"| SDK default (gives up after 120 s) | {failure['sdk']:.1f} |")
     return 0
 
 

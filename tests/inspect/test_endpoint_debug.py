@@ -19,13 +19,29 @@ from mlmax.localmode import containers, labels
 from mlmax.localmode.endpoint import SERVING_CODE_ROOT
 from mlmax.sample_model import train_sample_model
 from tests.dap_client import DapClient
-from tests.inspect.driver import READY, InspectRun
+from tests.inspect.driver import READY, InspectRun, line_of
 from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
 
 pytestmark = pytest.mark.smlocal
 
 ENDPOINT = re.compile(r"endpoint ready at http://127\.0\.0\.1:(?P<port>\d+)")
 START_TIMEOUT = 300
+HANDLER = JOBS_DIR / "serving.py"
+BREAK_AT = "predictions = predictor.predict(parse(predictor, body))"
+
+
+def _break_in_handler(dap: DapClient, line: int) -> int:
+    """Attach with the serving code root's mapping and set the handler breakpoint; returns
+    the attach request (answered once configuration is done)."""
+    attach = dap.attach(
+        path_mappings=[{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
+    )
+    dap.wait_event("initialized", timeout=30)
+    [breakpoint_] = dap.set_breakpoints(HANDLER, [line])
+    assert breakpoint_["verified"], breakpoint_
+    dap.configuration_done()
+    dap.wait_response(attach, timeout=30)
+    return attach
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +50,6 @@ def served_model(tmp_path_factory) -> tuple[Path, Path]:
     model, proc_model, data = train_sample_model(tmp_path_factory.mktemp("served"), rows=1200)
     shutil.copy2(proc_model / "proc_model.tar.gz", model)
     return model, data
-
-
-def _line_of(path: Path, text: str) -> int:
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if text in line:
-            return number
-    raise AssertionError(f"{text!r} is not in {path}")
 
 
 def _request(port: int, method: str, path: str, body: str = "") -> tuple[int, bytes]:
@@ -58,8 +67,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
 ):
     model, data = served_model
     rows = "\n".join(data.read_text().splitlines()[:4]) + "\n"
-    handler = JOBS_DIR / "serving.py"
-    line = _line_of(handler, "predictions = predictor.predict(parse(predictor, body))")
+    line = line_of(HANDLER, BREAK_AT)
     args = ["serve", "--model-dir", str(model), "--debug-port", "0"]
     with InspectRun(args, command=[sys.executable, "-m", "mlmax"]) as run:
         _, ready = run.wait_for(READY, START_TIMEOUT)
@@ -74,14 +82,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
         assert_debugger_only_on_loopback_forward(container, published_ok=True)
         answers: list[tuple[int, bytes]] = []
         with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
-            attach = dap.attach(
-                path_mappings=[{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
-            )
-            dap.wait_event("initialized", timeout=30)
-            [breakpoint_] = dap.set_breakpoints(handler, [line])
-            assert breakpoint_["verified"], breakpoint_
-            dap.configuration_done()
-            dap.wait_response(attach, timeout=30)
+            _break_in_handler(dap, line)
             caller = threading.Thread(
                 target=lambda: answers.append(_request(port, "POST", "/invocations", rows))
             )
@@ -90,7 +91,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
             thread = stopped["body"]["threadId"]
             frame = dap.stack_trace(thread)[0]
             assert (frame["name"], frame["line"]) == ("invocation", line)
-            assert Path(frame["source"]["path"]).name == "serving.py"
+            assert Path(frame["source"]["path"]).name == HANDLER.name
             assert dap.locals(frame["id"])["media"] == "'text/csv'"
             # Stopped at the breakpoint (debugpy pauses every thread of the server): nothing
             # kills the endpoint meanwhile; the request waits and the container keeps running.
@@ -101,7 +102,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
                 filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
             )
             assert container.status == "running"
-            dap.set_breakpoints(handler, [])
+            dap.set_breakpoints(HANDLER, [])
             dap.continue_(thread)
             caller.join(120)
             dap.disconnect()
@@ -123,8 +124,7 @@ def test_inspect_mode_starts_the_tests_endpoint_under_debugpy_and_waits_for_a_de
     """`pytest <endpoint test> --smlocal --inspectlocal --inspect-job endpoint`: the chain's jobs
     run as usual, the sm_endpoint deployment waits for a debugger, and a breakpoint in the
     handler stops the test's first invocation."""
-    handler = JOBS_DIR / "serving.py"
-    line = _line_of(handler, "predictions = predictor.predict(parse(predictor, body))")
+    line = line_of(HANDLER, BREAK_AT)
     test = (
         "tests/smlocal/test_endpoint.py::test_bad_payload_gets_4xx_and_the_endpoint_keeps_serving"
     )
@@ -133,19 +133,12 @@ def test_inspect_mode_starts_the_tests_endpoint_under_debugpy_and_waits_for_a_de
         _, ready = run.wait_for(READY, START_TIMEOUT)
         assert (ready["job"], ready["code"]) == ("endpoint", SERVING_CODE_ROOT)
         with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
-            attach = dap.attach(
-                path_mappings=[{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
-            )
-            dap.wait_event("initialized", timeout=30)
-            [breakpoint_] = dap.set_breakpoints(handler, [line])
-            assert breakpoint_["verified"], breakpoint_
-            dap.configuration_done()
-            dap.wait_response(attach, timeout=30)
+            _break_in_handler(dap, line)
             stopped = dap.wait_event("stopped", timeout=180)
             thread = stopped["body"]["threadId"]
             frame = dap.stack_trace(thread)[0]
             assert (frame["name"], frame["line"]) == ("invocation", line)
-            dap.set_breakpoints(handler, [])
+            dap.set_breakpoints(HANDLER, [])
             dap.continue_(thread)
             dap.disconnect()
         assert run.wait(300) == 0, run.output
