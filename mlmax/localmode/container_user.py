@@ -12,8 +12,9 @@ Not done for root (nothing to fix, and SageMaker itself runs jobs as root) nor o
 engine, where the container's root already is the calling user and any other uid maps to a
 subordinate id the caller cannot delete.
 
-A uid without an entry in the image's /etc/passwd gets HOME=/, which it cannot write:
-matplotlib's cache, pip and the interactive interpreter's history would fail or warn, so
+A uid without an entry in the image's /etc/passwd gets HOME=/, which it cannot write: pip's
+cache (SageMaker's training driver runs pip for a requirements.txt), the interactive
+interpreter's history and matplotlib's cache (in images that have it) would fail or warn, so
 such containers get HOME=/tmp.
 """
 
