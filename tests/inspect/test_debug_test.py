@@ -225,7 +225,7 @@ def test_stopping_the_child_session_ends_the_job_and_leaves_no_container(tmp_pat
         assert session.wait_terminal(STOP) != 0
     # debugpy ends a terminated debuggee with exit code 0: the job's missing outputs say it.
     assert re.search(
-        r"JobFailedError: job 'preprocessing' (failed in its container|exited with code 0 "
+        r"job 'preprocessing' (failed in its container|exited with code 0 "
         r"but wrote nothing)",
         session.output,
     ), session.output
