@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 from mlmax.catalog import JOBS_DIR
 from mlmax.localmode import compose, containers, labels, serving_hooks
+from mlmax.localmode.container_user import container_environment, with_container_user
 from mlmax.localmode.debug import (
     DEBUGPY_HOST,
     DEBUGPY_PORT,
@@ -54,7 +55,8 @@ DEBUG_WAIT_ENV = "MLMAX_DEBUGPY_WAIT"
 MODEL_FILES = ("model.tar.gz", "model.joblib")
 PROC_MODEL_FILE = "proc_model.tar.gz"
 DEFAULT_READY_TIMEOUT = 120.0  # the SDK's own limit; a dead container ends the wait at once
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.1  # /ping
+STATE_POLL_SECONDS = 1.0  # the container's state (and, when debugging, its sockets)
 LOOPBACK = "127.0.0.1"
 
 
@@ -217,7 +219,11 @@ class _Deployment:
         self.session = session
         self.code_dir = code_dir
         self.debug = debug
-        self.environment = {**(environment or {}), **(debug.environment() if debug else {})}
+        self.environment = {
+            **container_environment(),
+            **(environment or {}),
+            **(debug.environment() if debug else {}),
+        }
         self.debug_announced = False
         # Bound now, so a busy port fails before anything starts.
         self.forward = open_forward(debug.host_port) if debug else None
@@ -272,7 +278,8 @@ class _Deployment:
         staged = stage_model(model_dir, proc_model_dir, self.root / "model")
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
-        config: dict[str, Any] = {"labels": dict(self.labels)}
+        # As the calling user, like job containers (container_user.py).
+        config: dict[str, Any] = with_container_user({"labels": dict(self.labels)})
         self.sdk_session = self.session.local_session(
             container_root=sdk_root, container_config=config, serving_port=self.port
         )
@@ -286,6 +293,7 @@ class _Deployment:
         """Block until /ping answers 200; raise EndpointFailedError as soon as it cannot."""
         started = time.monotonic()
         deadline = started + timeout
+        next_state_check = started
         assert self.worker is not None
         while True:
             sdk_done = not self.worker.is_alive()  # read once: it may end between checks
@@ -294,6 +302,13 @@ class _Deployment:
             if not self.sdk_health_check and _ping(self.port):
                 self.ready.set()
                 return time.monotonic() - started
+            now = time.monotonic()
+            if now < next_state_check and not sdk_done and now < deadline:
+                self.worker.join(POLL_SECONDS)  # wakes early if the SDK call ends
+                continue
+            # The engine is asked less often than /ping: on a busy 2-core machine its answers
+            # cost the CPU the container needs to start.
+            next_state_check = now + STATE_POLL_SECONDS
             ran = containers.run_containers(self.run_id)
             self._announce_debugger(ran)
             codes = containers.exit_codes(ran)
@@ -340,7 +355,6 @@ class _Deployment:
     def stop(self) -> None:
         """Kill compose, remove the containers, let the SDK forget the endpoint."""
         marker = str(self.root)
-        serving_hooks.mark_stopping(marker)
         if not self.ready.is_set():
             self._fail()
         try:

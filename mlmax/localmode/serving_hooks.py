@@ -14,9 +14,10 @@ container through docker-compose and then waits for it. mlmax changes three thin
    watcher (see `endpoint.py`); any other caller gets the SDK's function unchanged.
 3. **Quiet.** `_HostingContainer.run` echoes compose's output to stdout (including the
    server's own "listening on 0.0.0.0:8080", which is not where the host reaches it) and
-   raises in its thread when compose ends with a non-zero code, which is what stopping an
-   endpoint does. For mlmax's endpoints it runs compose without the echo, and a stop mlmax
-   asked for is not printed as a thread traceback.
+   raises in its thread when compose ends with a non-zero code (a model that fails to load,
+   or mlmax stopping the endpoint), which prints a thread traceback. For mlmax's endpoints
+   it runs compose without the echo and keeps the exit code instead: mlmax watches the
+   container itself and reports a failure with its log tail.
 
 tests/localmode/test_serving_hooks.py pins all three names and shapes: an SDK upgrade that
 changes them fails that test (and `install()` raises `ServingHookError`) instead of silently
@@ -38,9 +39,8 @@ _MARK = "_mlmax_wrapped"
 _lock = threading.Lock()
 # serving port -> the function that blocks until the endpoint is ready (or raises).
 _waiters: dict[int, Callable[[], None]] = {}
-# Markers (run directories) of mlmax's endpoints, and of those it is stopping on purpose.
+# Markers (run directories) of mlmax's endpoints.
 _managed: set[str] = set()
-_stopping: set[str] = set()
 LOOPBACK = "127.0.0.1"
 CONTAINER_PORT = "8080"
 
@@ -111,15 +111,14 @@ def _patch_wait(entities: Any) -> None:
     entities._wait_for_serving_container = wait_for_serving_container
 
 
-def _quiet_run(self: Any, stopping: Callable[[], bool]) -> None:
-    # The SDK's body of the thread, without echoing compose's output to our stdout (the
-    # container's log is read from the engine when needed).
+def _quiet_run(self: Any) -> None:
+    # The SDK's body of the thread without echoing compose's output to our stdout, and
+    # without raising when compose ends non-zero: mlmax watches the container itself and
+    # reports its exit with the log tail; a raise here would only print a thread traceback.
     self.process = subprocess.Popen(
         self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    code = self.process.wait()
-    if code != 0 and not stopping():
-        raise RuntimeError(f"Failed to run: {self.command}, Process exited with code: {code}")
+    self.exit_code = self.process.wait()
 
 
 def _patch_hosting_run(hosting_class: type) -> None:
@@ -130,15 +129,10 @@ def _patch_hosting_run(hosting_class: type) -> None:
     @functools.wraps(original)
     def run(self: Any) -> None:
         command = " ".join(map(str, getattr(self, "command", None) or []))
-
-        def stopping() -> bool:
-            with _lock:
-                return any(marker in command for marker in _stopping)
-
         with _lock:
             managed = any(marker in command for marker in _managed)
         if managed:
-            _quiet_run(self, stopping)
+            _quiet_run(self)
             return
         original(self)
 
@@ -179,10 +173,3 @@ def forget(port: int, marker: str) -> None:
     with _lock:
         _waiters.pop(port, None)
         _managed.discard(marker)
-        _stopping.discard(marker)
-
-
-def mark_stopping(marker: str) -> None:
-    """The compose process whose command mentions `marker` is being stopped on purpose."""
-    with _lock:
-        _stopping.add(marker)

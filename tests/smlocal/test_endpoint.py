@@ -103,7 +103,7 @@ def test_two_endpoints_at_once_on_loopback_ports_and_nothing_left(
 
 
 def test_a_model_that_fails_to_load_ends_the_wait_at_once_with_its_log(
-    sm_localmode, trained, tmp_path
+    sm_localmode, trained, tmp_path, capfd
 ):
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -119,6 +119,7 @@ def test_a_model_that_fails_to_load_ends_the_wait_at_once_with_its_log(
     assert failure.value.exit_code == 2
     assert "before it answered /ping" in str(failure.value)
     assert "proc_model.tar.gz" in failure.value.log_tail
+    assert "Traceback" not in capfd.readouterr().err  # no thread traceback from the SDK
     assert_nothing_left(before, tmp_path, sm_localmode.session.root)
 
 
