@@ -581,6 +581,55 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed else EXIT_OK
 
 
+# --- mlmax vscode ---------------------------------------------------------------------------
+
+
+def _cmd_vscode(args: argparse.Namespace) -> int:
+    import difflib
+
+    from mlmax.declarations import DeclarationError, current_project
+    from mlmax.vscode import VscodeError, apply, plan
+
+    try:
+        project = current_project()
+    except DeclarationError as error:
+        raise UsageError(str(error)) from None
+    if project is None or not project.jobs:
+        raise UsageError(
+            "no jobs are declared here; add [tool.mlmax.jobs.<name>] tables to your "
+            "pyproject.toml (README: Use mlmax in your own project)"
+        )
+    try:
+        changes = plan(project)
+    except VscodeError as error:
+        raise UsageError(str(error)) from None
+    if not args.check:
+        apply(changes)
+    for change in changes:
+        where = change.path.relative_to(project.root)
+        if not change.changed:
+            state = "unchanged"
+        elif args.check:
+            state = "would create" if change.before is None else "would update"
+        else:
+            state = "created" if change.before is None else "updated"
+        print(f"{state:>12}  {where}")
+        for note in change.notes:
+            print(f"              {note}")
+        if args.check and change.changed:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    (change.before or "").splitlines(keepends=True),
+                    change.after.splitlines(keepends=True),
+                    f"{where} (now)",
+                    f"{where} (mlmax vscode)",
+                )
+            )
+    if args.check and any(change.changed for change in changes):
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 # --- the parser ----------------------------------------------------------------------------
 
 
@@ -827,6 +876,20 @@ def build_parser() -> argparse.ArgumentParser:
         "bucket, image), without calling AWS",
     )
     doctor.set_defaults(handler=_cmd_doctor)
+
+    vscode = commands.add_parser(
+        "vscode",
+        help="write .vscode launch, tasks and settings for this project's jobs",
+        description="Write or update .vscode/launch.json, tasks.json and settings.json for "
+        "the jobs declared in [tool.mlmax.jobs] of the nearest pyproject.toml: attach and "
+        "inspect configurations with each job's path mapping, test tasks, Test Explorer "
+        "settings. Only mlmax's marked block in each file changes; your entries and comments "
+        "stay. Exit code 1 with --check if anything would change.",
+    )
+    vscode.add_argument(
+        "--check", action="store_true", help="show what would change, write nothing"
+    )
+    vscode.set_defaults(handler=_cmd_vscode)
     return parser
 
 

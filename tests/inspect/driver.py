@@ -42,6 +42,7 @@ class InspectRun:
         basetemp: Path | None = None,
         env: dict[str, str] | None = None,
         command: list[str] | None = None,
+        cwd: Path = REPO,
     ) -> None:
         # `command` runs something other than pytest (e.g. `mlmax debug`), `args` appended.
         if command is None:
@@ -60,7 +61,7 @@ class InspectRun:
             primary, secondary = pty.openpty()
             self.process = subprocess.Popen(
                 command,
-                cwd=REPO,
+                cwd=cwd,
                 env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=secondary,
@@ -72,7 +73,7 @@ class InspectRun:
         else:
             self.process = subprocess.Popen(
                 command,
-                cwd=REPO,
+                cwd=cwd,
                 env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

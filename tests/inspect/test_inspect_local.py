@@ -49,12 +49,18 @@ def _inspect(
 
 
 def _debug_session(
-    port: int, job_file: Path, line: int, variable: str, expression: str
+    port: int,
+    job_file: Path,
+    line: int,
+    variable: str,
+    expression: str,
+    mappings: list[dict[str, str]] | None = None,
 ) -> dict[str, object]:
-    """Attach as VS Code does, stop at `line`, read `variable` and `expression`, continue."""
+    """Attach as VS Code does (this workspace's path mappings unless `mappings` are given),
+    stop at `line`, read `variable` and `expression`, continue."""
     started = time.monotonic()
     with DapClient.connect("127.0.0.1", port, timeout=30) as dap:
-        attach = dap.attach(path_mappings=path_mappings())
+        attach = dap.attach(path_mappings=mappings or path_mappings())
         dap.wait_event("initialized", timeout=30)
         [breakpoint_] = dap.set_breakpoints(job_file, [line])
         assert breakpoint_["verified"], breakpoint_

@@ -1,0 +1,1 @@
+"""churnlab: churn jobs for SageMaker (an example project using mlmax)."""
