@@ -82,7 +82,7 @@ def launch_entries(project: Project) -> list[dict[str, Any]]:
         {"name": "mlmax: attach to a Local Mode job", **attach},
         {"name": "mlmax: inspect the container test at the cursor", **attach,
          "preLaunchTask": INSPECT_TASK},
-        {"name": "mlmax: debug a unit test", "type": "debugpy", "request": "launch",
+        {"name": "mlmax: debug a test (unit or container)", "type": "debugpy", "request": "launch",
          "purpose": ["debug-test"], "console": "integratedTerminal", "justMyCode": False},
     ]  # fmt: skip
 

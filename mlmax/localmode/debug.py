@@ -463,7 +463,7 @@ def debug_job(
     record: DebugRun | None = None,
     grace: float | None = None,
     on_grace: Callable[[ReadyInfo], None] | None = None,
-    code_dir: Path = JOBS_DIR,
+    code_dir: Path | None = None,  # None: the job's declared source folder
 ) -> JobResult:
     """Run `run` in its Local Mode container under debugpy (or `python3 -i` for "repl").
 
@@ -534,7 +534,7 @@ def _run_watched(
     forward: PortForward | None,
     grace: float | None,
     on_grace: Callable[[ReadyInfo], None] | None,
-    code_dir: Path,
+    code_dir: Path | None,
 ) -> JobResult:
     from mlmax.localmode.runner import run_job
 

@@ -37,20 +37,21 @@ from tests.workspace import vscode
 REPO = vscode.REPO
 
 
-def debug_test_configuration() -> dict[str, Any]:
+def debug_test_configuration(workspace: Path = REPO) -> dict[str, Any]:
     """The launch configuration VS Code's Test Explorer uses for "Debug Test", substituted."""
-    [config] = [
-        c for c in vscode.launch()["configurations"] if "debug-test" in c.get("purpose", [])
-    ]
-    return vscode.substitute_all(config, REPO)
+    launch = vscode.load_jsonc(workspace / ".vscode" / "launch.json")
+    [config] = [c for c in launch["configurations"] if "debug-test" in c.get("purpose", [])]
+    return vscode.substitute_all(config, workspace)
 
 
-def pytest_arguments(test_id: str, extra: list[str]) -> tuple[list[str], str]:
+def pytest_arguments(
+    test_id: str, extra: list[str], workspace: Path = REPO
+) -> tuple[list[str], str]:
     """(pytest's arguments, cwd) as the Python extension runs one test id."""
-    settings = vscode.settings()
-    configured = vscode.substitute_all(settings.get("python.testing.pytestArgs", []), REPO)
+    settings = vscode.load_jsonc(workspace / ".vscode" / "settings.json")
+    configured = vscode.substitute_all(settings.get("python.testing.pytestArgs", []), workspace)
     options = [a for a in configured if a.startswith("-")]  # positional paths dropped
-    cwd = vscode.substitute(settings.get("python.testing.cwd", "${workspaceFolder}"), REPO)
+    cwd = vscode.substitute(settings.get("python.testing.cwd", "${workspaceFolder}"), workspace)
     return [*options, f"--rootdir={cwd}", *extra, test_id], cwd
 
 
@@ -75,10 +76,13 @@ class DebugTest:
     terminal: subprocess.Popen[bytes] | None = None
     children: list[Child] = field(default_factory=list)
     parent_stops: list[dict[str, Any]] = field(default_factory=list)  # exceptionInfo bodies
+    # Another project's workspace (its .vscode files) and the interpreter VS Code selected.
+    workspace: Path = REPO
+    python: str = sys.executable
 
     def start(self, timeout: float = 60.0) -> None:
-        config = debug_test_configuration()
-        args, cwd = pytest_arguments(self.test_id, self.extra)
+        config = debug_test_configuration(self.workspace)
+        args, cwd = pytest_arguments(self.test_id, self.extra, self.workspace)
         self.adapter = subprocess.Popen(
             [sys.executable, "-m", "debugpy.adapter"],
             stdin=subprocess.PIPE,
@@ -99,7 +103,7 @@ class DebugTest:
             "module": "pytest",
             "args": args,
             "cwd": cwd,
-            "python": [sys.executable],
+            "python": [self.python],
             "env": {**config.get("env", {})},
         }
         seq = self.parent.send("launch", launch)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.inspect.driver import READY, InspectRun
-from tests.inspect.test_inspect_local import _debug_session, _line_of
+from tests.inspect.driver import READY, InspectRun, line_of
+from tests.inspect.test_debug_test import _stop_read_continue
+from tests.inspect.test_inspect_local import _debug_session
+from tests.inspect.vscode_debug import DebugTest
 
 pytestmark = pytest.mark.smlocal
 
@@ -125,7 +127,7 @@ def _images() -> str:
 def test_an_inspect_run_stops_in_the_projects_own_script(installed, tmp_path):
     project: Path = installed["project"]  # type: ignore[assignment]
     script = project / "src" / "churnlab" / "jobs" / "clean.py"
-    line = _line_of(script, "kept = [")
+    line = line_of(script, "kept = [")
     run = InspectRun(
         [CLEAN_TEST, "--smlocal", "--inspectlocal", "--inspect-port", "0"],
         command=[str(installed["python"]), "-m", "pytest", "-p", "no:cacheprovider", "-q"],
@@ -143,3 +145,29 @@ def test_an_inspect_run_stops_in_the_projects_own_script(installed, tmp_path):
         assert run.process.wait(timeout=600) == 0, run.output
     finally:
         run.close()
+
+
+def test_debug_test_stops_in_the_projects_own_script(installed, tmp_path):
+    """VS Code's Debug Test on the project's container test, with the .vscode files
+    `mlmax vscode` wrote for it: the job opens as a child session mapped to churnlab's code."""
+    project: Path = installed["project"]  # type: ignore[assignment]
+    python = str(installed["python"])
+    _run([python, "-m", "mlmax", "vscode"], cwd=project, timeout=120)
+    script = project / "src" / "churnlab" / "jobs" / "clean.py"
+    line = line_of(script, "kept = [")
+    extra = ["-p", "no:cacheprovider", f"--basetemp={tmp_path / 'run'}"]
+    with DebugTest(
+        CLEAN_TEST, extra, tmp_path / "terminal.log", workspace=project, python=python
+    ) as session:
+        session.start()
+        configuration = session.next_child_request(600)
+        assert configuration is not None, session.output
+        assert configuration["pathMappings"] == [
+            {"localRoot": str(script.parent), "remoteRoot": "/opt/ml/processing/input/code"}
+        ]
+        child = session.open_child(configuration, {script: [line]})
+        # The declared default arguments reached the script in its container.
+        assert "min_tenure=1.0" in _stop_read_continue(child, script, line, "args")
+        assert session.next_child_request(300) is None  # one job, then the session ends
+        assert session.wait_terminal(300) == 0, session.output
+    assert "1 passed" in session.output
