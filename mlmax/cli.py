@@ -434,12 +434,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_image_build(args: argparse.Namespace) -> int:
+    from mlmax.declarations import DeclarationError, current_project
     from mlmax.localmode.image import ensure_job_image
 
+    try:
+        project = current_project()
+    except DeclarationError as error:
+        raise UsageError(str(error)) from None
+    # In a project whose [tool.mlmax] names a requirements file, its own image.
+    requirements = project.requirements if project else None
     started = time.perf_counter()
     try:
         tag = ensure_job_image(
-            base_image=args.base_image, with_debugpy=not args.no_debugpy, progress=_progress
+            base_image=args.base_image,
+            with_debugpy=not args.no_debugpy,
+            progress=_progress,
+            requirements=requirements,
+            project=project.name if project and requirements else None,
         )
     except _environment_errors() as error:
         _error(str(error))

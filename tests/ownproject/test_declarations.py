@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from mlmax.catalog import JOBS, get_job, known_jobs
 from mlmax.cli import main
 from mlmax.declarations import DeclarationError, load_project
+from mlmax.localmode.containers import docker_client
 
 GOOD = """
 [project]
@@ -159,3 +162,18 @@ def test_pytest_stops_on_a_bad_declaration_with_a_usage_error(tmp_path):
 
     assert done.returncode == pytest.ExitCode.USAGE_ERROR
     assert "[tool.mlmax.jobs.fit] script" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.smlocal
+def test_mlmax_image_build_in_a_project_builds_its_own_image(tmp_path, monkeypatch, capsys):
+    example = Path(__file__).resolve().parents[2] / "examples" / "churnlab"
+    for name in ("pyproject.toml", "requirements.txt"):
+        (tmp_path / name).write_bytes((example / name).read_bytes())
+    shutil.copytree(example / "src", tmp_path / "src")
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["image", "build"]) == 0
+    tag = re.search(r"job image (\S+) ready", capsys.readouterr().out)
+    assert tag and re.fullmatch(r"mlmax-job-churnlab:[0-9a-f]{12}", tag.group(1))
+    labels = docker_client().images.get(tag.group(1)).labels
+    assert labels["org.mlmax.project"] == "churnlab" and labels["org.mlmax.role"] == "job"
