@@ -127,7 +127,7 @@ def _images() -> str:
 def test_an_inspect_run_stops_in_the_projects_own_script(installed, tmp_path):
     project: Path = installed["project"]  # type: ignore[assignment]
     script = project / "src" / "churnlab" / "jobs" / "clean.py"
-    line = line_of(script, "kept = [")
+    line = line_of(script, "output = Path(args.output_dir)")
     run = InspectRun(
         [CLEAN_TEST, "--smlocal", "--inspectlocal", "--inspect-port", "0"],
         command=[str(installed["python"]), "-m", "pytest", "-p", "no:cacheprovider", "-q"],
@@ -154,7 +154,7 @@ def test_debug_test_stops_in_the_projects_own_script(installed, tmp_path):
     python = str(installed["python"])
     _run([python, "-m", "mlmax", "vscode"], cwd=project, timeout=120)
     script = project / "src" / "churnlab" / "jobs" / "clean.py"
-    line = line_of(script, "kept = [")
+    line = line_of(script, "output = Path(args.output_dir)")
     extra = ["-p", "no:cacheprovider", f"--basetemp={tmp_path / 'run'}"]
     with DebugTest(
         CLEAN_TEST, extra, tmp_path / "terminal.log", workspace=project, python=python
