@@ -5,9 +5,8 @@ hands the offline Local Mode session to SDK objects written here as for SageMake
 """
 
 import csv
+import importlib.util
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -15,6 +14,15 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 JOBS = PROJECT / "src" / "churnlab" / "jobs"
+
+
+def run_on_host(script: str, *arguments: str) -> None:
+    """The job script's main() in this process (no subprocess: Debug Test would have to
+    attach to it too), with the same arguments."""
+    spec = importlib.util.spec_from_file_location(f"host_{script}", JOBS / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(module.parse_args(list(arguments)))
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -32,11 +40,9 @@ def test_clean_in_its_container_matches_the_host(sm_local, customers, tmp_path):
     result = sm_local.run("clean", inputs={"raw": customers}, outputs={"clean": tmp_path / "c"})
 
     host = tmp_path / "host"
-    subprocess.run(
-        [sys.executable, str(JOBS / "clean.py"), "--input-dir", str(customers),
-         "--output-dir", str(host), "--min-tenure", "1"],
-        check=True,
-    )  # fmt: skip
+    run_on_host(
+        "clean", "--input-dir", str(customers), "--output-dir", str(host), "--min-tenure", "1"
+    )
     assert rows(tmp_path / "c" / "clean.csv") == rows(host / "clean.csv")
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary == json.loads((host / "summary.json").read_text())
@@ -115,11 +121,7 @@ def test_own_model_trainer_with_sm_session(sm_session, sm_image, customers, tmp_
     from sagemaker.train.model_trainer import Mode
 
     clean = tmp_path / "clean"
-    subprocess.run(
-        [sys.executable, str(JOBS / "clean.py"), "--input-dir", str(customers),
-         "--output-dir", str(clean)],
-        check=True,
-    )  # fmt: skip
+    run_on_host("clean", "--input-dir", str(customers), "--output-dir", str(clean))
     (tmp_path / "trainer").mkdir()
     trainer = ModelTrainer(
         training_image=sm_image,
