@@ -3,7 +3,8 @@
 mlmax runs offline: the SDK's calls go to the embedded S3 server on 127.0.0.1, the Docker SDK
 to the engine's socket. The guard records a refused address even when the code under test
 swallowed the error (the SDK's telemetry thread does), so the test still fails. It covers
-this process; containers and subprocesses are kept offline by their own configuration.
+this process for the whole session, fixtures of every scope included; containers and
+subprocesses are kept offline by their own configuration.
 """
 
 from __future__ import annotations
@@ -59,8 +60,45 @@ def fail_on(violations: list[str]) -> None:
         pytest.fail(f"the test tried to reach the network: {', '.join(violations)}")
 
 
+# -- the whole session (a pytest plugin: tests/conftest.py imports these hooks) -------------
+# Session- and module-scoped fixtures (the container chain, the runner parity runs, the local
+# pipeline) run before any function-scoped fixture, so the guard is on from session start to
+# session end. Each test answers for what was refused since the previous test's check, which
+# includes the higher-scoped fixtures its set-up started.
+_session: contextlib.ExitStack | None = None
+_violations: list[str] = []
+_checked = 0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _session, _violations, _checked
+    _session = contextlib.ExitStack()
+    _violations = _session.enter_context(guarded_network())
+    _checked = 0
+
+
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    global _session, _checked
+    late = _violations[_checked:]  # refused during the teardown of higher-scoped fixtures
+    if _session is not None:
+        _session.close()
+        _session = None
+    _checked = 0
+    if late:
+        print(f"\nnetwork guard: the session tried to reach the network: {', '.join(late)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True)
 def network_guard() -> Iterator[list[str]]:
-    with guarded_network() as violations:
-        yield violations
-    fail_on(violations)
+    """No test, nor a fixture it starts at any scope, reaches beyond 127.0.0.0/8."""
+    global _checked
+    if _session is None:  # the plugin's session hooks are not registered: guard this test
+        with guarded_network() as violations:
+            yield violations
+        fail_on(violations)
+        return
+    yield _violations
+    new, _checked = _violations[_checked:], len(_violations)
+    fail_on(new)
