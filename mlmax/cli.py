@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlmax.catalog import JobDefinition, JobRun, get_job
 from mlmax.runners.base import RunnerUnavailableError
+from mlmax.termination import exit_code_of, interruption_name, terminate_like_interrupt
 
 if TYPE_CHECKING:
     from mlmax.pipeline import DataSpec, TrainingOptions
@@ -83,6 +84,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         run_census,
     )
     from mlmax.pipeline.metrics import headline
+    from mlmax.pipeline.run import RunDirError
     from mlmax.report import write_report
     from mlmax.runners import make_runner
 
@@ -107,9 +109,15 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             validate_data_file(args.input, labels_required=True)
         if args.new_data is not None:
             validate_data_file(args.new_data, labels_required=False)
-        run_dir = prepare_run_dir(args.output)
-    except (InputDataError, FileExistsError) as error:
+    except InputDataError as error:
         raise UsageError(str(error)) from None
+    if args.input is None:  # the data is generated: refuse what cannot fit in memory
+        from mlmax.data.memory import rows_too_many_for_memory
+
+        too_many = rows_too_many_for_memory(args.rows)
+        if too_many:
+            raise UsageError(too_many)
+    _sweep_killed_sessions(args.output.parent if args.output else None)
 
     def on_step(step, index: int, total: int, finished: bool) -> None:
         if not finished:
@@ -123,14 +131,30 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         else:
             _progress(f"[{index}/{total}] {step.name}: ✗ {step.error}")
 
-    _progress(f"Run directory: {run_dir}")
-    for name, source in data.describe().items():
-        _progress(f"  {name}: {source}")
+    def open_run_dir() -> Path:
+        # Only once the runner is ready: Docker down must not leave an empty run directory.
+        try:
+            run_dir = prepare_run_dir(args.output)
+        except RunDirError as error:
+            raise UsageError(str(error)) from None
+        _progress(f"Run directory: {run_dir}")
+        for name, source in data.describe().items():
+            _progress(f"  {name}: {source}")
+        return run_dir
+
     if args.runner == LOCAL_PIPELINE:
-        return _run_local_pipeline(run_dir, data, options)
+        from mlmax.localmode.docker_env import require_docker
+
+        try:
+            require_docker().close()
+        except _environment_errors() as error:
+            _error(str(error))
+            return EXIT_FAILURE
+        return _run_local_pipeline(open_run_dir(), data, options)
     try:
         runner = make_runner(args.runner, progress=_progress)
         with runner:
+            run_dir = open_run_dir()
             record = run_census(
                 runner, run_dir, data, options, on_step=on_step, write_report=write_report
             )
@@ -155,9 +179,12 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     _print_steps(steps, status, seconds, "key metrics")
     print()
     if record.status != "succeeded":
-        _error(record.error or f"the run {record.status}")
+        # A job that refused its input (its JobInputError, exit code 2) is the user's bad
+        # input, as for every other command: its own sentence and exit code 2.
+        refused = next((s for s in record.steps if s.status == "failed" and s.exit_code == 2), None)
+        _error(f"{refused.name}: {refused.error}" if refused else record.error or record.status)
         print(f"Run record: {run_dir / 'pipeline.json'} (no report: the run failed)")
-        return EXIT_FAILURE
+        return EXIT_USAGE if refused else EXIT_FAILURE
     report = run_dir / (record.report or "report")
     print(f"Report: {report / 'report.md'}  (also {report / 'report.html'})")
     print(f"Run record: {run_dir / 'pipeline.json'}")
@@ -246,6 +273,48 @@ def _environment_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+# --- what killed sessions left: swept at start, or on demand by `mlmax clean` ---------------
+
+
+def _leftovers(runs_dir: Path | None, *, remove: bool) -> list:
+    """Containers, temp dirs and run records of killed sessions; removed/marked if `remove`.
+
+    Without a reachable Docker engine only the temp dirs and run records are looked at.
+    """
+    from mlmax.localmode import reaper
+    from mlmax.pipeline.execute import RECORD_FILE
+    from mlmax.pipeline.killed_runs import killed_runs, mark_killed
+    from mlmax.pipeline.run import DEFAULT_RUNS_DIR
+
+    found = reaper.reap() if remove else reaper.find()
+    for run_dir, pid in killed_runs(runs_dir or DEFAULT_RUNS_DIR):
+        if remove:
+            mark_killed(run_dir)
+        found.append(reaper.Leftover("run record", str(run_dir / RECORD_FILE), pid))
+    return found
+
+
+def _sweep_killed_sessions(runs_dir: Path | None) -> None:
+    """Sweep what SIGKILLed sessions left and say so in one line (nothing when none)."""
+    from mlmax.localmode import reaper
+
+    swept = _leftovers(runs_dir, remove=True)
+    if swept:
+        _progress(reaper.describe(swept))
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    found = _leftovers(args.runs, remove=False)
+    if not found:
+        print("nothing to clean: no killed session left anything")
+        return EXIT_OK
+    rows = [[f.kind, f.name, str(f.owner_pid or "-")] for f in found]
+    print(_format_table(["kind", "what", "owner pid"], rows))
+    _leftovers(args.runs, remove=True)
+    print(f"✓ removed {len(found)} leftover(s) of killed sessions (run records marked killed)")
+    return EXIT_OK
+
+
 # --- mlmax run / debug ---------------------------------------------------------------------
 
 
@@ -314,6 +383,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from mlmax.runners import StepFailed, make_runner
 
     job_run = _job_run_from_args(args)
+    if args.runner == "local":
+        _sweep_killed_sessions(None)
     _progress(f"Running {job_run.job.name} on the {args.runner} runner")
     try:
         with make_runner(args.runner, progress=_progress) as runner:
@@ -352,6 +423,7 @@ def _cmd_debug(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     try:
+        _sweep_killed_sessions(None)
         image = image_for_job(job_run.job, override=args.image, progress=_progress)
         result = debug_job(
             job_run,
@@ -508,9 +580,13 @@ def _cmd_image_prune(args: argparse.Namespace) -> int:
 
 def _cmd_data_generate(args: argparse.Namespace) -> int:
     from mlmax.data.generator import write_csv
+    from mlmax.data.memory import rows_too_many_for_memory
 
     if args.output.exists() and not args.force:
         raise UsageError(f"{args.output} already exists; choose another --output or add --force")
+    too_many = rows_too_many_for_memory(args.rows)
+    if too_many:
+        raise UsageError(too_many)
     try:
         path = write_csv(args.output, rows=args.rows, seed=args.seed, drift=args.drift)
     except (ValueError, OSError) as error:
@@ -901,6 +977,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="show what would change, write nothing"
     )
     vscode.set_defaults(handler=_cmd_vscode)
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove what killed sessions left",
+        description="List, then remove, what mlmax sessions killed without clean-up (SIGKILL, "
+        "a crash) left on this machine: their containers, compose processes and temp dirs; "
+        "their run records under --runs are marked killed. Live sessions are never touched.",
+    )
+    clean.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the pipeline's run directories are (default runs/)",
+    )
+    clean.set_defaults(handler=_cmd_clean)
     return parser
 
 
@@ -1007,13 +1099,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.job_args = job_args
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        with terminate_like_interrupt():  # SIGTERM, SIGHUP clean up as Ctrl-C does
+            return handler(args)
     except UsageError as error:
         _error(str(error))
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
+    except KeyboardInterrupt as interruption:
+        _error(f"interrupted ({interruption_name(interruption)})")
+        return exit_code_of(interruption)
 
 
 if __name__ == "__main__":

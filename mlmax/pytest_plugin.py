@@ -17,6 +17,7 @@ Registered as the `pytest11` entry point `mlmax`, so any project that installs m
   a ready `Endpoint` on a free 127.0.0.1 port, removed when the test ends).
 - a failing job's one-sentence error and container log tail are the test's failure message
   (what VS Code's Test Explorer shows on the test).
+- with `--smlocal`, SIGTERM and SIGHUP tear down like Ctrl-C; the exit code is then 143 / 129.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import pytest
 
 from mlmax import pytest_inspect, pytest_select
 from mlmax.localmode.debug import DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT  # re-exported
+from mlmax.termination import TerminationHandlers
 
 SKIP_REASON = "need --smlocal option to run"
 MARKER = "smlocal"
@@ -45,6 +47,7 @@ _image_key = pytest.StashKey[str]()
 _unusable_key = pytest.StashKey[str]()
 _failures_key = pytest.StashKey[list[tuple[str, str]]]()
 _container_counts_key = pytest.StashKey[dict[str, int]]()
+_termination_key = pytest.StashKey[TerminationHandlers]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -143,10 +146,20 @@ def container_image(config: pytest.Config) -> str:
     if _unusable_key not in config.stash:
         try:
             config.stash[_image_key] = _resolve_image(config)
+            _sweep_killed_sessions(config)  # Docker is known to work now
             return config.stash[_image_key]
         except DockerUnusable as error:
             config.stash[_unusable_key] = str(error)
     pytest.fail(config.stash[_unusable_key], pytrace=False)
+
+
+def _sweep_killed_sessions(config: pytest.Config) -> None:
+    """Remove what SIGKILLed sessions left (containers, temp dirs); one line if anything."""
+    from mlmax.localmode import reaper
+
+    swept = reaper.reap()
+    if swept:
+        _say(config)(reaper.describe(swept))
 
 
 @pytest.hookimpl(trylast=True)  # after the terminal reporter exists, for build progress
@@ -158,6 +171,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_declarations(config)
     pytest_select.configure(config)
     # Nothing here touches Docker: the checks run when the first container test needs them.
+    if config.getoption("--smlocal", default=False):
+        # SIGTERM, SIGHUP: the same teardown as Ctrl-C (containers, compose, temp dirs).
+        config.stash[_termination_key] = TerminationHandlers().install()
     if config.getoption("--smlocal", default=False) or config.getoption(
         "--inspectlocal", default=None
     ):
@@ -172,6 +188,19 @@ def _check_declarations(config: pytest.Config) -> None:
         current_project(config.rootpath)
     except DeclarationError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    handlers = session.config.stash.get(_termination_key, None)
+    if handlers is not None and handlers.received is not None:
+        session.exitstatus = 128 + handlers.received  # the shell's code: 143, 129
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    handlers = config.stash.get(_termination_key, None)
+    if handlers is not None:
+        handlers.restore()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -69,6 +69,15 @@ def build_preprocessor() -> ColumnTransformer:
     )
 
 
+DEFAULT_TEST_SIZE = 0.2
+
+
+def check_trainable(data: pd.DataFrame, test_size: float = DEFAULT_TEST_SIZE) -> None:
+    """Raise JobInputError (what is wrong, and the fix) unless `data` can be split and trained
+    on; the host calls this too, so bad data is refused before a container starts."""
+    split(clean(data), test_size, seed=0)
+
+
 def clean(data: pd.DataFrame) -> pd.DataFrame:
     """Drop rows with a missing value and duplicate rows."""
     return data.dropna().drop_duplicates().reset_index(drop=True)
@@ -80,11 +89,17 @@ def split(
     """Stratified split into train features, test features, train labels, test labels."""
     labels = data[schema.LABEL].astype(int)
     counts = labels.value_counts()
+    if len(counts) == 1 and len(data) >= 4:  # enough rows, but of one label only
+        only = schema.LABEL_POSITIVE if counts.index[0] == 1 else schema.LABEL_NEGATIVE
+        raise JobInputError(
+            f"only one class: every usable row of the data is labelled {only.strip()!r}; "
+            "a classifier needs rows of both labels, so add rows of the other label"
+        )
     if len(counts) < 2 or counts.min() < 2:
         raise JobInputError(
-            f"after dropping incomplete and duplicate rows the data has {len(data)} rows "
-            f"with label counts {counts.to_dict()}; each label needs at least 2 rows, so "
-            "provide more data"
+            f"too few rows: {len(data)} usable rows (after dropping incomplete and duplicate "
+            f"ones) with label counts {counts.to_dict()}; each label needs at least 2 rows, "
+            "so provide more data"
         )
     try:
         x_train, x_test, y_train, y_test = train_test_split(
@@ -204,7 +219,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--proc-model-dir", default="/opt/ml/processing/proc_model")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--labels-dir", default="/opt/ml/processing/labels")
-    parser.add_argument("--test-size", type=_fraction, default=0.2)
+    parser.add_argument("--test-size", type=_fraction, default=DEFAULT_TEST_SIZE)
     parser.add_argument("--seed", type=int, default=42)
     return parser.parse_args(argv)
 

@@ -89,6 +89,13 @@ def _read_census_file(path: Path, wanted: Sequence[str]) -> tuple[pd.DataFrame, 
     first = _first_row(path)
     named = [name for name in schema.REQUIRED if name in first]
     if named:
+        names = [str(cell).strip() for cell in first]
+        twice = sorted({name for name in names if name and names.count(name) > 1})
+        if twice:  # pandas would rename the second one and the job would ignore it silently
+            raise JobInputError(
+                f"{path} names the column(s) {', '.join(map(repr, twice))} more than once; "
+                "give each column once in its header"
+            )
         # No usecols: pandas would then let rows with too many fields pass silently.
         frame = _read_strings(path)
         frame.columns = [str(c).strip() for c in frame.columns]

@@ -80,30 +80,30 @@ def remove_run(run_id: str) -> int:
     return remove(run_containers(run_id))
 
 
-def _owner_alive(container_labels: dict[str, str]) -> bool:
-    pid_text = container_labels.get(labels.OWNER_PID, "")
-    if not pid_text.isdigit():
-        return False
-    started = labels.process_start_time(int(pid_text))
-    return started is not None and started == container_labels.get(labels.OWNER_START)
+def _owner(container_labels: dict[str, str]) -> labels.Owner | None:
+    return labels.Owner.from_json(
+        {
+            "host": container_labels.get(labels.OWNER_HOST),
+            "pid": container_labels.get(labels.OWNER_PID),
+            "pid_start": container_labels.get(labels.OWNER_START),
+        }
+    )
+
+
+def orphans() -> list[Any]:
+    """Containers left by mlmax sessions of this host whose process is gone.
+
+    Containers of live sessions (other pytest workers, a CLI run) and of other pid
+    namespaces are not orphans.
+    """
+    found = []
+    for container in docker_client().containers.list(all=True, filters={"label": labels.SESSION}):
+        owner = _owner(container.labels or {})
+        if owner is not None and owner.is_dead_here():
+            found.append(container)
+    return found
 
 
 def reap_orphans() -> int:
-    """Remove containers left by mlmax sessions of this host whose process is gone.
-
-    Containers of live sessions (other pytest workers, a CLI run) are left alone.
-    """
-    host = labels.host_identity()
-    orphans = []
-    # ignore_removed: another session may remove a container between the list and its
-    # inspection (docker-py inspects each one); that container is gone, not an error.
-    listed = docker_client().containers.list(
-        all=True, filters={"label": labels.SESSION}, ignore_removed=True
-    )
-    for container in listed:
-        container_labels = container.labels or {}
-        if container_labels.get(labels.OWNER_HOST) != host:
-            continue
-        if not _owner_alive(container_labels):
-            orphans.append(container)
-    return remove(orphans)
+    """Remove the orphans (see `orphans`); return how many went."""
+    return remove(orphans())

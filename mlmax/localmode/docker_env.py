@@ -67,7 +67,9 @@ def check_daemon() -> Check:
             version = client.version().get("Version", "?")
         finally:
             client.close()
-    except docker.errors.DockerException as error:
+    # DockerException for a socket or TCP engine; an ssh:// DOCKER_HOST fails in paramiko or
+    # the socket layer instead. Any of them means the same to the user: no engine there.
+    except Exception as error:
         return Check(
             "Docker daemon",
             False,
@@ -192,7 +194,7 @@ def _docker_root_dir() -> str | None:
             return client.info().get("DockerRootDir")
         finally:
             client.close()
-    except docker.errors.DockerException:
+    except Exception:  # no engine (see check_daemon): the temp dir is then the only place
         return None
 
 

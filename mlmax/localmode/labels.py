@@ -47,6 +47,48 @@ def host_identity() -> str:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The process that owns something (a temp dir, a run record): alive or not, decidably.
+
+    A pid alone may be reused; pid + kernel start time + pid namespace cannot be.
+    """
+
+    host: str
+    pid: int
+    pid_start: str
+
+    @classmethod
+    def current(cls) -> Owner:
+        session = current_session()
+        return cls(host=session.host, pid=session.pid, pid_start=session.pid_start)
+
+    @classmethod
+    def from_json(cls, data: object) -> Owner | None:
+        """The owner a marker names, or None if the marker is not one."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(
+                host=str(data["host"]), pid=int(data["pid"]), pid_start=str(data["pid_start"])
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def to_json(self) -> dict[str, object]:
+        return {"host": self.host, "pid": self.pid, "pid_start": self.pid_start}
+
+    def is_dead_here(self) -> bool:
+        """True only for an owner of this host and pid namespace whose process is gone.
+
+        An owner elsewhere (another dev container on the same engine) is never dead to us:
+        its pids mean nothing here.
+        """
+        if self.host != host_identity():
+            return False
+        return process_start_time(self.pid) != self.pid_start
+
+
+@dataclass(frozen=True)
 class SessionLabels:
     """The identity of this process's Local Mode session."""
 

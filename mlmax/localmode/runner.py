@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from mlmax.catalog import JobDefinition, JobRun, get_job
-from mlmax.localmode import compose, containers, labels, trainer_hook
+from mlmax.localmode import compose, containers, labels, reaper, trainer_hook
 from mlmax.localmode.container_user import (
     container_environment,
     container_user,
@@ -384,7 +384,9 @@ class LocalMode:
 
     def __enter__(self) -> LocalMode:
         with self._stack as stack:
-            containers.reap_orphans()
+            swept = reaper.reap()  # what SIGKILLed sessions left
+            if swept and self.progress:
+                self.progress(reaper.describe(swept))
             stack.callback(self._remove_session_containers)
             endpoint = self._s3_endpoint_url
             if not self.real_s3 and endpoint is None:

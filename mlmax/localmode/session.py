@@ -14,6 +14,7 @@ explicitly (`real_s3=True` or MLMAX_REAL_S3=1); only then does boto's normal cha
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -28,6 +29,7 @@ from typing import Any
 import boto3
 import botocore.session
 
+from mlmax.localmode import labels
 from mlmax.localmode.environment import scoped_environ
 from mlmax.localmode.s3auth import SessionKeys
 from mlmax.localmode.s3server import keys_for
@@ -88,6 +90,22 @@ def remove_tree_or_warn(path: Path) -> None:
 
 
 WORK_DIR_ENV = "MLMAX_WORK_DIR"
+TEMP_PREFIX = "mlmax-localmode-"
+OWNER_MARKER = ".mlmax-owner.json"
+
+
+def write_owner_marker(directory: Path) -> None:
+    """Record this process as the owner of `directory` (see labels.Owner)."""
+    marker = json.dumps(labels.Owner.current().to_json())
+    (directory / OWNER_MARKER).write_text(marker + "\n", encoding="utf-8")
+
+
+def read_owner_marker(directory: Path) -> labels.Owner | None:
+    """The owner recorded in `directory`, or None when there is no readable marker."""
+    try:
+        return labels.Owner.from_json(json.loads((directory / OWNER_MARKER).read_text()))
+    except (OSError, ValueError):
+        return None
 
 
 def work_dir(explicit: Path | None = None) -> Path | None:
@@ -144,11 +162,11 @@ class OfflineSession:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> OfflineSession:
-        self.root = Path(
-            tempfile.mkdtemp(prefix="mlmax-localmode-", dir=work_dir(self._temp_parent))
-        )
+        self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=work_dir(self._temp_parent)))
         os.chmod(self.root, stat.S_IRWXU)  # mkdtemp already does; say it, the SDK relies on it
         try:
+            # Who owns this directory, so a later session can sweep it if we are SIGKILLed.
+            write_owner_marker(self.root)
             self.config_file = self.root / "sagemaker-config.yaml"
             self.config_file.write_text(
                 "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from mlmax.catalog import JobRun
+from mlmax.localmode.labels import Owner
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
 from mlmax.pipeline.metrics import step_metrics
 from mlmax.runners.base import Runner, StepFailed, StepResult
+from mlmax.termination import interruption_name
 
 RECORD_FILE = "pipeline.json"
 REPORT_DIR = "report"
@@ -44,6 +46,7 @@ class StepRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     log: str | None = None
     error: str | None = None
+    exit_code: int | None = None  # the job's, when it failed (2: it refused its input)
 
 
 @dataclass
@@ -53,7 +56,7 @@ class RunRecord:
     pipeline: str
     run_id: str
     runner: str
-    status: str  # running -> succeeded | failed | interrupted
+    status: str  # running -> succeeded | failed | interrupted (| killed: swept later)
     started_at: str
     inputs: dict[str, str]
     steps: list[StepRecord]
@@ -62,6 +65,8 @@ class RunRecord:
     duration_seconds: float | None = None
     error: str | None = None
     report: str | None = None
+    # The process running it (labels.Owner), so a later run can tell a killed run's record.
+    owner: dict[str, Any] = field(default_factory=dict)
 
     def step(self, name: str) -> StepRecord:
         return next(s for s in self.steps if s.name == name)
@@ -154,6 +159,7 @@ def execute(
         started_at=_now(),
         inputs={name: _relative(path, run_dir) for name, path in inputs.items()},
         options=dict(options or {}),
+        owner=Owner.current().to_json(),
         steps=[
             StepRecord(
                 name=step.name,
@@ -176,19 +182,30 @@ def execute(
                 _report(record, run_dir, write_report)
             if record.status == "running":
                 record.status = "succeeded"
-    except KeyboardInterrupt:
-        record.status = "interrupted"
-        record.error = "interrupted (Ctrl-C)"
-        for step_record in record.steps:
-            if step_record.status == "running":
-                step_record.status = "failed"
-                step_record.error = "interrupted"
+    except KeyboardInterrupt as interruption:  # Ctrl-C, SIGTERM, SIGHUP (mlmax.termination)
+        _stop_running_steps(
+            record, "interrupted", f"interrupted ({interruption_name(interruption)})"
+        )
+        raise
+    except BaseException as error:
+        # Not a step failure (a runner that broke, a full disk): the record must still end,
+        # or it would say "running" for ever.
+        _stop_running_steps(record, "failed", f"{type(error).__name__}: {error}")
         raise
     finally:
         record.finished_at = _now()
         record.duration_seconds = round(time.perf_counter() - started, 3)
         write_record(run_dir, record)
     return record
+
+
+def _stop_running_steps(record: RunRecord, status: str, error: str) -> None:
+    record.status = status
+    record.error = error
+    for step_record in record.steps:
+        if step_record.status == "running":
+            step_record.status = "failed"
+            step_record.error = status
 
 
 _Outcome = tuple[StepResult | None, StepFailed | None]
@@ -277,6 +294,7 @@ class _Scheduler:
         log_path = self._log_path(step)
         if failure is not None:
             log_path.write_text(failure.log)
+            step_record.exit_code = failure.exit_code
             step_record.duration_seconds = round(time.perf_counter() - self.started[step.name], 3)
             self._fail(step_record, failure.error_line or failure.reason, failure.describe())
             return False

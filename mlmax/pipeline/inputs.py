@@ -58,12 +58,16 @@ def validate_data_file(path: Path, *, labels_required: bool) -> None:
     # Imported here: the jobs' stack (pandas, joblib) would cost every `mlmax` command a
     # second of start-up otherwise.
     from mlmax.jobs.jobs_common import JobInputError
+    from mlmax.jobs.preprocessing import check_trainable
     from mlmax.jobs.tables import read_census
 
     try:
-        read_census(path, label="required" if labels_required else "optional")
+        data = read_census(path, label="required" if labels_required else "optional")
+        if labels_required:  # training data: the preprocessing job's own checks, on the host
+            check_trainable(data)
     except JobInputError as error:
-        raise InputDataError(str(error)) from None
+        message = str(error) if str(path) in str(error) else f"{path}: {error}"
+        raise InputDataError(message) from None
 
 
 def stage_inputs(run_dir: Path, spec: DataSpec) -> dict[str, Path]:

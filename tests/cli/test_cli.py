@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +31,7 @@ COMMANDS = [
     ["data"],
     ["data", "generate"],
     ["doctor"],
+    ["clean"],
 ]
 
 
@@ -97,7 +101,18 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     frame.drop(columns=["income"]).to_csv(no_label, index=False)
     no_age = tmp_path / "noage.csv"
     frame.drop(columns=["age"]).to_csv(no_age, index=False)
+    one_row = tmp_path / "one.csv"
+    frame.head(1).to_csv(one_row, index=False)
+    ten_rows = write_csv(tmp_path / "ten.csv", 10, 1)  # 9 of one label, 1 of the other
+    one_class = tmp_path / "oneclass.csv"
+    frame.assign(income=frame["income"].iloc[0]).to_csv(one_class, index=False)
+    twice = tmp_path / "twice.csv"
+    pd.concat([frame, frame[["income"]]], axis=1).to_csv(twice, index=False)
     return {
+        "one row": (one_row, "too few rows"),
+        "ten rows": (ten_rows, "too few rows: 10 usable rows"),
+        "one class": (one_class, "only one class"),
+        "income twice": (twice, "names the column(s) 'income' more than once"),
         "missing": (tmp_path / "nope.csv", "does not exist"),
         "directory": (tmp_path, "is not a file"),
         "empty": (empty, "is empty"),
@@ -108,8 +123,12 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "directory", "empty", "header only", "no label", "no age"]
-)
+    "case",
+    [
+        "missing", "directory", "empty", "header only", "no label", "no age",
+        "one row", "ten rows", "one class", "income twice",
+    ],
+)  # fmt: skip
 def test_pipeline_refuses_a_bad_input_file_up_front(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -367,16 +386,21 @@ def test_the_default_runner_is_local_mode() -> None:
     assert build_parser().parse_args(["run", "train"]).runner == "local"
 
 
-# --- Ctrl-C -------------------------------------------------------------------------------
+# --- Ctrl-C, SIGTERM, SIGHUP ----------------------------------------------------------------
 
 
-def test_ctrl_c_during_a_pipeline_marks_the_run_interrupted_and_leaves_no_report(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("signum", "exit_code", "name"),
+    [
+        (signal.SIGINT, 130, "Ctrl-C"),
+        (signal.SIGTERM, 143, "SIGTERM"),
+        (signal.SIGHUP, 129, "SIGHUP"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_a_signal_during_a_pipeline_marks_the_run_interrupted_and_leaves_no_report(
+    tmp_path: Path, signum: int, exit_code: int, name: str
 ) -> None:
-    import os
-    import signal
-    import time
-
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "host"]
     with foreground_job([*command, "--rows", "3000", "--output", str(run_dir)]) as process:
@@ -391,12 +415,16 @@ def test_ctrl_c_during_a_pipeline_marks_the_run_interrupted_and_leaves_no_report
             time.sleep(0.05)
         else:
             pytest.fail("the pipeline never started a step")
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signum)  # what Ctrl-C in a terminal does
+        else:
+            os.kill(process.pid, signum)  # to the process alone, as `kill` or `timeout` do
         _, err = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "error: interrupted" in err
+    assert process.returncode == exit_code, err
+    assert f"error: interrupted ({name})" in err
     data = json.loads(record.read_text())
     assert data["status"] == "interrupted"
+    assert data["error"] == f"interrupted ({name})"
     assert data["report"] is None
     assert not (run_dir / "report").exists()
     assert "Traceback" not in err

@@ -210,3 +210,19 @@ def test_one_step_at_a_time_when_the_runner_asks_for_it(tmp_path: Path) -> None:
         )  # fmt: skip
     assert record.status == "succeeded"
     assert events == [("first", False), ("first", True), ("second", False), ("second", True)]
+
+
+def test_an_error_outside_a_step_ends_the_record(tmp_path: Path) -> None:
+    # Progress printing to a closed terminal (EPIPE) breaks the run outside any job.
+    def closed_terminal(step: StepRecord, index: int, total: int, finished: bool) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    raw = tmp_path / "raw.csv"
+    write_csv(raw, 300, 1, 0.0)
+    run_dir = tmp_path / "run"
+    with HostRunner() as runner, pytest.raises(BrokenPipeError):
+        execute(_monitoring_only(), runner, {"raw": raw}, run_dir, on_step=closed_terminal)
+    on_disk = load_record(run_dir)
+    assert on_disk.status == "failed"
+    assert on_disk.error == "BrokenPipeError: [Errno 32] Broken pipe"
+    assert [s.status for s in on_disk.steps] == ["failed"]

@@ -1,5 +1,5 @@
 """Nothing leaks: containers, compose processes and temp files, after a pass, a failure, a
-timeout and Ctrl-C (SIGINT to a pytest process running a container test)."""
+timeout, Ctrl-C, SIGTERM and SIGHUP (each sent to a pytest process running a container test)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 from mlmax.catalog import Channel, JobDefinition, JobRun
 from mlmax.data.generator import write_csv
-from mlmax.localmode import containers, labels
+from mlmax.localmode import compose, containers, labels
 from mlmax.localmode.errors import JobFailedError, JobTimeoutError
 from mlmax.localmode.runner import run_job
 from tests.smlocal.leaks import assert_nothing_left, snapshot, wait_for
@@ -201,7 +201,16 @@ def test_failing_job_error_and_log_tail_are_the_failure_message(tmp_path, sm_ima
     assert "mlmax/localmode" not in message
 
 
-def test_sigint_to_pytest_stops_the_job_and_leaves_nothing(tmp_path, sm_image):
+@pytest.mark.parametrize(
+    ("signum", "exit_code"),
+    [
+        (signal.SIGINT, pytest.ExitCode.INTERRUPTED),  # Ctrl-C
+        (signal.SIGTERM, 128 + signal.SIGTERM),  # timeout, kill, CI cancellation, VS Code
+        (signal.SIGHUP, 128 + signal.SIGHUP),  # the terminal closed
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_a_signal_to_pytest_stops_the_job_and_leaves_nothing(tmp_path, sm_image, signum, exit_code):
     job_name = f"sleeper-{secrets.token_hex(3)}"
     source = INNER_SLEEPER_TEST.format(sleeper=SLEEPER, job_name=job_name)
     command, env, temp = _inner_pytest(tmp_path, source, sm_image)
@@ -216,18 +225,18 @@ def test_sigint_to_pytest_stops_the_job_and_leaves_nothing(tmp_path, sm_image):
     )
     try:
         wait_for(running, 120, "the job's container to start")
-        inner.send_signal(signal.SIGINT)
+        os.kill(inner.pid, signum)  # to the process alone, not its group
         output, _ = inner.communicate(timeout=60)
     finally:
         if inner.poll() is None:
             inner.kill()
             inner.wait()
     text = output.decode(errors="replace")
-    assert inner.returncode == pytest.ExitCode.INTERRUPTED, text
-    assert "KeyboardInterrupt" in text
+    assert inner.returncode == exit_code, text
     assert client.containers.list(all=True, filters={"label": f"{labels.JOB}={job_name}"}) == []
     assert list(temp.iterdir()) == [], "the interrupted run left files in its temp dir"
-    # The interrupted session's own private directory went too.
+    # The interrupted session's own private directory went too, and its compose process.
     basetemp = tmp_path / "inner-basetemp"
     leftovers = [p for p in basetemp.rglob("mlmax-localmode-*")] if basetemp.exists() else []
     assert leftovers == []
+    assert compose.processes_using(basetemp) == []

@@ -1,0 +1,126 @@
+"""Faults a user can cause get one `error:` line and exit code 2 (or 1 for a machine that
+cannot run the jobs), never a traceback, and leave no empty run directory behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlmax.cli import main
+from mlmax.data.memory import BYTES_PER_ROW, rows_too_many_for_memory
+
+UNREACHABLE_SSH_ENGINE = "ssh://nobody@127.0.0.1:1"
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("output", ["/proc/forbidden", "/dev/null/x"])
+def test_an_unwritable_output_is_one_line(
+    output: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["pipeline", "--runner", "host", "--rows", "200", "--output", output]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"cannot write the run directory {output}" in line
+    assert "choose a writable directory for --output" in line
+
+
+def test_a_read_only_output_is_one_line(tmp_path: Path) -> None:
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "host", "--rows", "200",
+               "--output", str(read_only)]  # fmt: skip
+    if os.geteuid() == 0:
+        # Root ignores permission bits: make it a read-only mount, in a private mount namespace.
+        script = (
+            'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+        )
+        command = ["unshare", "-m", "sh", "-c", script, "sh", str(read_only), *command]
+    else:
+        read_only.chmod(0o555)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "choose a writable directory for --output" in _one_error_line(done.stderr)
+    assert list(read_only.iterdir()) == []
+
+
+def test_rows_beyond_memory_are_refused_before_anything_is_generated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default run directory would go to ./runs
+    assert main(["pipeline", "--runner", "host", "--rows", "10000000000"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "--rows 10000000000 needs about" in line and "use at most" in line
+    assert list(tmp_path.iterdir()) == [], "no run directory, no inputs"
+    assert main(["data", "generate", "--rows", "10000000000", "--output", "x.csv"]) == 2
+    assert "needs about" in _one_error_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_memory_limit_is_the_available_memory() -> None:
+    assert rows_too_many_for_memory(1000, available=1000 * BYTES_PER_ROW) is None
+    refused = rows_too_many_for_memory(1001, available=1000 * BYTES_PER_ROW)
+    assert refused is not None and "use at most 1000 rows" in refused
+
+
+def _without_docker(engine: str) -> dict[str, str]:
+    return {**os.environ, "DOCKER_HOST": engine}
+
+
+def test_an_unreachable_ssh_engine_is_one_line_for_doctor_and_run(tmp_path: Path) -> None:
+    env = _without_docker(UNREACHABLE_SSH_ENGINE)
+    doctor = subprocess.run([sys.executable, "-m", "mlmax", "doctor"], capture_output=True,
+                            text=True, env=env, timeout=120, check=False)  # fmt: skip
+    assert doctor.returncode == 1
+    assert f"✗ Docker daemon: cannot reach the Docker daemon at {UNREACHABLE_SSH_ENGINE}" in (
+        doctor.stdout
+    )
+    assert "Traceback" not in doctor.stdout + doctor.stderr
+    data = tmp_path / "data"
+    data.mkdir()
+    run = subprocess.run(
+        [sys.executable, "-m", "mlmax", "run", "monitoring", "--input", f"baseline={data}",
+         "--input", f"data={data}", "--output", f"monitoring={tmp_path / 'out'}"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1
+    line = _one_error_line(run.stderr)
+    assert f"Cannot reach the Docker daemon at {UNREACHABLE_SSH_ENGINE}" in line
+
+
+def test_an_unreachable_ssh_engine_stops_pytest_smlocal_with_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "test_inner.py").write_text("def test_nothing():\n    pass\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--smlocal", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "--rootdir", str(tmp_path), "-q", str(tmp_path / "test_inner.py")],
+        capture_output=True, text=True, env=_without_docker(UNREACHABLE_SSH_ENGINE),
+        cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, output
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    errors = [line for line in output.splitlines() if "--smlocal cannot run" in line]
+    assert len(errors) == 1, output
+    assert f"Cannot reach the Docker daemon at {UNREACHABLE_SSH_ENGINE}" in errors[0]
+
+
+@pytest.mark.parametrize("runner", ["local", "local-pipeline"])
+def test_docker_down_leaves_no_run_directory(runner: str, tmp_path: Path) -> None:
+    output = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "mlmax", "pipeline", "--runner", runner, "--rows", "200",
+         "--output", str(output)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
+        env=_without_docker(f"unix://{tmp_path / 'no-engine.sock'}"),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Cannot reach the Docker daemon" in _one_error_line(done.stderr)
+    assert not output.exists()
