@@ -96,8 +96,14 @@ def test_an_unreachable_ssh_engine_is_one_line_for_doctor_and_run(tmp_path: Path
     assert f"Cannot reach the Docker daemon at {UNREACHABLE_SSH_ENGINE}" in line
 
 
-def test_an_unreachable_ssh_engine_stops_pytest_smlocal_with_one_sentence(tmp_path: Path) -> None:
-    (tmp_path / "test_inner.py").write_text("def test_nothing():\n    pass\n")
+def test_an_unreachable_ssh_engine_fails_container_tests_with_one_sentence(
+    tmp_path: Path,
+) -> None:
+    source = (
+        "import pytest\n\n@pytest.mark.smlocal\ndef test_in_container(sm_image):\n    pass\n\n"
+        "def test_plain():\n    pass\n"
+    )
+    (tmp_path / "test_inner.py").write_text(source)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--smlocal", "-p", "no:cacheprovider", "-p", "no:xdist",
          "--rootdir", str(tmp_path), "-q", str(tmp_path / "test_inner.py")],
@@ -105,11 +111,12 @@ def test_an_unreachable_ssh_engine_stops_pytest_smlocal_with_one_sentence(tmp_pa
         cwd=tmp_path, timeout=120, check=False,
     )  # fmt: skip
     output = done.stdout + done.stderr
-    assert done.returncode == pytest.ExitCode.USAGE_ERROR, output
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, output
+    assert "1 passed, 1 error" in done.stdout, output
     assert "INTERNALERROR" not in output and "Traceback" not in output
-    errors = [line for line in output.splitlines() if "--smlocal cannot run" in line]
-    assert len(errors) == 1, output
-    assert f"Cannot reach the Docker daemon at {UNREACHABLE_SSH_ENGINE}" in errors[0]
+    sentences = [line for line in output.splitlines() if "--smlocal cannot run" in line]
+    assert sentences, output
+    assert f"Cannot reach the Docker daemon at {UNREACHABLE_SSH_ENGINE}" in sentences[0]
 
 
 @pytest.mark.parametrize("runner", ["local", "local-pipeline"])

@@ -132,12 +132,11 @@ def test_after_sigkill_the_next_start_sweeps_the_dead_run(
         os.kill(process.pid, signal.SIGKILL)
     finally:
         _finish(process)
-    # SIGKILL runs no clean-up: this is what the next start must sweep. (Another live
-    # session on this shared engine may reap the orphaned container first: that is the
-    # design, so the container only has to be in the line if it was still there.)
+    # SIGKILL runs no clean-up: this is what the next start must sweep. The orphaned
+    # container may be reaped by any other live session on this shared engine first (that is
+    # the design), so only its absence afterwards is asserted, not who removed it.
     assert list((tmp_path / "work").glob("mlmax-localmode-*")) != []
     assert json.loads((killed_run / "pipeline.json").read_text())["status"] == "running"
-    container_left = _containers_of(process.pid) != []
 
     following = subprocess.run(
         [sys.executable, "-m", "mlmax", "pipeline", "--runner", "host", "--rows", "500",
@@ -148,10 +147,7 @@ def test_after_sigkill_the_next_start_sweeps_the_dead_run(
     swept = [line for line in following.stderr.splitlines() if line.startswith("swept")]
     assert len(swept) == 1, following.stderr
     assert f"({process.pid})" in swept[0]
-    for kind in (
-        ("container", "temp dir", "run record") if container_left else ("temp dir", "run record")
-    ):
-        assert kind in swept[0]
+    assert "temp dir" in swept[0] and "run record" in swept[0]
     _assert_nothing_left(tmp_path, process.pid)
     record = json.loads((killed_run / "pipeline.json").read_text())
     assert record["status"] == "killed"
@@ -195,8 +191,7 @@ def test_mlmax_clean_lists_and_removes_what_a_sigkilled_pytest_left(
     finally:
         inner.wait(timeout=60)
     left_dirs = list((tmp_path / "tmp").glob("pytest-of-*/pytest-*/mlmax-localmode-*"))
-    assert left_dirs != []
-    container_left = _containers_of(inner.pid) != []  # unless another session reaped it
+    assert left_dirs != []  # (its container may be reaped by another live session first)
 
     clean = subprocess.run(
         [sys.executable, "-m", "mlmax", "clean", "--runs", str(tmp_path / "runs")],
@@ -205,8 +200,6 @@ def test_mlmax_clean_lists_and_removes_what_a_sigkilled_pytest_left(
     assert clean.returncode == 0, clean.stderr
     table = clean.stdout.splitlines()
     assert table[0].split() == ["kind", "what", "owner", "pid"]
-    if container_left:
-        assert any(row.startswith("container") and str(inner.pid) in row for row in table)
     assert any(row.startswith("temp dir") and str(left_dirs[0]) in row for row in table)
     assert _containers_of(inner.pid) == []
     assert list((tmp_path / "tmp").glob("pytest-of-*/pytest-*/mlmax-localmode-*")) == []
