@@ -96,12 +96,28 @@ def orphans() -> list[Any]:
     Containers of live sessions (other pytest workers, a CLI run) and of other pid
     namespaces are not orphans.
     """
+    # Sparse: the list answer already holds the labels, and inspecting each container would
+    # race with other sessions removing theirs (a 404 half-way through the list).
+    listed = docker_client().containers.list(
+        all=True, sparse=True, filters={"label": labels.SESSION}
+    )
     found = []
-    for container in docker_client().containers.list(all=True, filters={"label": labels.SESSION}):
-        owner = _owner(container.labels or {})
+    for container in listed:
+        owner = _owner(listed_labels(container))
         if owner is not None and owner.is_dead_here():
             found.append(container)
     return found
+
+
+def listed_labels(container: Any) -> dict[str, str]:
+    """The labels of a container from a sparse list answer."""
+    return dict(container.attrs.get("Labels") or {})
+
+
+def listed_name(container: Any) -> str:
+    """The name of a container from a sparse list answer."""
+    names = container.attrs.get("Names") or [container.id[:12]]
+    return str(names[0]).lstrip("/")
 
 
 def reap_orphans() -> int:

@@ -71,9 +71,10 @@ def _orphan_containers() -> list[tuple[Any, Leftover]]:
         return []
     found = []
     for container in containers.orphans():
-        pid = (container.labels or {}).get(labels.OWNER_PID, "")
+        pid = containers.listed_labels(container).get(labels.OWNER_PID, "")
         owner_pid = int(pid) if pid.isdigit() else None
-        found.append((container, Leftover("container", container.name, owner_pid)))
+        name = containers.listed_name(container)
+        found.append((container, Leftover("container", name, owner_pid)))
     return found
 
 
