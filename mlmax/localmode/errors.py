@@ -23,6 +23,7 @@ class JobFailedError(LocalModeError):
         self.exit_code = exit_code
         self.logs = logs
         self.log_tail = tail(logs)
+        self.reason = reason  # the cause when it is not the exit code, e.g. a missing output
         why = reason or f"failed in its container with exit code {exit_code}"
         super().__init__(
             f"job {job!r} {why}; fix the job or its inputs and run it again "

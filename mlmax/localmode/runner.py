@@ -249,12 +249,14 @@ class _Run:
         if self.job.kind == "training":
             return self._collect_model()
         for name in self.run.outputs:
-            if not _has_files(self.staging / name):
+            if not _has_files(self.staging / name) and not self.job.output(name).optional:
                 raise _MissingOutput(name)
         final = {}
         for name, destination in self.run.outputs.items():
             destination = Path(destination)
-            shutil.copytree(self.staging / name, destination, dirs_exist_ok=True)
+            if (self.staging / name).is_dir():
+                shutil.copytree(self.staging / name, destination, dirs_exist_ok=True)
+            destination.mkdir(parents=True, exist_ok=True)  # an optional output left empty
             final[name] = destination
         return final
 

@@ -189,6 +189,8 @@ def _predictions(run_dir: Path, record: RunRecord, out: Path, page: _Page) -> di
             ["actual income > 50k", f"{summary['actual_positive_rate']:.1%}"],
             ["accuracy on new data", f"{summary['accuracy_on_new_data']:.4f}"],
         ]
+    else:  # scoring unlabelled data is the normal case: say so rather than leave a gap
+        rows.append(["accuracy on new data", "unknown: the new data has no labels"])
     md, body = _table(["", "value"], rows)
     image_md, image_html = _image("predictions_histogram.png", "Predicted probabilities")
     page.add("Batch inference on new data", f"{md}\n\n{image_md}", body + image_html)

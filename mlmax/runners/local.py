@@ -142,7 +142,8 @@ class LocalModeRunner:
                 job.name,
                 error.exit_code,
                 error.logs,
-                reason=f"failed in its Local Mode container{code}",
+                # The real cause when there is one (e.g. "wrote nothing to its output X").
+                reason=error.reason or f"failed in its Local Mode container{code}",
             ) from None
         except JobSetupError as error:
             raise StepFailed(job.name, None, "", reason=f"could not start: {error}") from None

@@ -104,3 +104,34 @@ def test_every_data_output_is_byte_identical(runs: dict[str, Path]) -> None:
         if (runs["host"] / relative).read_bytes() != (runs["local"] / relative).read_bytes()
     ]
     assert differ == []
+
+
+def test_unlabelled_new_data_is_scored_and_monitored_alike_on_both_runners(
+    sm_image: str, tmp_path: Path
+) -> None:
+    """Scoring data without labels is the normal case: no runner may need them."""
+    from mlmax.data.generator import write_csv
+
+    labelled = pd.read_csv(write_csv(tmp_path / "new.csv", 800, SEED + 1, drift=1.0))
+    unlabelled = tmp_path / "nolabel.csv"
+    labelled.drop(columns=["income"]).to_csv(unlabelled, index=False)
+    data = DataSpec(rows=ROWS, seed=SEED, new_data_file=unlabelled)
+    options = TrainingOptions(seed=SEED)
+    records = {}
+    for name, runner in (("host", HostRunner()), ("local", LocalModeRunner(image=sm_image))):
+        with runner:
+            records[name] = run_census(
+                runner, tmp_path / name, data, options, write_report=write_report
+            )
+        assert records[name].status == "succeeded", records[name].error
+        labels_dir = tmp_path / name / "preprocessing-infer" / "labels"
+        assert labels_dir.is_dir() and list(labels_dir.iterdir()) == []
+        report = (tmp_path / name / "report" / "report.md").read_text()
+        assert "accuracy on new data | unknown: the new data has no labels" in report
+    host = pd.read_csv(tmp_path / "host/inference/predictions/predictions.csv")
+    local = pd.read_csv(tmp_path / "local/inference/predictions/predictions.csv")
+    assert len(host) == len(labelled)
+    pd.testing.assert_frame_equal(local, host, check_exact=False, atol=1e-12)
+    assert _json(tmp_path / "local", "monitoring/monitoring/drift.json") == _json(
+        tmp_path / "host", "monitoring/monitoring/drift.json"
+    )
