@@ -410,7 +410,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_debug(args: argparse.Namespace) -> int:
     from mlmax.job_images import image_for_job
-    from mlmax.localmode.debug import ReadyInfo, debug_job
+    from mlmax.localmode.debug import DEBUG_COMMAND_FLAGS, ReadyInfo, debug_job
     from mlmax.localmode.errors import JobFailedError
     from mlmax.runners import StepFailed
 
@@ -433,6 +433,7 @@ def _cmd_debug(args: argparse.Namespace) -> int:
             on_ready=announce,
             mode="repl" if args.repl else "debugpy",
             progress=_progress,
+            flags=DEBUG_COMMAND_FLAGS,  # its messages name --port and --wait-timeout
         )
     except JobFailedError as error:
         failure = StepFailed(job_run.job.name, error.exit_code, error.logs, reason="failed")
@@ -608,7 +609,8 @@ def _port_check(port: int) -> tuple[str, bool, str, str]:
                 name,
                 False,
                 f"127.0.0.1:{port} is in use ({error.strerror})",
-                "Stop what listens there, or pick another port with `--inspect-port`.",
+                "Stop what listens there, or pick another port (`mlmax debug --port`, "
+                "`pytest --inspect-port`).",
             )
     return name, True, f"127.0.0.1:{port} is free", ""
 

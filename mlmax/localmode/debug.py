@@ -113,28 +113,42 @@ def _bootstrap_source() -> str:
 # -- errors ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DebugFlags:
+    """The options the user typed for the port and the wait: messages name these."""
+
+    port: str
+    wait: str
+
+
+INSPECT_FLAGS = DebugFlags(port="--inspect-port", wait="--inspect-timeout")  # pytest
+DEBUG_COMMAND_FLAGS = DebugFlags(port="--port", wait="--wait-timeout")  # `mlmax debug`
+
+
 class InspectError(LocalModeError):
     """Inspect mode could not start or complete."""
 
 
 class InspectPortBusyError(InspectError):
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, flags: DebugFlags = INSPECT_FLAGS) -> None:
         self.port = port
         super().__init__(
             f"port {port} on {LOOPBACK} is already in use, so the debugger cannot listen there; "
-            "choose another with --inspect-port NUMBER, or --inspect-port 0 to pick a free one"
+            f"choose another with {flags.port} NUMBER, or {flags.port} 0 to pick a free one"
         )
 
 
 class DebuggerNotAttachedError(InspectError):
-    def __init__(self, job: str, port: int, wait_timeout: float) -> None:
+    def __init__(
+        self, job: str, port: int, wait_timeout: float, flags: DebugFlags = INSPECT_FLAGS
+    ) -> None:
         self.job = job
         self.port = port
         self.wait_timeout = wait_timeout
         super().__init__(
             f"no debugger attached to job {job!r} on {LOOPBACK}:{port} within "
             f"{wait_timeout:g} s, so the job was stopped and its container removed; attach "
-            "sooner or raise the wait (--inspect-timeout SECONDS)"
+            f"sooner or raise the wait ({flags.wait} SECONDS)"
         )
 
 
@@ -162,18 +176,18 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(probe.getsockname()[1])
 
 
-def resolve_host_port(port: int) -> int:
+def resolve_host_port(port: int, flags: DebugFlags = INSPECT_FLAGS) -> int:
     """`port` if free, a free one for 0; InspectPortBusyError if taken."""
     if port == 0:
         return free_port()
     if not 0 < port < 65536:
-        raise InspectError(f"--inspect-port must be between 0 and 65535, not {port}")
+        raise InspectError(f"{flags.port} must be between 0 and 65535, not {port}")
     if not port_is_free(port):
-        raise InspectPortBusyError(port)
+        raise InspectPortBusyError(port, flags)
     return port
 
 
-def open_forward(port: int) -> PortForward:
+def open_forward(port: int, flags: DebugFlags = INSPECT_FLAGS) -> PortForward:
     """A PortForward from the host's 127.0.0.1:`port` (0 = free) to debugpy in the container."""
     from mlmax.localmode.port_forward import PortForward
 
@@ -181,7 +195,7 @@ def open_forward(port: int) -> PortForward:
         return PortForward(port, DEBUGPY_PORT)
     except OSError as error:
         if error.errno in (errno.EADDRINUSE, errno.EACCES):
-            raise InspectPortBusyError(port) from None
+            raise InspectPortBusyError(port, flags) from None
         raise
 
 
@@ -464,6 +478,7 @@ def debug_job(
     grace: float | None = None,
     on_grace: Callable[[ReadyInfo], None] | None = None,
     code_dir: Path | None = None,  # None: the job's declared source folder
+    flags: DebugFlags = INSPECT_FLAGS,
 ) -> JobResult:
     """Run `run` in its Local Mode container under debugpy (or `python3 -i` for "repl").
 
@@ -488,7 +503,7 @@ def debug_job(
     with contextlib.ExitStack() as stack:
         forward = None
         if mode == "debugpy":
-            forward = stack.enter_context(open_forward(port))
+            forward = stack.enter_context(open_forward(port, flags))
             from mlmax.localmode.image import ensure_debugpy_image
 
             image = ensure_debugpy_image(image, progress=progress)
@@ -514,6 +529,7 @@ def debug_job(
             grace=grace,
             on_grace=on_grace,
             code_dir=code_dir,
+            flags=flags,
         )
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
 
@@ -535,6 +551,7 @@ def _run_watched(
     grace: float | None,
     on_grace: Callable[[ReadyInfo], None] | None,
     code_dir: Path | None,
+    flags: DebugFlags,
 ) -> JobResult:
     from mlmax.localmode.runner import run_job
 
@@ -569,7 +586,7 @@ def _run_watched(
             ) from error
         if watch.gave_up:
             port = forward.port if forward is not None else 0
-            raise DebuggerNotAttachedError(run.job.name, port, wait_timeout) from None
+            raise DebuggerNotAttachedError(run.job.name, port, wait_timeout, flags) from None
         raise
     finally:
         watch.stop()

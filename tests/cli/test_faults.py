@@ -131,3 +131,46 @@ def test_docker_down_leaves_no_run_directory(runner: str, tmp_path: Path) -> Non
     assert done.returncode == 1, done.stderr
     assert "Cannot reach the Docker daemon" in _one_error_line(done.stderr)
     assert not output.exists()
+
+
+def _census_dir(tmp_path: Path) -> Path:
+    from mlmax.data.generator import write_csv
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write_csv(data / "census.csv", 300, 1)
+    return data
+
+
+def test_mlmax_debug_names_its_own_port_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    data = _census_dir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        argv = ["debug", "monitoring", "--input", f"baseline={data}", "--input", f"data={data}",
+                "--port", str(port), "--image", "any-image"]  # fmt: skip
+        assert main(argv) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"port {port} on 127.0.0.1 is already in use" in line
+    assert "choose another with --port NUMBER, or --port 0" in line
+    assert "--inspect" not in line
+
+
+@pytest.mark.smlocal
+def test_mlmax_debug_names_its_own_wait_flag(sm_image: str, tmp_path: Path) -> None:
+    data = _census_dir(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlmax", "debug", "monitoring", "--input", f"baseline={data}",
+         "--input", f"data={data}", "--output", f"monitoring={tmp_path / 'out'}", "--port", "0",
+         "--wait-timeout", "3", "--image", sm_image],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    line = _one_error_line(done.stderr)
+    assert "no debugger attached to job 'monitoring'" in line
+    assert "(--wait-timeout SECONDS)" in line and "--inspect" not in line
