@@ -19,6 +19,7 @@ from mlmax.termination import exit_code_of, interruption_name, terminate_like_in
 
 if TYPE_CHECKING:
     from mlmax.pipeline import DataSpec, TrainingOptions
+    from mlmax.sagemaker_pipeline import ExportOptions
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -1029,6 +1030,7 @@ def build_export_parser() -> argparse.ArgumentParser:
 def _cmd_pipeline_export(argv: list[str]) -> int:
     import boto3
 
+    from mlmax.localmode.environment import scoped_environ
     from mlmax.runners.sagemaker import SageMakerOptions
     from mlmax.sagemaker_pipeline import ExportOptions, emulated_aws_session, export_pipeline
 
@@ -1062,15 +1064,41 @@ def _cmd_pipeline_export(argv: list[str]) -> int:
         threshold=args.threshold,
     )
     region = args.region or boto3.Session().region_name or "us-east-1"
-    if args.upsert:
-        session = boto3.Session(region_name=region)
+    # The SDK makes boto clients with the default region while it is imported: without
+    # AWS_DEFAULT_REGION that dies with NoRegionError, --region or not.
+    with scoped_environ({"AWS_DEFAULT_REGION": region}):
+        if not args.upsert:
+            with emulated_aws_session(region) as session:
+                result = export_pipeline(
+                    options, args.output, boto_session=session, progress=_progress
+                )
+            print(result.path)
+            return EXIT_OK
+        return _upsert(options, args, region)
+
+
+def _upsert(options: ExportOptions, args: argparse.Namespace, region: str) -> int:
+    import boto3
+    from botocore.exceptions import NoCredentialsError
+    from sagemaker.core.helper.iam_role_resolver import RoleValidationError
+
+    from mlmax.sagemaker_pipeline import export_pipeline, role_validation_line
+
+    try:
         result = export_pipeline(
-            options, args.output, boto_session=session, upsert=True, start=args.start,
-            progress=_progress,
+            options, args.output, boto_session=boto3.Session(region_name=region), upsert=True,
+            start=args.start, progress=_progress,
         )  # fmt: skip
-    else:
-        with emulated_aws_session(region) as session:
-            result = export_pipeline(options, args.output, boto_session=session, progress=_progress)
+    except NoCredentialsError:
+        _error(
+            "--upsert creates the pipeline in your AWS account, but no AWS credentials were "
+            "found; configure them (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY) or leave --upsert out"
+        )
+        return EXIT_USAGE
+    except RoleValidationError as error:
+        _error(role_validation_line(error, options.role))
+        return EXIT_USAGE
     print(result.path)
     return EXIT_OK
 

@@ -320,20 +320,59 @@ class ExportResult:
     execution_arn: str | None = None
 
 
+class OfflineIamCallError(RuntimeError):
+    """The offline export tried to call IAM; it must not (there is no account to ask)."""
+
+
+def _refuse_iam(event_name: str = "", **_: Any) -> None:
+    operation = event_name.rsplit(".", 1)[-1]
+    raise OfflineIamCallError(f"the offline export makes no IAM call ({operation} refused)")
+
+
 @contextlib.contextmanager
 def emulated_aws_session(region: str) -> Iterator[Any]:
     """A boto session on moto in-process: building the definition uploads code to S3, and
     a plain export must not need an AWS account. The uploads are discarded; `--upsert`
-    builds against the real account and uploads them for real."""
+    builds against the real account and uploads them for real.
+
+    No IAM call is made, whatever credentials the environment holds: ModelTrainer's role
+    validation (iam:SimulatePrincipalPolicy) means nothing against an emulated account, so it
+    is off for the export, and any other IAM request is refused before it is sent.
+    """
     import boto3
     import moto
 
-    with moto.mock_aws():
-        yield boto3.Session(
+    from mlmax.localmode.environment import scoped_environ
+
+    with moto.mock_aws(), scoped_environ({"SAGEMAKER_VALIDATE_ROLE": "false"}):
+        session = boto3.Session(
             aws_access_key_id="mlmax-export",
             aws_secret_access_key="mlmax-export",  # an emulated account: not a secret
             region_name=region,
         )
+        # Registered before any client exists: botocore copies the hooks into each client.
+        session.events.register("before-call.iam", _refuse_iam)
+        yield session
+
+
+def role_validation_line(error: BaseException, role: str) -> str:
+    """The SDK's multi-line RoleValidationError as one sentence naming the role and the fix."""
+    text = str(error)
+    missing = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if "Missing permissions" in line
+        ),
+        None,
+    )
+    if "trust policy" in text:
+        why = "its trust policy does not let SageMaker assume it"
+    elif missing:
+        why = f"it lacks the permission(s) {missing}"
+    else:
+        why = "it cannot be used for SageMaker training"
+    return f"the execution role {role} failed validation: {why}; grant that, or pass another --role"
 
 
 def export_pipeline(

@@ -43,7 +43,6 @@ def offline_aws_environ(patch: pytest.MonkeyPatch, scratch: Path) -> None:
         "AWS_EC2_METADATA_DISABLED": "true",
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
         "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": str(config),
-        "SAGEMAKER_VALIDATE_ROLE": "false",
     }.items():
         patch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MLMAX_SAGEMAKER_IMAGE"):
@@ -94,8 +93,9 @@ def model_archive(files: dict[str, bytes]) -> bytes:
 
 
 @contextlib.contextmanager
-def emulated_aws_account() -> Iterator[EmulatedAws]:
-    """moto in-process with the test bucket, and every SageMaker request recorded."""
+def emulated_aws_account(denied: tuple[str, ...] = ()) -> Iterator[EmulatedAws]:
+    """moto in-process with the test bucket and role, every SageMaker request recorded; the
+    role lacks the `denied` IAM actions."""
     import boto3
     import moto
 
@@ -105,7 +105,45 @@ def emulated_aws_account() -> Iterator[EmulatedAws]:
         # Registered before any client exists: botocore copies the hooks into each client.
         boto_session.events.register("provide-client-params.sagemaker.*", recorder)
         boto_session.client("s3").create_bucket(Bucket=BUCKET)
+        # The execution role as the account holds it: trusted by SageMaker, and granted
+        # whatever IAM's policy simulator is asked (moto has no simulator).
+        boto_session.client("iam").create_role(
+            RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST)
+        )
+        boto_session.events.register(
+            "before-call.iam.SimulatePrincipalPolicy", simulated_policy_decisions(denied)
+        )
         yield EmulatedAws(boto_session, recorder)
+
+
+SAGEMAKER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def simulated_policy_decisions(denied: tuple[str, ...]) -> Any:
+    """A before-call hook answering iam:SimulatePrincipalPolicy: every asked action allowed,
+    except the `denied` ones (IAM's answer for a role that lacks them)."""
+    from botocore.awsrequest import AWSResponse
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        body = params.get("body") or {}
+        actions = [v for k, v in sorted(body.items()) if k.startswith("ActionNames.member.")]
+        results = [
+            {"EvalActionName": a, "EvalDecision": "implicitDeny" if a in denied else "allowed"}
+            for a in actions
+        ]
+        http = AWSResponse("https://iam.invalid/", 200, {}, None)
+        return http, {"EvaluationResults": results, "IsTruncated": False}
+
+    return answer
 
 
 @pytest.fixture
