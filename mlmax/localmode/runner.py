@@ -421,7 +421,11 @@ class LocalMode:
     @staticmethod
     def _remove_session_containers() -> None:
         session_id = labels.current_session().session_id
-        containers.remove(containers.session_containers(session_id))
+        try:
+            found = containers.session_containers(session_id)
+        except Exception:  # no engine to ask (it went away, or never was): nothing ours runs
+            return
+        containers.remove(found)
 
     def run(
         self,

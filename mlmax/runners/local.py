@@ -76,8 +76,12 @@ class LocalModeRunner:
         self._local: object | None = None
 
     def __enter__(self) -> Self:
+        from mlmax.localmode.docker_env import require_docker
         from mlmax.localmode.runner import LocalMode
 
+        # Docker, its CLI and Compose first: without them nothing may be started or created
+        # (no S3 server, no run directory), and the error is one sentence with the fix.
+        require_docker().close()
         # Each job runs in its declared image, else mlmax's job image: each built only when
         # missing (content-hashed tag) and when a job first needs it.
         local = LocalMode(
