@@ -383,6 +383,11 @@ class LocalMode:
         self.s3: S3Server | None = None
         # Inspect mode (mlmax.pytest_inspect) swaps in a runner that debugs selected jobs.
         self.job_runner: JobRunner = run_job
+        # Runs in progress (parallel steps run in other threads): the session's directory is
+        # removed only once they have returned, or a thread still unwinding after Ctrl-C or
+        # SIGTERM would create its directories again under the removed root.
+        self._runs_in_progress = 0
+        self._runs_done = threading.Condition()
 
     def __enter__(self) -> LocalMode:
         with self._stack as stack:
@@ -401,6 +406,7 @@ class LocalMode:
             )
             # First on exit: jobs still running in other threads (a pipeline's parallel
             # steps after Ctrl-C) are stopped before their directories go.
+            stack.callback(self._wait_for_runs_in_progress)
             stack.callback(self._stop_running_jobs, self.session.root)
             self._stack = stack.pop_all()
         return self
@@ -448,12 +454,24 @@ class LocalMode:
             outputs={k: Path(v) for k, v in (outputs or {}).items()},
             arguments=tuple(arguments),
         )
-        return self.job_runner(
-            run,
-            image=self.image_for(definition),
-            session=self.session,
-            timeout=self.default_timeout if timeout is None else timeout,
-            debug=debug,
-            environment=environment,
-            progress=self.progress,
-        )
+        with self._runs_done:
+            self._runs_in_progress += 1
+        try:
+            return self.job_runner(
+                run,
+                image=self.image_for(definition),
+                session=self.session,
+                timeout=self.default_timeout if timeout is None else timeout,
+                debug=debug,
+                environment=environment,
+                progress=self.progress,
+            )
+        finally:
+            with self._runs_done:
+                self._runs_in_progress -= 1
+                self._runs_done.notify_all()
+
+    def _wait_for_runs_in_progress(self) -> None:
+        # Their containers are gone by now (_stop_running_jobs), so they return quickly.
+        with self._runs_done:
+            self._runs_done.wait_for(lambda: self._runs_in_progress == 0, UNWIND_SECONDS)
