@@ -5,7 +5,6 @@ endpoint survives the stop and serves on after the debugger continues and detach
 
 from __future__ import annotations
 
-import http.client
 import re
 import shutil
 import sys
@@ -19,6 +18,7 @@ from mlmax.localmode import containers, labels
 from mlmax.localmode.endpoint import SERVING_CODE_ROOT
 from mlmax.sample_model import train_sample_model
 from tests.dap_client import DapClient
+from tests.endpoint_http import request
 from tests.inspect.driver import READY, InspectRun, line_of
 from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
 
@@ -52,16 +52,6 @@ def served_model(tmp_path_factory) -> tuple[Path, Path]:
     return model, data
 
 
-def _request(port: int, method: str, path: str, body: str = "") -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    try:
-        connection.request(method, path, body=body or None, headers={"Content-Type": "text/csv"})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_running(
     served_model, tmp_path
 ):
@@ -84,7 +74,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
         with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
             _break_in_handler(dap, line)
             caller = threading.Thread(
-                target=lambda: answers.append(_request(port, "POST", "/invocations", rows))
+                target=lambda: answers.append(request(port, "POST", "/invocations", rows))
             )
             caller.start()
             stopped = dap.wait_event("stopped", timeout=120)
@@ -108,9 +98,9 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
             dap.disconnect()
         assert answers and answers[0][0] == 200
         assert answers[0][1].count(b'"prediction"') == 3
-        assert _request(port, "GET", "/ping")[0] == 200
+        assert request(port, "GET", "/ping")[0] == 200
         # Detached: the endpoint serves on.
-        assert _request(port, "POST", "/invocations", rows)[0] == 200
+        assert request(port, "POST", "/invocations", rows)[0] == 200
         run.interrupt()  # Ctrl-C in the terminal
         assert run.wait(60) == 0, run.output
         assert "endpoint stopped; its container was removed" in run.output

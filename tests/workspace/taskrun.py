@@ -65,6 +65,11 @@ class BackgroundTask:
         self.stop()
 
     @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def output(self) -> str:
         with self._cond:
             return self._output
