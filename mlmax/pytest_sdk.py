@@ -6,13 +6,16 @@ a `ModelTrainer(...).train()` in Local Mode) runs offline when it passes
 keys, the test's environment is pinned to them (nothing reads ~/.aws), every container the SDK
 starts carries this test's labels, and after the test those containers and the session's
 directories are removed. A failing test gets the containers' log tail in its report.
+Under `--inspectlocal` the test's own processors run under debugpy (`localmode.sdk_debug`).
 
 Loaded by mlmax.pytest_plugin (`pytest_plugins`), so every project that installs mlmax has it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -41,6 +44,7 @@ def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[An
         with (
             offline.pinned(),
             trainer_hook.extra_service_config(None, labels=run_labels, user=user),
+            _inspected(request, job=run_labels[labels.JOB]),
         ):
             yield offline.local_session(
                 container_root=root, container_config=with_container_user({"labels": run_labels})
@@ -49,6 +53,22 @@ def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[An
         compose.kill_processes(root)
         containers.remove_run(run_id)
         remove_tree(root)
+
+
+def _inspected(request: pytest.FixtureRequest, *, job: str) -> AbstractContextManager[None]:
+    """Under `--inspectlocal` (debugpy) for this test: its own processors run under debugpy."""
+    from mlmax.pytest_inspect import InspectPlugin, plugin_of
+
+    plugin = plugin_of(request.config)
+    if not isinstance(plugin, InspectPlugin) or not plugin.active or plugin.mode != "debugpy":
+        return contextlib.nullcontext()
+    if plugin.job:  # --inspect-job names a declared job; this test's own objects are not one
+        return contextlib.nullcontext()
+    from mlmax.localmode.sdk_debug import processors_under_debugger
+
+    return processors_under_debugger(
+        job=job, port=plugin.port, wait_timeout=plugin.wait_timeout, on_ready=plugin.announce
+    )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 READY = re.compile(
-    r"debugpy listening on 127\.0\.0\.1:(?P<port>\d+) \(job (?P<job>[\w-]+), code (?P<code>\S+)\)"
+    r"debugpy listening on 127\.0\.0\.1:(?P<port>\d+) \(job (?P<job>.+?), code (?P<code>\S+)\)"
 )
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

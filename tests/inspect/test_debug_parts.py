@@ -154,3 +154,22 @@ def test_outside_a_debugger_container_tests_run_as_usual(tmp_path):
     )  # fmt: skip
     assert "rootdir:" in done.stdout and "test_preprocessing" in done.stdout  # header, tests
     assert header not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "debugged"),
+    [
+        (["python3"], True),
+        (["/usr/local/bin/python3.11", "-u"], True),
+        (["python"], True),
+        (["bash"], False),
+        (["Rscript"], False),
+        (["python3-config"], False),
+        ([], False),
+        (None, False),
+    ],
+)
+def test_only_a_python_command_of_an_own_processor_goes_under_debugpy(command, debugged):
+    from mlmax.localmode.sdk_debug import runs_python
+
+    assert runs_python(command) is debugged

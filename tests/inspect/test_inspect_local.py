@@ -293,3 +293,105 @@ def test_no_container_test_selected_asks_for_k(tmp_path):
     with InspectRun(args, basetemp=tmp_path / "run") as run:
         assert run.wait(RUN_TIMEOUT) == pytest.ExitCode.USAGE_ERROR
     assert "found no container test" in run.output
+
+
+# A project of the user's own: its script, and a test written against the SDK that gets the
+# offline session only through `sm_session`.
+OWN_SCRIPT = """\
+import argparse
+import pathlib
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--factor", type=int, default=1)
+    args = parser.parse_args()
+    counted = len("offline") * args.factor
+    pathlib.Path("/opt/ml/processing/result/count.txt").write_text(str(counted))  # stop here
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+OWN_TEST = """\
+import pytest
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+def result_output(out):
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+
+    return ProcessingOutput(
+        output_name="result",
+        s3_output=ProcessingS3Output(
+            s3_uri=out.as_uri(), local_path="/opt/ml/processing/result", s3_upload_mode="EndOfJob"
+        ),
+    )
+
+
+def processor(kind, image, session):
+    from sagemaker.core import processing
+
+    return getattr(processing, kind)(
+        image_uri=image,
+        command=["python3"],
+        role=None,
+        instance_type="local",
+        instance_count=1,
+        sagemaker_session=session,
+    )
+
+
+@pytest.mark.smlocal
+def test_own_framework_processor(sm_session, sm_image, tmp_path):
+    out = tmp_path / "result"
+    out.mkdir()
+    processor("FrameworkProcessor", sm_image, sm_session).run(
+        code="count.py",
+        source_dir=str(SCRIPTS),
+        outputs=[result_output(out)],
+        arguments=["--factor", "6"],
+    )
+    assert (out / "count.txt").read_text() == "42"
+
+
+@pytest.mark.smlocal
+def test_own_script_processor(sm_session, sm_image, tmp_path):
+    out = tmp_path / "result"
+    out.mkdir()
+    processor("ScriptProcessor", sm_image, sm_session).run(
+        code=str(SCRIPTS / "count.py"), outputs=[result_output(out)], arguments=["--factor", "6"]
+    )
+    assert (out / "count.txt").read_text() == "42"
+"""
+
+
+@pytest.mark.parametrize("own_test", ["test_own_framework_processor", "test_own_script_processor"])
+def test_own_processor_through_sm_session_stops_in_the_users_script(tmp_path, own_test):
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    script = project / "scripts" / "count.py"
+    script.write_text(OWN_SCRIPT)
+    (project / "test_own.py").write_text(OWN_TEST)
+    line = line_of(script, "# stop here")
+    args = ["--smlocal", "--inspectlocal", "--inspect-port", "0", "-k", own_test, "test_own.py"]
+    with InspectRun(args, basetemp=tmp_path / "run", cwd=project) as run:
+        ready_at, ready = run.wait_for(READY, START_TIMEOUT)
+        assert ready["job"] == f"sdk:{own_test}"
+        assert ready["code"] == "/opt/ml/processing/input/code"
+        [container] = _containers_of(run)
+        assert_debugger_only_on_loopback_forward(container)
+
+        # The user's own pathMapping: their script folder is the container's code root.
+        mappings = [{"localRoot": str(script.parent), "remoteRoot": ready["code"]}]
+        seen = _debug_session(int(ready["port"]), script, line, "counted", "args.factor", mappings)
+        assert (seen["line"], seen["path"]) == (line, script)
+        assert seen["variable"] == "42"
+        assert seen["expression"] == "6"
+        assert run.wait(RUN_TIMEOUT) == 0, run.output
+        assert "1 passed" in run.output
+        _report(f"{own_test} via sm_session (pipe)", ready_at, seen)
+    _assert_nothing_left(run, tmp_path / "run")
