@@ -6,7 +6,7 @@ a `ModelTrainer(...).train()` in Local Mode) runs offline when it passes
 keys, the test's environment is pinned to them (nothing reads ~/.aws), every container the SDK
 starts carries this test's labels, and after the test those containers and the session's
 directories are removed. A failing test gets the containers' log tail in its report.
-Under `--inspectlocal` the test's own processors run under debugpy (`localmode.sdk_debug`).
+Under `--inspectlocal` its own processors and trainers run under debugpy (`localmode.sdk_debug`).
 
 Loaded by mlmax.pytest_plugin (`pytest_plugins`), so every project that installs mlmax has it.
 """
@@ -56,7 +56,7 @@ def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[An
 
 
 def _inspected(request: pytest.FixtureRequest, *, job: str) -> AbstractContextManager[None]:
-    """Under `--inspectlocal` (debugpy) for this test: its own processors run under debugpy."""
+    """Under `--inspectlocal` (debugpy) for this test: its own SDK objects run under debugpy."""
     from mlmax.pytest_inspect import InspectPlugin, plugin_of
 
     plugin = plugin_of(request.config)
@@ -64,9 +64,9 @@ def _inspected(request: pytest.FixtureRequest, *, job: str) -> AbstractContextMa
         return contextlib.nullcontext()
     if plugin.job:  # --inspect-job names a declared job; this test's own objects are not one
         return contextlib.nullcontext()
-    from mlmax.localmode.sdk_debug import processors_under_debugger
+    from mlmax.localmode.sdk_debug import sdk_objects_under_debugger
 
-    return processors_under_debugger(
+    return sdk_objects_under_debugger(
         job=job, port=plugin.port, wait_timeout=plugin.wait_timeout, on_ready=plugin.announce
     )
 

@@ -1,16 +1,16 @@
-"""Inspect mode for a test's own processors run through `sm_session`.
+"""Inspect mode for a test's own SDK objects run through `sm_session`.
 
 While `pytest --smlocal --inspectlocal` inspects a test that uses `sm_session`, each
-`FrameworkProcessor.run` / `ScriptProcessor.run` of that test runs its entry script the way
+`FrameworkProcessor.run` / `ScriptProcessor.run` / `ModelTrainer.train` of that test runs its
+entry script the way
 mlmax's own debug path does (`mlmax.localmode.debug`): the interpreter command becomes
 `DebugOptions.python_command()` (debug_bootstrap, debugpy on the container's loopback), the
 image the one `ensure_debugpy_image` derives, a `PortForward` on the host's 127.0.0.1 relays to
 it, and the same `_Watch` prints the same ready line and enforces the wait for a debugger. The
-processor's own settings are put back after each run.
+object's own command and image are put back after each run.
 
-Only a Python command (`python3`, `python`, ...) can be put under debugpy; a processor that
-runs something else (`bash`, `Rscript`) runs unchanged. ModelTrainer is not covered: its
-command is a free shell line of the user's (`SourceCode.command`), see the README's limits.
+Only a Python command (`python3 script.py`, `python`, ...) can be put under debugpy; one that
+runs something else (`bash run.sh`, `Rscript`, a shell line with `&&`) runs unchanged.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from mlmax.localmode.debug import (
 )
 
 _UNDER_DEBUGGER = "_mlmax_under_debugger"
+# A trainer's command is a shell line: one that chains commands is left alone.
+_SHELL = {"&&", "||", ";", "|", ">", "<"}
 
 
 def runs_python(command: list[str] | None) -> bool:
@@ -43,8 +45,25 @@ def runs_python(command: list[str] | None) -> bool:
     return program.startswith("python") and "-" not in program.removeprefix("python")
 
 
+def trainer_script(command: str | None) -> list[str] | None:
+    """The script and its arguments of a trainer's `python3 script.py args` command.
+
+    None for anything debugpy cannot take the place of the interpreter in: another
+    program, interpreter flags or `-m` before the script, a shell line chaining commands.
+    """
+    try:
+        parts = shlex.split(command or "")
+    except ValueError:  # unbalanced quotes: the SDK reports the command as it is
+        return None
+    if not runs_python(parts) or len(parts) < 2 or parts[1].startswith("-"):
+        return None
+    if _SHELL.intersection(parts):
+        return None
+    return parts[1:]
+
+
 @contextlib.contextmanager
-def processors_under_debugger(
+def sdk_objects_under_debugger(
     *,
     job: str,
     port: int,
@@ -52,17 +71,37 @@ def processors_under_debugger(
     on_ready: Callable[[Any], None] | None,
     flags: DebugFlags = INSPECT_FLAGS,
 ) -> Iterator[None]:
-    """For this scope, run every ScriptProcessor/FrameworkProcessor under debugpy.
+    """For this scope, run every ScriptProcessor/FrameworkProcessor/ModelTrainer under debugpy.
 
     `job` is the JOB label of the containers (the one `sm_session` gives them): the watch
     finds the run's container by it. One test is inspected at a time (no xdist), so the SDK's
     classes are patched only for its duration.
     """
     from sagemaker.core.processing import FrameworkProcessor, ScriptProcessor
+    from sagemaker.train import ModelTrainer
 
-    from mlmax.localmode.image import ensure_debugpy_image
+    def watched(kind: str, options: DebugOptions, call: Callable[[], Any]) -> Any:
+        with open_forward(port, flags) as forward:
+            watch = _Watch(
+                job=job,
+                kind=kind,
+                options=options,
+                wait_timeout=wait_timeout,
+                on_ready=on_ready,
+                started=time.monotonic(),
+                forward=forward,
+            )
+            watch.start()
+            try:
+                return call()
+            except Exception:
+                if watch.gave_up:
+                    raise DebuggerNotAttachedError(job, forward.port, wait_timeout, flags) from None
+                raise
+            finally:
+                watch.stop()
 
-    def under_debugger(original: Callable[..., Any]) -> Callable[..., Any]:
+    def processor_run(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def run(self: Any, *args: Any, **kwargs: Any) -> Any:
             # FrameworkProcessor.run calls ScriptProcessor.run: debug the outer call once.
@@ -75,41 +114,54 @@ def processors_under_debugger(
             # (runproc.sh); ScriptProcessor passes it as the container's entrypoint list.
             shell = isinstance(self, FrameworkProcessor)
             self.command = [shlex.quote(part) for part in python] if shell else python
-            self.image_uri = ensure_debugpy_image(str(self.image_uri))
+            self.image_uri = _debug_image(self.image_uri)
             setattr(self, _UNDER_DEBUGGER, True)
             try:
-                with open_forward(port, flags) as forward:
-                    watch = _Watch(
-                        job=job,
-                        kind="processing",
-                        options=options,
-                        wait_timeout=wait_timeout,
-                        on_ready=on_ready,
-                        started=time.monotonic(),
-                        forward=forward,
-                    )
-                    watch.start()
-                    try:
-                        return original(self, *args, **kwargs)
-                    except Exception:
-                        if watch.gave_up:
-                            raise DebuggerNotAttachedError(
-                                job, forward.port, wait_timeout, flags
-                            ) from None
-                        raise
-                    finally:
-                        watch.stop()
+                return watched("processing", options, lambda: original(self, *args, **kwargs))
             finally:
                 self.command, self.image_uri = saved
                 setattr(self, _UNDER_DEBUGGER, False)
 
         return run
 
-    originals = {cls: cls.__dict__["run"] for cls in (ScriptProcessor, FrameworkProcessor)}
+    def trainer_train(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def train(self: Any, *args: Any, **kwargs: Any) -> Any:
+            source = self.source_code
+            script_and_args = trainer_script(source.command if source else None)
+            if script_and_args is None:
+                return original(self, *args, **kwargs)
+            # No code alias: the user maps the training code root to their source_dir.
+            options = DebugOptions(code_alias=None)
+            # The SDK splits the command on whitespace: each quoted part has none.
+            debugged = [shlex.quote(part) for part in [*options.python_command(), *script_and_args]]
+            saved = (source, self.training_image)
+            self.source_code = source.model_copy(update={"command": " ".join(debugged)})
+            self.training_image = _debug_image(self.training_image)
+            try:
+                return watched("training", options, lambda: original(self, *args, **kwargs))
+            finally:
+                self.source_code, self.training_image = saved
+
+        return train
+
+    patches = [
+        (ScriptProcessor, "run", processor_run),
+        (FrameworkProcessor, "run", processor_run),
+        (ModelTrainer, "train", trainer_train),
+    ]
+    originals = [(cls, name, cls.__dict__[name]) for cls, name, _ in patches]
     try:
-        for cls, original in originals.items():
-            setattr(cls, "run", under_debugger(original))  # noqa: B010 - restored below
+        for cls, name, wrapper in patches:
+            # type.__setattr__: pydantic's metaclass (ModelTrainer) guards class attributes.
+            type.__setattr__(cls, name, wrapper(cls.__dict__[name]))
         yield
     finally:
-        for cls, original in originals.items():
-            setattr(cls, "run", original)  # noqa: B010
+        for cls, name, original in originals:
+            type.__setattr__(cls, name, original)
+
+
+def _debug_image(image: Any) -> str:
+    from mlmax.localmode.image import ensure_debugpy_image
+
+    return ensure_debugpy_image(str(image))

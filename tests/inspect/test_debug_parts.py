@@ -173,3 +173,23 @@ def test_only_a_python_command_of_an_own_processor_goes_under_debugpy(command, d
     from mlmax.localmode.sdk_debug import runs_python
 
     assert runs_python(command) is debugged
+
+
+@pytest.mark.parametrize(
+    ("command", "script_and_args"),
+    [
+        ("python3 train.py --c 0.5", ["train.py", "--c", "0.5"]),
+        ("python train.py", ["train.py"]),
+        ("python3 -u train.py", None),
+        ("python3 -m pkg.train", None),
+        ("python3", None),
+        ("bash run.sh", None),
+        ("python3 prep.py && python3 train.py", None),
+        ("python3 'unbalanced", None),
+        (None, None),
+    ],
+)
+def test_only_a_trainers_python_script_command_goes_under_debugpy(command, script_and_args):
+    from mlmax.localmode.sdk_debug import trainer_script
+
+    assert trainer_script(command) == script_and_args

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.catalog import JOBS_DIR
+from mlmax.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from mlmax.localmode import compose, containers, labels
 from mlmax.localmode.debug import path_mappings
 from tests.dap_client import DapClient
@@ -305,9 +305,10 @@ import pathlib
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--factor", type=int, default=1)
+    parser.add_argument("--out", default="/opt/ml/processing/result")
     args = parser.parse_args()
     counted = len("offline") * args.factor
-    pathlib.Path("/opt/ml/processing/result/count.txt").write_text(str(counted))  # stop here
+    pathlib.Path(args.out, "count.txt").write_text(str(counted))  # stop here
 
 
 if __name__ == "__main__":
@@ -366,11 +367,43 @@ def test_own_script_processor(sm_session, sm_image, tmp_path):
         code=str(SCRIPTS / "count.py"), outputs=[result_output(out)], arguments=["--factor", "6"]
     )
     assert (out / "count.txt").read_text() == "42"
+
+
+@pytest.mark.smlocal
+def test_own_model_trainer(sm_session, sm_image, tmp_path):
+    import tarfile
+
+    from sagemaker.core.training.configs import Compute, SourceCode
+    from sagemaker.train import ModelTrainer
+    from sagemaker.train.model_trainer import Mode
+
+    ModelTrainer(
+        training_image=sm_image,
+        source_code=SourceCode(
+            source_dir=str(SCRIPTS),
+            command="python3 count.py --out /opt/ml/model",
+            args=["--factor", "6"],
+        ),
+        compute=Compute(instance_type="local", instance_count=1),
+        training_mode=Mode.LOCAL_CONTAINER,
+        local_container_root=str(tmp_path),
+        sagemaker_session=sm_session,
+        role=None,
+    ).train(wait=True, logs=False)
+    with tarfile.open(tmp_path / "compressed_artifacts" / "model.tar.gz") as tar:
+        assert tar.extractfile("count.txt").read() == b"42"
 """
 
 
-@pytest.mark.parametrize("own_test", ["test_own_framework_processor", "test_own_script_processor"])
-def test_own_processor_through_sm_session_stops_in_the_users_script(tmp_path, own_test):
+@pytest.mark.parametrize(
+    ("own_test", "code_root"),
+    [
+        ("test_own_framework_processor", PROCESSING_CODE_ROOT),
+        ("test_own_script_processor", PROCESSING_CODE_ROOT),
+        ("test_own_model_trainer", TRAINING_CODE_ROOT),
+    ],
+)
+def test_own_sdk_object_through_sm_session_stops_in_the_users_script(tmp_path, own_test, code_root):
     project = tmp_path / "project"
     (project / "scripts").mkdir(parents=True)
     script = project / "scripts" / "count.py"
@@ -381,8 +414,8 @@ def test_own_processor_through_sm_session_stops_in_the_users_script(tmp_path, ow
     with InspectRun(args, basetemp=tmp_path / "run", cwd=project) as run:
         ready_at, ready = run.wait_for(READY, START_TIMEOUT)
         assert ready["job"] == f"sdk:{own_test}"
-        assert ready["code"] == "/opt/ml/processing/input/code"
-        [container] = _containers_of(run)
+        assert ready["code"] == code_root
+        [container] = [c for c in _containers_of(run) if c.status == "running"]
         assert_debugger_only_on_loopback_forward(container)
 
         # The user's own pathMapping: their script folder is the container's code root.
