@@ -17,8 +17,9 @@ from types import TracebackType
 
 class DockerTripwire:
     def __init__(self) -> None:
-        # A short directory of its own: a socket path has a limit of about 100 bytes.
-        self._directory = Path(tempfile.mkdtemp(prefix="mlmax-tripwire-"))
+        # A short directory of its own: a socket path has a limit of about 100 bytes, and
+        # TMPDIR can be deep (the dev container keeps it inside the workspace).
+        self._directory = Path(tempfile.mkdtemp(prefix="mlmax-tripwire-", dir=_short_temp_root()))
         self.path = self._directory / "docker.sock"
         self.connections = 0
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -52,3 +53,9 @@ class DockerTripwire:
                 return
             self.connections += 1
             connection.close()
+
+
+def _short_temp_root() -> str:
+    """The temp directory, or /tmp when its path leaves too little room for a socket name."""
+    root = tempfile.gettempdir()
+    return root if len(root) <= 60 else "/tmp"

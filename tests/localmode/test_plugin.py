@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 from tests.docker_tripwire import DockerTripwire
+from tests.inner_pytest import isolate
 
 INNER = """
 import pytest
@@ -47,6 +48,7 @@ def test_plain():
 
 
 def _pytest(tmp_path, *args, env=None, source=INNER):
+    isolate(tmp_path)
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(source))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args, "test_inner.py"],

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+from tests.inner_pytest import isolate
+
 COLLECT = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
 
 SOURCE = """
@@ -31,6 +33,7 @@ CURSOR_ARGS = ("test_cursor.py", "--test-at")
 
 
 def _collect(tmp_path, at: str):
+    isolate(tmp_path)
     (tmp_path / "test_cursor.py").write_text(textwrap.dedent(SOURCE))
     return subprocess.run(
         [*COLLECT, *CURSOR_ARGS, at],

@@ -152,7 +152,9 @@ def test_mlmax_run_with_a_bad_declaration_exits_2_with_one_line(tmp_path, monkey
 
 
 def test_pytest_stops_on_a_bad_declaration_with_a_usage_error(tmp_path):
-    make_project(tmp_path, GOOD.replace('script = "src/jobs/fit.py"', 'script = "fit.py"'))
+    bad = GOOD.replace('script = "src/jobs/fit.py"', 'script = "fit.py"')
+    # Its own pytest section makes the project pytest's root wherever tmp_path lies.
+    make_project(tmp_path, bad + "\n[tool.pytest.ini_options]\n")
     (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
 
     done = subprocess.run(
