@@ -8,7 +8,8 @@ Once debugpy listens, pytest sends the custom DAP event `debugpyAttach` through 
 debugger connection, with an attach configuration for that port. The debug adapter passes
 unknown debuggee events on to the client, and the Python Debugger extension starts such an
 event's configuration as a child session of the test's session: breakpoints in the
-workspace's job files bind in the container.
+workspace's job files bind in the container. An `sm_endpoint` serving container (job
+`endpoint`) opens the same way, its handler's code root mapped to `mlmax/jobs`.
 
 Why not debugpy's own subprocess path: the job is not a subprocess of pytest; the adapter
 listens on the host's loopback (a container cannot reach it) and would signal the job's
@@ -49,15 +50,32 @@ def attach_configuration(job: Any, port: int) -> dict[str, Any]:
     to its own source folder.
     """
     from mlmax.catalog import JOBS_DIR
-    from mlmax.localmode.debug import LOOPBACK, job_path_mappings, path_mappings
+    from mlmax.localmode.debug import job_path_mappings, path_mappings
 
     own = Path(job.source_dir) == JOBS_DIR
+    mappings = path_mappings() if own else job_path_mappings(job)
+    return _attach(job.name, port, mappings)
+
+
+def endpoint_attach_configuration(port: int) -> dict[str, Any]:
+    """The child session's attach configuration for an `sm_endpoint` serving container: its
+    code root (where the SDK mounts the handler) mapped to the workspace's jobs folder."""
+    from mlmax.catalog import JOBS_DIR
+    from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
+
+    mappings = [{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
+    return _attach(ENDPOINT_JOB, port, mappings)
+
+
+def _attach(job_name: str, port: int, mappings: list[dict[str, str]]) -> dict[str, Any]:
+    from mlmax.localmode.debug import LOOPBACK
+
     return {
         "type": "debugpy",
         "request": "attach",
-        "name": f"mlmax job {job.name} (container)",
+        "name": f"mlmax job {job_name} (container)",
         "connect": {"host": LOOPBACK, "port": port},
-        "pathMappings": path_mappings() if own else job_path_mappings(job),
+        "pathMappings": mappings,
         # The child would otherwise take the user's setting; the job's code is "user code"
         # only through pathMappings, and library frames help post-mortem.
         "justMyCode": False,
@@ -110,11 +128,21 @@ class DebugTestPlugin:
         )
 
     def open_child_session(self, info: Any, job: Any) -> None:
-        configuration = attach_configuration(job, info.port)
+        self._ask(attach_configuration(job, info.port), info.line, info.job)
+
+    def open_endpoint_session(self, port: int) -> None:
+        """`EndpointDebug.on_ready` for `sm_endpoint`: the handler opens as a child session."""
+        from mlmax.localmode.debug import ready_line
+        from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
+
+        line = ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)
+        self._ask(endpoint_attach_configuration(port), line, ENDPOINT_JOB)
+
+    def _ask(self, configuration: dict[str, Any], ready: str, job_name: str) -> None:
         sent = request_child_session(configuration)
         self.requested.append(configuration)
         how = "asked the debugger for a child session" if sent else "no debugger to ask"
-        self._say([info.line, f"mlmax: Debug Test: {how} for job {info.job}"])
+        self._say([ready, f"mlmax: Debug Test: {how} for job {job_name}"])
 
     def fall_back(self, info: Any) -> None:
         self._say(

@@ -373,13 +373,20 @@ class SmEndpoint:
         self._inspect = pytest_inspect.plugin_of(item.config)
 
     def _inspect_debug(self) -> Any:
-        """Under --inspectlocal (debugpy) for this test: the handler waits for a debugger."""
+        """Under --inspectlocal (debugpy) or Debug Test for this test: the handler runs under
+        debugpy and waits for a debugger (announced, or opened as a child debug session)."""
         from mlmax.localmode.debug import ReadyInfo
         from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
+        from mlmax.pytest_debug_test import DebugTestPlugin
 
         inspect = self._inspect
+        if isinstance(inspect, DebugTestPlugin):
+            if inspect.job and inspect.job != ENDPOINT_JOB:
+                return None
+            # Debug Test: the same loopback forward as --inspectlocal, on a port the OS picks.
+            return EndpointDebug(0, wait_for_client=True, on_ready=inspect.open_endpoint_session)
         if not isinstance(inspect, pytest_inspect.InspectPlugin):
-            return None  # no inspect mode, or Debug Test (its child sessions cover jobs only)
+            return None
         if not inspect.active or inspect.mode != "debugpy":
             return None
         if inspect.job and inspect.job != ENDPOINT_JOB:

@@ -17,6 +17,7 @@ import pytest
 from mlmax.catalog import JOBS_DIR, PROCESSING_CODE_ROOT
 from mlmax.localmode import containers, labels
 from mlmax.localmode.debug import path_mappings
+from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
 from mlmax.pytest_debug_test import GRACE_SECONDS
 from tests.inspect.driver import line_of
 from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
@@ -229,4 +230,45 @@ def test_stopping_the_child_session_ends_the_job_and_leaves_no_container(tmp_pat
         r"but wrote nothing)",
         session.output,
     ), session.output
+    assert _containers_of_pid(pid) == []
+
+
+def test_debug_test_opens_the_endpoint_as_a_child_session_and_stops_in_the_handler(tmp_path):
+    """An `sm_endpoint` test under Debug Test: the serving container's handler opens as a
+    child session; a handler breakpoint stops an invocation while the endpoint keeps running;
+    Continue lets the test pass, and nothing is left."""
+    handler = JOBS_DIR / "serving.py"
+    line = line_of(handler, "predictions = predictor.predict(parse(predictor, body))")
+    test_id = (
+        "tests/smlocal/test_endpoint.py::test_bad_payload_gets_4xx_and_the_endpoint_keeps_serving"
+    )
+    extra = _extra(tmp_path, "--inspect-job", ENDPOINT_JOB)  # the chain's jobs run as usual
+    with DebugTest(test_id, extra, tmp_path / "terminal.log") as session:
+        pid, configuration = _first_child(session)
+        assert ENDPOINT_JOB in configuration["name"]
+        assert configuration["connect"]["host"] == "127.0.0.1"
+        assert configuration["connect"]["port"] != 5678
+        assert configuration["pathMappings"] == [
+            {"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}
+        ]
+        [container] = [c for c in _containers_of_pid(pid) if c.status == "running"]
+        assert_debugger_only_on_loopback_forward(container, published_ok=True)
+        child = session.open_child(configuration, {handler: [line]})
+        stopped = child.dap.wait_event("stopped", timeout=STOP)
+        thread = stopped["body"]["threadId"]
+        frame = child.dap.stack_trace(thread)[0]
+        assert (Path(frame["source"]["path"]), frame["line"]) == (handler, line)
+        assert frame["name"] == "invocation"
+        # Stopped at the breakpoint: the test waits on its request, the endpoint lives on.
+        child.dap.evaluate("len(body)", frame["id"])
+        assert session.terminal is not None and session.terminal.poll() is None
+        [container] = _containers_of_pid(pid)
+        container.reload()
+        assert container.status == "running"
+        child.dap.set_breakpoints(handler, [])
+        child.dap.continue_(thread)
+        assert session.next_child_request(STOP) is None  # one child: the endpoint
+        assert session.wait_terminal(STOP) == 0, session.output
+    assert "1 passed" in session.output
+    assert f"asked the debugger for a child session for job {ENDPOINT_JOB}" in session.output
     assert _containers_of_pid(pid) == []
