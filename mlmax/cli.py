@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 a job, run or environment failure, 2 bad usage or bad i
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -601,18 +600,19 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
 
 
 def _port_check(port: int) -> tuple[str, bool, str, str]:
+    # The same check the debug runs make (a port in TIME_WAIT after a debug session is
+    # usable; a listening one is not), so doctor never disagrees with them.
+    from mlmax.localmode.debug import port_is_free
+
     name = f"Debug port {port}"
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as error:
-            return (
-                name,
-                False,
-                f"127.0.0.1:{port} is in use ({error.strerror})",
-                "Stop what listens there, or pick another port (`mlmax debug --port`, "
-                "`pytest --inspect-port`).",
-            )
+    if not port_is_free(port):
+        return (
+            name,
+            False,
+            f"127.0.0.1:{port} is in use",
+            "Stop what listens there, or pick another port (`mlmax debug --port`, "
+            "`pytest --inspect-port`).",
+        )
     return name, True, f"127.0.0.1:{port} is free", ""
 
 

@@ -17,6 +17,7 @@ import pytest
 from mlmax.cli import main
 from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
+from mlmax.localmode.debug import port_is_free
 from tests.foreground import foreground_job
 
 COMMANDS = [
@@ -303,15 +304,6 @@ def test_data_generate_into_a_directory_is_refused(
 # --- mlmax doctor -------------------------------------------------------------------------
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def test_doctor_reports_every_check_with_a_mark(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["doctor"])
     out = capsys.readouterr().out
@@ -337,9 +329,11 @@ def test_doctor_fails_with_the_fix_when_the_daemon_is_unreachable(
 
 
 def test_doctor_fails_when_the_debug_port_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
-    if not _port_is_free(5678):
+    if not port_is_free(5678):
         pytest.fail("port 5678 is already taken on this machine; free it to run this test")
     with socket.socket() as holder:
+        # As a real listener does: a recent connection's TIME_WAIT must not stop the test.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", 5678))
         holder.listen()
         assert main(["doctor"]) == 1
