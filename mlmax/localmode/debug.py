@@ -314,7 +314,7 @@ def has_client(rows: list[tuple[int, int]], port: int) -> bool:
 # -- watching one debug run ------------------------------------------------------------------------
 
 
-class _Watch(threading.Thread):
+class ReadyWatch(threading.Thread):
     """Finds the run's container, reports readiness, enforces the wait for a debugger."""
 
     def __init__(
@@ -555,7 +555,7 @@ def _run_watched(
 ) -> JobResult:
     from mlmax.localmode.runner import run_job
 
-    watch = _Watch(
+    watch = ReadyWatch(
         job=run.job.name,
         kind=run.job.kind,
         options=options,

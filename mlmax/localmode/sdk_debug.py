@@ -6,7 +6,7 @@ entry script the way
 mlmax's own debug path does (`mlmax.localmode.debug`): the interpreter command becomes
 `DebugOptions.python_command()` (debug_bootstrap, debugpy on the container's loopback), the
 image the one `ensure_debugpy_image` derives, a `PortForward` on the host's 127.0.0.1 relays to
-it, and the same `_Watch` prints the same ready line and enforces the wait for a debugger. The
+it, and the same `ReadyWatch` prints the same ready line and enforces the wait for a debugger. The
 object's own command and image are put back after each run.
 
 Only a Python command (`python3 script.py`, `python`, ...) can be put under debugpy; one that
@@ -28,7 +28,7 @@ from mlmax.localmode.debug import (
     DebugFlags,
     DebuggerNotAttachedError,
     DebugOptions,
-    _Watch,
+    ReadyWatch,
     open_forward,
 )
 
@@ -82,7 +82,7 @@ def sdk_objects_under_debugger(
 
     def watched(kind: str, options: DebugOptions, call: Callable[[], Any]) -> Any:
         with open_forward(port, flags) as forward:
-            watch = _Watch(
+            watch = ReadyWatch(
                 job=job,
                 kind=kind,
                 options=options,
