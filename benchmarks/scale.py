@@ -89,7 +89,7 @@ class PeakMemory(threading.Thread):
 
     def _our_containers(self) -> set[str]:
         found = containers.docker_client().containers.list(
-            filters={"label": f"{labels.OWNER_PID}={self._own}"}
+            ignore_removed=True, filters={"label": f"{labels.OWNER_PID}={self._own}"}
         )
         return {c.id for c in found}
 

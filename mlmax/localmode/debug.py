@@ -355,6 +355,7 @@ class ReadyWatch(threading.Thread):
     def _mine(self) -> list[Any]:
         session = self._labels.current_session().session_id
         return self._containers.docker_client().containers.list(
+            ignore_removed=True,
             all=True,
             filters={
                 "label": [f"{self._labels.SESSION}={session}", f"{self._labels.JOB}={self.job}"]

@@ -42,7 +42,7 @@ def test_debug_command_stops_at_a_breakpoint_then_finishes_the_job(tmp_path: Pat
         assert ready["job"] == "monitoring"
         assert ready["code"] == "/opt/ml/processing/input/code"
         [container] = containers.docker_client().containers.list(
-            filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+            ignore_removed=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
         )
         assert_debugger_only_on_loopback_forward(container)
         with DapClient.connect("127.0.0.1", int(ready["port"]), timeout=30) as dap:
@@ -71,7 +71,9 @@ def test_debug_command_stops_at_a_breakpoint_then_finishes_the_job(tmp_path: Pat
     assert "✓ monitoring finished" in run.output
     assert (
         containers.docker_client().containers.list(
-            all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+            ignore_removed=True,
+            all=True,
+            filters={"label": f"{labels.OWNER_PID}={run.process.pid}"},
         )
         == []
     )

@@ -38,7 +38,7 @@ def _extra(tmp_path: Path, *more: str) -> list[str]:
 
 def _containers_of_pid(pid: int) -> list:
     return containers.docker_client().containers.list(
-        all=True, filters={"label": f"{labels.OWNER_PID}={pid}"}
+        ignore_removed=True, all=True, filters={"label": f"{labels.OWNER_PID}={pid}"}
     )
 
 

@@ -65,7 +65,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
         _, served = run.wait_for(ENDPOINT, START_TIMEOUT)
         port = int(served["port"])
         [container] = containers.docker_client().containers.list(
-            filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+            ignore_removed=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
         )
         # Only the forward on the host's loopback reaches the handler's debugger (the serving
         # port itself is published on 127.0.0.1, as the SDK's hosting contract needs).
@@ -89,7 +89,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
             assert answers == [], "the invocation must wait at the breakpoint"
             assert run.process.poll() is None
             (container,) = containers.docker_client().containers.list(
-                filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+                ignore_removed=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
             )
             assert container.status == "running"
             dap.set_breakpoints(HANDLER, [])
@@ -105,7 +105,7 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
         assert run.wait(60) == 0, run.output
         assert "endpoint stopped; its container was removed" in run.output
     left = containers.docker_client().containers.list(
-        all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+        ignore_removed=True, all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
     )
     assert left == [], "mlmax serve left its container behind"
 
@@ -134,6 +134,6 @@ def test_inspect_mode_starts_the_tests_endpoint_under_debugpy_and_waits_for_a_de
         assert run.wait(300) == 0, run.output
     assert "1 passed" in run.output
     left = containers.docker_client().containers.list(
-        all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+        ignore_removed=True, all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
     )
     assert left == [], "the inspect run left containers behind"

@@ -32,7 +32,7 @@ RUN_TIMEOUT = 300
 
 def _containers_of(run: InspectRun) -> list:
     return containers.docker_client().containers.list(
-        all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
+        ignore_removed=True, all=True, filters={"label": f"{labels.OWNER_PID}={run.process.pid}"}
     )
 
 

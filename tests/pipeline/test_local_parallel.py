@@ -23,7 +23,7 @@ pytestmark = pytest.mark.smlocal
 
 def _running_containers(owner_pid: int) -> list:
     found = containers.docker_client().containers.list(
-        filters={"label": f"{labels.OWNER_PID}={owner_pid}"}
+        ignore_removed=True, filters={"label": f"{labels.OWNER_PID}={owner_pid}"}
     )
     return [c for c in found if c.status == "running"]
 
@@ -51,7 +51,9 @@ def test_ctrl_c_with_two_steps_in_containers_stops_both_and_leaves_nothing(
     record = json.loads((run_dir / "pipeline.json").read_text())
     assert record["status"] == "interrupted"
     client = containers.docker_client()
-    owned = client.containers.list(all=True, filters={"label": f"{labels.OWNER_PID}={process.pid}"})
+    owned = client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"{labels.OWNER_PID}={process.pid}"}
+    )
     assert owned == [], [c.name for c in owned]
     assert compose.processes_using(temp) == []
     assert list(temp.iterdir()) == [], "the interrupted run left files in its temp dir"

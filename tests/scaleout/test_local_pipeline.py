@@ -386,6 +386,7 @@ def test_a_timeout_stops_the_execution_and_leaves_nothing(
     assert time.monotonic() - started < 120
     session = labels.current_session().session_id
     ours = containers.docker_client().containers.list(
+        ignore_removed=True,
         all=True,
         filters={"label": [f"{labels.SESSION}={session}", f"{labels.JOB}=pipeline"]},
     )

@@ -22,7 +22,9 @@ def snapshot(temp_dir: Path, session_root: Path) -> Snapshot:
     client = containers.docker_client()
     return Snapshot(
         session_containers=len(containers.session_containers(labels.current_session().session_id)),
-        all_container_ids=frozenset(c.id for c in client.containers.list(all=True)),
+        all_container_ids=frozenset(
+            c.id for c in client.containers.list(ignore_removed=True, all=True)
+        ),
         temp_entries=frozenset(p.name for p in temp_dir.iterdir()),
         session_dir_entries=frozenset(p.name for p in session_root.iterdir()),
     )
@@ -42,7 +44,7 @@ def new_leaked_containers(before: Snapshot) -> list[str]:
     """
     own = labels.current_session().session_id
     leaked = []
-    for container in containers.docker_client().containers.list(all=True):
+    for container in containers.docker_client().containers.list(ignore_removed=True, all=True):
         if container.id in before.all_container_ids:
             continue
         session = (container.labels or {}).get(labels.SESSION)

@@ -217,7 +217,9 @@ def test_a_signal_to_pytest_stops_the_job_and_leaves_nothing(tmp_path, sm_image,
     client = containers.docker_client()
 
     def running() -> list:
-        found = client.containers.list(filters={"label": f"{labels.JOB}={job_name}"})
+        found = client.containers.list(
+            ignore_removed=True, filters={"label": f"{labels.JOB}={job_name}"}
+        )
         return [c for c in found if c.status == "running"]
 
     inner = subprocess.Popen(
@@ -233,7 +235,12 @@ def test_a_signal_to_pytest_stops_the_job_and_leaves_nothing(tmp_path, sm_image,
             inner.wait()
     text = output.decode(errors="replace")
     assert inner.returncode == exit_code, text
-    assert client.containers.list(all=True, filters={"label": f"{labels.JOB}={job_name}"}) == []
+    assert (
+        client.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"{labels.JOB}={job_name}"}
+        )
+        == []
+    )
     assert list(temp.iterdir()) == [], "the interrupted run left files in its temp dir"
     # The interrupted session's own private directory went too, and its compose process.
     basetemp = tmp_path / "inner-basetemp"

@@ -29,7 +29,9 @@ def test_reaper_removes_orphans_of_dead_sessions_only(sm_image):
     foreign = _create(sm_image, elsewhere)
     try:
         assert containers.reap_orphans() >= 1
-        remaining = {c.id for c in containers.docker_client().containers.list(all=True)}
+        remaining = {
+            c.id for c in containers.docker_client().containers.list(ignore_removed=True, all=True)
+        }
         assert orphan.id not in remaining
         assert ours.id in remaining, "a live session's container must be left alone"
         assert foreign.id in remaining, "another pid namespace's container must be left alone"

@@ -33,7 +33,7 @@ def _environment(tmp_path: Path) -> dict[str, str]:
 
 def _containers_of(pid: int) -> list:
     return containers.docker_client().containers.list(
-        all=True, filters={"label": f"{labels.OWNER_PID}={pid}"}
+        ignore_removed=True, all=True, filters={"label": f"{labels.OWNER_PID}={pid}"}
     )
 
 
@@ -189,6 +189,9 @@ def test_mlmax_clean_lists_and_removes_what_a_sigkilled_pytest_left(
         wait_for(lambda: _running_container_of(inner.pid), 180, "the job's container")
         os.kill(inner.pid, signal.SIGKILL)
     finally:
+        # On a failure above, SIGKILL it anyway so the wait cannot mask the real error.
+        if inner.poll() is None:
+            inner.kill()
         inner.wait(timeout=60)
     left_dirs = list((tmp_path / "tmp").glob("pytest-of-*/pytest-*/mlmax-localmode-*"))
     assert left_dirs != []  # (its container may be reaped by another live session first)

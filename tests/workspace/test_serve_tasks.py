@@ -79,7 +79,7 @@ def _stop_and_check_nothing_left(run: BackgroundTask) -> None:
     assert run.wait_exit(timeout=60) == 0, run.output[-6000:]
     assert "endpoint stopped; its container was removed" in run.output
     left = containers.docker_client().containers.list(
-        all=True, filters={"label": f"{labels.OWNER_PID}={pid}"}
+        ignore_removed=True, all=True, filters={"label": f"{labels.OWNER_PID}={pid}"}
     )
     assert left == [], "the serve task left its container behind"
 
