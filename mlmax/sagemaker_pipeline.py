@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from mlmax.localmode.steps import processing_step, training_step
 from mlmax.pipeline.definition import (
     Pipeline as Dag,
 )
@@ -41,6 +40,7 @@ from mlmax.runners.sagemaker import (
     DEFAULT_TRAINING_INSTANCE,
     stage_job_code,
 )
+from mlmax.sdk_jobs import processing_step, training_step
 
 DEFAULT_PIPELINE_NAME = "mlmax-census"
 DEFAULT_THRESHOLD = 0.75

@@ -1,6 +1,6 @@
 """Run one job in its SageMaker Local Mode container, and always clean up after it.
 
-`run_job` builds the SDK objects (`steps.py`), runs them in a worker thread and waits with a
+`run_job` builds the SDK objects (`mlmax.sdk_jobs`), runs them in a worker thread and waits with a
 deadline in the calling thread. That thread is where Ctrl-C lands: running the SDK call in
 it would let the SDK's telemetry wrapper swallow the KeyboardInterrupt while compose and the
 container keep running. On a timeout or an interrupt mlmax kills the run's compose process,
@@ -38,7 +38,7 @@ from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutErro
 from mlmax.localmode.network import ensure_network
 from mlmax.localmode.s3server import S3Server
 from mlmax.localmode.session import OfflineSession, real_s3_requested, remove_tree_or_warn
-from mlmax.localmode.steps import ProcessingStep, TrainingStep, processing_step, training_step
+from mlmax.sdk_jobs import ProcessingStep, TrainingStep, processing_step, training_step
 
 Progress = Callable[[str], None]
 # Runs one JobRun; `run_job`'s signature. LocalMode.job_runner lets inspect mode take over.

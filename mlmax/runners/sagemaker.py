@@ -34,9 +34,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun
-from mlmax.localmode.steps import processing_step, training_step
 from mlmax.progress import Progress, or_default
 from mlmax.runners.base import RunnerUnavailableError, StepFailed, StepResult
+from mlmax.sdk_jobs import processing_step, training_step
 
 DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"  # 2 vCPU, 8 GiB
 DEFAULT_TRAINING_INSTANCE = "ml.m5.xlarge"  # 4 vCPU, 16 GiB
@@ -148,7 +148,7 @@ def s3_join(*parts: str) -> str:
 
 
 # --------------------------------------------------------------------------- job code
-# The SDK objects come from Local Mode's step builders (mlmax.localmode.steps); only the
+# The SDK objects come from the shared job builders (mlmax.sdk_jobs); only the
 # session, the instance type and the S3 locations differ here.
 
 

@@ -1,8 +1,10 @@
 """Turn one job of the catalogue into SageMaker SDK objects, without running them.
 
 The builders here are shared by every runner that goes through the SDK: Local Mode passes a
-LocalSession and instance type "local"; a SageMaker runner passes a real session, an
-instance type and S3 URIs. Running them (threads, timeouts, clean-up) is `runner.py`'s job.
+LocalSession and instance type "local"; the SageMaker runner passes a real session, an
+instance type and S3 URIs; the Pipeline export wires their objects into pipeline steps.
+Running them (threads, timeouts, clean-up) is each runner's job. This module imports nothing
+of Local Mode, so every runner can use it without an import cycle.
 
 - Processing jobs use `FrameworkProcessor` with `source_dir` = the job's declared folder:
   the SDK packs the folder's CURRENT content on every run (helper modules included) and runs
@@ -15,17 +17,23 @@ instance type and S3 URIs. Running them (threads, timeouts, clean-up) is `runner
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlmax.catalog import JobDefinition
-from mlmax.localmode.debug import DebugOptions
 
 # Every job container gets these: no .pyc files written into a bind-mounted source folder,
 # unbuffered output so a crash's last lines reach the log.
 JOB_ENVIRONMENT = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+class Interpreter(Protocol):
+    """What the builders need of debug options (Local Mode's `DebugOptions`): the command that
+    replaces plain `python3`. A protocol, so this module does not import Local Mode."""
+
+    def python_command(self) -> list[str]: ...
 
 
 @dataclass
@@ -67,7 +75,7 @@ def processing_step(
     role: str | None = None,
     code_dir: Path | None = None,
     environment: Mapping[str, str] | None = None,
-    debug: DebugOptions | None = None,
+    debug: Interpreter | None = None,
     job_name: str | None = None,
     max_runtime_seconds: int | None = None,
 ) -> ProcessingStep:
@@ -150,7 +158,7 @@ def training_step(
     role: str | None = None,
     code_dir: Path | None = None,
     environment: Mapping[str, str] | None = None,
-    debug: DebugOptions | None = None,
+    debug: Interpreter | None = None,
     local_container_root: Path | None = None,
     output_path: str | None = None,
     job_name_prefix: str | None = None,
@@ -192,16 +200,6 @@ def training_step(
         InputData(channel_name=name, data_source=_uri(source)) for name, source in inputs.items()
     ]
     return TrainingStep(job=job, trainer=trainer, input_data=input_data)
-
-
-def build_step(
-    job: JobDefinition, **options: Any
-) -> ProcessingStep | TrainingStep:  # pragma: no cover - thin dispatch
-    """Dispatch on the job's kind (options as for the two builders)."""
-    builder: Callable[..., ProcessingStep | TrainingStep] = (
-        training_step if job.kind == "training" else processing_step
-    )
-    return builder(job, **options)
 
 
 def _uri(location: Any) -> Any:
