@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlmax.catalog import Channel, JobDefinition
+from mlmax.job_definition import Channel, JobDefinition
 
 PYPROJECT = "pyproject.toml"
 KINDS = ("processing", "training")

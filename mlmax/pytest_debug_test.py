@@ -23,6 +23,7 @@ debugger this plugin is not registered and nothing changes.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,16 @@ def request_child_session(configuration: dict[str, Any]) -> bool:
 class DebugTestPlugin:
     """Runs container tests' jobs under debugpy and opens each as a child debug session."""
 
-    def __init__(self, config: pytest.Config, *, wait_timeout: float, job: str | None) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        *,
+        wait_timeout: float,
+        job: str | None,
+        write: Callable[[list[str]], None],
+    ) -> None:
         self.config = config
+        self.write = write  # shows lines now, even while the test captures output
         self.wait_timeout = wait_timeout
         self.job = job
         self.requested: list[dict[str, Any]] = []
@@ -142,10 +151,10 @@ class DebugTestPlugin:
         sent = request_child_session(configuration)
         self.requested.append(configuration)
         how = "asked the debugger for a child session" if sent else "no debugger to ask"
-        self._say([ready, f"mlmax: Debug Test: {how} for job {job_name}"])
+        self.write([ready, f"mlmax: Debug Test: {how} for job {job_name}"])
 
     def fall_back(self, info: Any) -> None:
-        self._say(
+        self.write(
             [
                 f"mlmax: Debug Test: no child session opened for job {info.job} within "
                 f"{GRACE_SECONDS:g} s (does the client handle debugpyAttach?); attach to "
@@ -153,8 +162,3 @@ class DebugTestPlugin:
                 f"({self.wait_timeout:g} s) or the test fails"
             ]
         )
-
-    def _say(self, lines: list[str]) -> None:
-        from mlmax.pytest_inspect import write_live
-
-        write_live(self.config, lines)

@@ -15,6 +15,7 @@ Without --inspectlocal, a pytest run under a debugger (VS Code's "Debug Test") r
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -113,7 +114,10 @@ def _configure_debug_test(config: pytest.Config) -> None:
     if _uses_xdist(config) or not under_debugger():
         return
     plugin = DebugTestPlugin(
-        config, wait_timeout=config.getoption("--inspect-timeout"), job=_checked_job(config)
+        config,
+        wait_timeout=config.getoption("--inspect-timeout"),
+        job=_checked_job(config),
+        write=functools.partial(write_live, config),
     )
     config.stash[_plugin_key] = plugin
     config.pluginmanager.register(plugin, "mlmax-debug-test")

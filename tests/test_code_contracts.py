@@ -1,0 +1,28 @@
+"""The code's own contracts, checked by the tools that own them, with the suite's interpreter.
+
+- the import layers and the absence of cycles: import-linter, contracts in pyproject.toml
+  (`[tool.importlinter]`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# `lint-imports`, run by this interpreter rather than whichever script is first on PATH.
+LINT_IMPORTS = "from importlinter.cli import lint_imports_command as main; main()"
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *command], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_import_contracts_hold():
+    # --no-cache: the check leaves no cache directory in the checkout.
+    result = _run("-c", LINT_IMPORTS, "--no-cache")
+    broken = result.stdout[result.stdout.find("Broken contracts") :]
+    assert result.returncode == 0, f"lint-imports failed:\n{broken or result.stdout}{result.stderr}"
