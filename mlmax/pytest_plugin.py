@@ -408,7 +408,7 @@ class SmEndpoint:
         from mlmax.localmode.errors import JobFailedError
 
         debug = self._inspect_debug()
-        if debug is not None:
+        if debug is not None and self._inspect is not None:
             options.setdefault("debug", debug)
             options["timeout"] = self._inspect.wait_timeout  # until someone attaches
         try:

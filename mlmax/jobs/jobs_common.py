@@ -55,7 +55,7 @@ def named_file(directory: str | os.PathLike[str], name: str, hint: str) -> Path:
     return path
 
 
-def write_outputs(files: Mapping[Path, Callable[[Path], None]]) -> None:
+def write_outputs(files: Mapping[Path, Callable[[Path], object]]) -> None:
     """Write several output files all-or-nothing.
 
     Each writer gets a temporary path in the target's directory; once every writer has

@@ -91,9 +91,9 @@ def detect_drift(baseline: dict, data: pd.DataFrame, threshold: float) -> dict:
 
 def _check_baseline(baseline: object, path: Path) -> dict:
     fix = "regenerate it with monitoring.py from raw baseline data"
-    features = baseline.get("features") if isinstance(baseline, dict) else None
-    if not isinstance(features, dict):
+    if not isinstance(baseline, dict) or not isinstance(baseline.get("features"), dict):
         raise JobInputError(f"{path} has no 'features' object; {fix}")
+    features = baseline["features"]
     for name in schema.NUMERIC:
         stats = features.get(name)
         if not isinstance(stats, dict) or any(key not in stats for key in STAT_KEYS):

@@ -207,13 +207,14 @@ class OfflineSession:
             # The SDK sets this for good on first use; pinning it restores the old value.
             "COMPOSE_HTTP_TIMEOUT": "120",
         }
-        if self.real_s3:
+        keys = self._keys
+        if keys is None:  # real S3: the machine's own credentials and config
             return values
         missing = str(self.root / "no-aws-config")  # never created: boto reads nothing
         values.update(
             {
-                "AWS_ACCESS_KEY_ID": self._keys.access_key,
-                "AWS_SECRET_ACCESS_KEY": self._keys.secret_key,
+                "AWS_ACCESS_KEY_ID": keys.access_key,
+                "AWS_SECRET_ACCESS_KEY": keys.secret_key,
                 "AWS_SHARED_CREDENTIALS_FILE": missing,
                 "AWS_CONFIG_FILE": missing,
                 "AWS_REGION": self.region,

@@ -131,7 +131,7 @@ def _drift(run_dir: Path, record: RunRecord, out: Path, page: _Page) -> dict[str
     charts.drift_psi(psi, threshold, out / "drift_psi.png")
     rows = [
         [name, f"{psi[name]:.4f}", "yes" if drift["features"][name]["drift"] else "no"]
-        for name in sorted(psi, key=psi.get, reverse=True)
+        for name in sorted(psi, key=psi.__getitem__, reverse=True)
     ]
     md, body = _table(["feature", "PSI", "drift"], rows)
     verdict = (

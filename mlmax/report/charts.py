@@ -55,7 +55,7 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], pat
 
 
 def drift_psi(psi: dict[str, float], threshold: float, path: Path) -> None:
-    names = sorted(psi, key=psi.get)
+    names = sorted(psi, key=psi.__getitem__)
     values = [psi[n] for n in names]
     colours = ["tab:red" if v > threshold else "tab:green" for v in values]
     figure = Figure(figsize=(7, 0.45 * len(names) + 1.6))
