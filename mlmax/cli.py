@@ -17,7 +17,7 @@ from mlmax.runners.base import RunnerUnavailableError
 from mlmax.termination import exit_code_of, interruption_name, terminate_like_interrupt
 
 if TYPE_CHECKING:
-    from mlmax.pipeline import DataSpec, TrainingOptions
+    from mlmax.pipeline import DataSpec, StepRecord, TrainingOptions
     from mlmax.sagemaker_pipeline import ExportOptions
 
 EXIT_OK = 0
@@ -119,7 +119,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             raise UsageError(too_many)
     _sweep_killed_sessions(args.output.parent if args.output else None)
 
-    def on_step(step, index: int, total: int, finished: bool) -> None:
+    def on_step(step: StepRecord, index: int, total: int, finished: bool) -> None:
         if not finished:
             _progress(f"[{index}/{total}] {step.name}: running on the {args.runner} runner")
         elif step.status == "succeeded":

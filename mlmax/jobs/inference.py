@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,7 +24,7 @@ except ImportError:  # run as a script from the flat code folder
     from train import positive_probability
 
 
-def predict(model, features: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+def predict(model: Any, features: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     """Predictions and positive-class probabilities, row for row."""
     probability = positive_probability(model, features).reset_index(drop=True)
     return pd.DataFrame(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,7 @@ def load_baseline(source: str | Path, bins: int) -> dict:
     return compute_baseline(data, bins)
 
 
-def _json_writer(document: dict):
+def _json_writer(document: dict) -> Callable[[Path], int]:
     return lambda path: path.write_text(json.dumps(document, indent=2))
 
 

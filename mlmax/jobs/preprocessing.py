@@ -10,6 +10,7 @@ are imputed, unknown categories become all-zero one-hot columns).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -141,7 +142,7 @@ def transform(preprocessor: ColumnTransformer, features: pd.DataFrame) -> pd.Dat
     return frame.astype(dict.fromkeys(indicators, "int8"))
 
 
-def _csv_writer(frame: pd.DataFrame | pd.Series):
+def _csv_writer(frame: pd.DataFrame | pd.Series) -> Callable[[Path], None]:
     return lambda path: frame.to_csv(path, index=False)
 
 

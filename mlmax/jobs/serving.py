@@ -186,7 +186,9 @@ def render(predictions: pd.DataFrame, as_csv: bool) -> tuple[str, bytes]:
     return "application/json", json.dumps({"predictions": rows}).encode()
 
 
-def invocation(predictor: Predictor, content_type: str | None, accept: str | None, body: bytes):
+def invocation(
+    predictor: Predictor, content_type: str | None, accept: str | None, body: bytes
+) -> tuple[str, bytes]:
     """Predict for one request body; raises RequestError for what the client can fix."""
     media = _media_type(content_type) or "text/csv"  # SageMaker's default content type
     if media in CSV_TYPES:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from sklearn.base import ClassifierMixin
@@ -137,8 +139,11 @@ def main(args: argparse.Namespace) -> None:
         print(f"metric {name}={value:.6f}")
 
 
-def _positive(kind: type):
-    def convert(text: str):
+Number = TypeVar("Number", int, float)
+
+
+def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    def convert(text: str) -> Number:
         value = kind(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")

@@ -14,15 +14,18 @@ an import that fails here is left for the script to report as it would.
 Standard library only (plus debugpy, which the debug image has).
 """
 
+from __future__ import annotations
+
 import ast
 import importlib
 import importlib.util
 import os
 import runpy
 import sys
+from collections.abc import Iterable
 
 
-def script_of(arguments):
+def script_of(arguments: Iterable[str]) -> str | None:
     """The target script among debugpy's command-line arguments."""
     skip_value = False
     for argument in arguments:
@@ -35,9 +38,9 @@ def script_of(arguments):
     return None
 
 
-def top_level_imports(source):
+def top_level_imports(source: str) -> list[str]:
     """Absolute module names imported at the top level of `source` (in order, no repeats)."""
-    names = []
+    names: list[str] = []
     for node in ast.parse(source).body:
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
@@ -46,7 +49,7 @@ def top_level_imports(source):
     return list(dict.fromkeys(names))
 
 
-def preimport(script):
+def preimport(script: str) -> None:
     """Import the script's top-level third-party modules (errors left for the script)."""
     folder = os.path.dirname(os.path.abspath(script))
     try:
@@ -65,7 +68,7 @@ def preimport(script):
             continue
 
 
-def main():
+def main() -> None:
     arguments = sys.argv[1:]
     script = script_of(arguments)
     if script is not None:

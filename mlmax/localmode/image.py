@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -244,7 +245,7 @@ def _job_image_spec(
     return tag, digest, build_args
 
 
-def _wheelhouse(requirement_files: Sequence[Path], say: Progress, **kwargs) -> Path:
+def _wheelhouse(requirement_files: Sequence[Path], say: Progress, **kwargs: Any) -> Path:
     try:
         return ensure_wheelhouse(requirement_files, progress=say, **kwargs)
     except WheelhouseError as error:
@@ -304,7 +305,9 @@ def _one_line(step: str, width: int = 110) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _write_context(fileobj, files: Mapping[str, Path | bytes], wheelhouse: Path | None) -> None:
+def _write_context(
+    fileobj: IO[bytes], files: Mapping[str, Path | bytes], wheelhouse: Path | None
+) -> None:
     """A tar build context straight from the sources: no copy of the wheels on disk."""
     with tarfile.open(fileobj=fileobj, mode="w") as tar:
         for name, source in files.items():
