@@ -96,6 +96,27 @@ def _choose(rng: np.random.Generator, table: tuple, size: int) -> tuple[np.ndarr
     return values[picks], effects[picks]
 
 
+def _capital_income(
+    rng: np.random.Generator, adult: np.ndarray, richness: np.ndarray, drift: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Capital gains, losses and dividends: rare, more likely for the educated and the old,
+    larger with drift."""
+    n = len(adult)
+    gains_chance = adult * (0.03 + 0.025 * richness) * (1 + 4 * drift)
+    has_gains = rng.random(n) < np.clip(gains_chance, 0.0, 0.9)
+    gains = rng.lognormal(8.0 + 0.3 * richness, 1.0, size=n) * (1 + drift)
+    capital_gains = np.where(has_gains, np.minimum(gains, 99999), 0).round().astype(int)
+    has_losses = rng.random(n) < adult * (0.02 + 0.01 * richness.clip(0, None))
+    losses = rng.normal(1800 + 300 * drift, 350, size=n).clip(150, 4500)
+    capital_losses = np.where(has_losses, losses, 0).round().astype(int)
+    dividend_chance = adult * (0.10 + 0.05 * richness) * (1 + 2 * drift)
+    has_dividends = rng.random(n) < np.clip(dividend_chance, 0.0, 0.9)
+    dividends = rng.lognormal(5.5 + 0.5 * richness, 1.4, size=n) * (1 + drift)
+    dividends_from_stocks = np.where(has_dividends, np.minimum(dividends, 99999), 0)
+    dividends_from_stocks = dividends_from_stocks.round().astype(int)
+    return capital_gains, capital_losses, dividends_from_stocks
+
+
 def generate(rows: int, seed: int = 0, drift: float = 0.0) -> pd.DataFrame:
     """`rows` census-like rows with the columns of `schema.REQUIRED`, the same for a seed.
 
@@ -133,21 +154,11 @@ def generate(rows: int, seed: int = 0, drift: float = 0.0) -> pd.DataFrame:
     employer_size = np.where(works, employer_size, 0)
     education = np.where(child, CHILD_EDUCATION, education)
 
-    # Capital income: rare, more likely for the educated and the old, larger with drift.
     adult = ~child
     richness = np.clip(education_effect, -1, None) + (age - 40) / 25
-    gains_chance = adult * (0.03 + 0.025 * richness) * (1 + 4 * drift)
-    has_gains = rng.random(n) < np.clip(gains_chance, 0.0, 0.9)
-    gains = rng.lognormal(8.0 + 0.3 * richness, 1.0, size=n) * (1 + drift)
-    capital_gains = np.where(has_gains, np.minimum(gains, 99999), 0).round().astype(int)
-    has_losses = rng.random(n) < adult * (0.02 + 0.01 * richness.clip(0, None))
-    losses = rng.normal(1800 + 300 * drift, 350, size=n).clip(150, 4500)
-    capital_losses = np.where(has_losses, losses, 0).round().astype(int)
-    dividend_chance = adult * (0.10 + 0.05 * richness) * (1 + 2 * drift)
-    has_dividends = rng.random(n) < np.clip(dividend_chance, 0.0, 0.9)
-    dividends = rng.lognormal(5.5 + 0.5 * richness, 1.4, size=n) * (1 + drift)
-    dividends_from_stocks = np.where(has_dividends, np.minimum(dividends, 99999), 0)
-    dividends_from_stocks = dividends_from_stocks.round().astype(int)
+    capital_gains, capital_losses, dividends_from_stocks = _capital_income(
+        rng, adult, richness, drift
+    )
 
     income_score = (
         INCOME_INTERCEPT
