@@ -18,6 +18,9 @@ def docker_client() -> Any:
     """One Docker SDK client per process (talks to the engine in DOCKER_HOST or the socket)."""
     import docker
 
+    from mlmax.localmode.docker_ssh import ensure_ssh_transport
+
+    ensure_ssh_transport()
     return docker.from_env()
 
 

@@ -20,6 +20,9 @@ from typing import Any
 from mlmax.localmode.s3auth import SessionKeys, SessionOnly
 
 LOOPBACK = "127.0.0.1"
+# How often the serving loop looks for a stop request: `stop()` waits up to this long.
+# socketserver's default (0.5 s) was paid at the end of every mlmax process.
+SHUTDOWN_POLL_SECONDS = 0.05
 # Endpoint URL -> keys of the servers running in this process: an OfflineSession given only
 # an endpoint URL signs with that server's keys.
 _keys_by_endpoint: dict[str, SessionKeys] = {}
@@ -65,7 +68,10 @@ class S3Server:
             LOOPBACK, 0, app, threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="mlmax-s3", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="mlmax-s3",
+            daemon=True,
         )
         self._thread.start()
         host, port = self._server.server_address[:2]

@@ -30,6 +30,7 @@ import boto3
 import botocore.session
 
 from mlmax.localmode import labels
+from mlmax.localmode.docker_env import compose_environment
 from mlmax.localmode.environment import scoped_environ
 from mlmax.localmode.s3auth import SessionKeys
 from mlmax.localmode.s3server import keys_for
@@ -159,6 +160,7 @@ class OfflineSession:
         self.root: Path = Path()
         self.config_file: Path = Path()
         self.boto_session: boto3.Session | None = None
+        self._compose_environment: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> OfflineSession:
@@ -173,6 +175,7 @@ class OfflineSession:
                 "      TelemetryOptOut: true\n",
                 encoding="utf-8",
             )
+            self._compose_environment = compose_environment()
             with self.pinned():
                 self.boto_session = self._make_boto_session()
                 if not self.real_s3:
@@ -206,6 +209,9 @@ class OfflineSession:
             "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": str(self.config_file),
             # The SDK sets this for good on first use; pinning it restores the old value.
             "COMPOSE_HTTP_TIMEOUT": "120",
+            # The SDK starts compose with this process's environment: a faster start where
+            # the compose check proved it works (docker_env.compose_environment).
+            **self._compose_environment,
         }
         keys = self._keys
         if keys is None:  # real S3: the machine's own credentials and config

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mlmax.localmode import docker_env
 from mlmax.localmode.docker_env import (
+    COMPOSE_V1_FAST_START,
     DockerUnavailableError,
     check_compose,
     check_daemon,
     check_disk_space,
     check_docker_cli,
     check_environment,
+    compose_environment,
     require_docker,
 )
 from mlmax.localmode.image import ensure_job_image
 
 NO_SOCKET = "unix:///nonexistent.sock"
+UNREACHABLE_SSH = "ssh://nobody@127.0.0.1:1"
 
 
 def _one_sentence(message: str) -> None:
@@ -108,9 +114,58 @@ def test_compose_check_is_cached_until_compose_changes(
 
     assert check_compose().detail == f"docker-compose 1.29.2 ({fake})"
     assert check_compose().detail == f"docker-compose 1.29.2 ({fake})"
-    assert asked() == 1  # the second session start did not run compose again
+    assert asked() == 2  # its version, with and without the fast-start variables; once
     fake.write_text(f"#!/bin/sh\necho x >> {calls}\necho 1.29.3\n")  # compose upgraded
     assert check_compose().detail == f"docker-compose 1.29.3 ({fake})"
-    assert asked() == 2
+    assert asked() == 4
     fake.unlink()  # and removed: the cached answer must not outlive it
     assert not check_compose().ok
+
+
+def _fake_compose_v1(bin_dir: Path, script: str) -> None:
+    bin_dir.mkdir()
+    fake = bin_dir / "docker-compose"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+
+
+def test_compose_v1_starts_with_the_fast_start_variables_only_where_they_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MLMAX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "never-checked"))
+    assert compose_environment() == {}  # nothing checked yet: nothing is run to find out
+    _fake_compose_v1(tmp_path / "works", "echo 1.29.2")
+    monkeypatch.setenv("PATH", str(tmp_path / "works"))
+    assert check_compose().environment == COMPOSE_V1_FAST_START
+    assert compose_environment() == COMPOSE_V1_FAST_START  # read from the cached answer
+    # A compose whose Python has no distutils of its own fails with the variable set.
+    _fake_compose_v1(
+        tmp_path / "fails", '[ -n "$SETUPTOOLS_USE_DISTUTILS" ] && exit 1\necho 1.29.2'
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "fails"))
+    assert compose_environment() == {}  # compose changed: the old answer no longer holds
+    check = check_compose()
+    assert check.ok and check.environment == {}
+    assert compose_environment() == {}
+
+
+def test_docker_py_skips_its_ssh_transport_unless_the_engine_is_ssh() -> None:
+    # A fresh interpreter: whether paramiko is loaded depends on the first docker-py import.
+    probe = (
+        "import os, sys\n"
+        "from mlmax.localmode import docker_env\n"
+        "print('paramiko' in sys.modules)\n"
+        f"os.environ['DOCKER_HOST'] = {UNREACHABLE_SSH!r}\n"
+        "print(docker_env.check_daemon().detail)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    loaded, detail = done.stdout.splitlines()
+    assert loaded == "False"
+    # DOCKER_HOST turned to an ssh engine later: the transport is loaded then, and the check
+    # reports the engine, not a missing package.
+    assert detail.startswith(f"cannot reach the Docker daemon at {UNREACHABLE_SSH}")
+    assert "paramiko" not in detail

@@ -140,3 +140,15 @@ def test_a_clean_up_failure_is_a_warning_naming_the_path(s3, tmp_path, monkeypat
     assert "Permission denied" in record.getMessage()
     monkeypatch.undo()
     remove_tree(root)
+
+
+def test_runs_start_compose_with_the_variables_its_check_proved(s3, tmp_path, monkeypatch):
+    from mlmax.localmode import session as session_module
+
+    monkeypatch.delenv("SETUPTOOLS_USE_DISTUTILS", raising=False)
+    proved = {"SETUPTOOLS_USE_DISTUTILS": "stdlib"}
+    monkeypatch.setattr(session_module, "compose_environment", lambda: proved)
+    with OfflineSession(s3_endpoint_url=s3.endpoint_url, temp_parent=tmp_path) as session:
+        with session.pinned():  # the SDK starts compose inside this, with os.environ
+            assert os.environ["SETUPTOOLS_USE_DISTUTILS"] == "stdlib"
+        assert "SETUPTOOLS_USE_DISTUTILS" not in os.environ
