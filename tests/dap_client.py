@@ -326,9 +326,6 @@ class DapClient:
     def configuration_done(self) -> None:
         self.request("configurationDone")
 
-    def threads(self) -> list[dict[str, Any]]:
-        return self.request("threads").get("threads", [])
-
     def stack_trace(self, thread_id: int) -> list[dict[str, Any]]:
         return self.request("stackTrace", {"threadId": thread_id}).get("stackFrames", [])
 
@@ -350,9 +347,6 @@ class DapClient:
             "evaluate", {"expression": expression, "frameId": frame_id, "context": context}
         )
         return body.get("result", "")
-
-    def next_(self, thread_id: int) -> None:
-        self.request("next", {"threadId": thread_id})
 
     def continue_(self, thread_id: int | None = None) -> None:
         self.request("continue", {"threadId": thread_id or 0})

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mlmax.data import generate
@@ -105,7 +104,3 @@ def assert_one_error_line(stderr: str, *fragments: str) -> None:
     assert lines[0].startswith("error: ")
     for fragment in fragments:
         assert fragment in lines[0]
-
-
-def probabilities_close(a: np.ndarray, b: np.ndarray) -> bool:
-    return bool(np.allclose(a, b, rtol=0, atol=1e-12))
