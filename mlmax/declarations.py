@@ -126,18 +126,7 @@ def _parse_job(name: str, table: Any, *, base: Path, project: str, source: Path)
             f"kind {kind!r} is unknown" if kind is not None else "has no kind",
             'set kind = "processing" or kind = "training"',
         )
-    source_dir = script.parent
-    if "source_dir" in table:
-        source_dir = (base / where.string(table, "source_dir")).resolve()
-        if not source_dir.is_dir():
-            raise where.error(
-                f"source_dir {source_dir} is not a folder", "point it at the script's folder"
-            )
-    if not script.is_relative_to(source_dir):
-        raise where.error(
-            f"script {script} is outside source_dir {source_dir}",
-            "set source_dir to a folder that holds the script",
-        )
+    source_dir = _source_dir(where, table, script, base)
     arguments = table.get("arguments", [])
     if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
         raise where.error("arguments is not a list of strings", 'write e.g. ["--c", "1.0"]')
@@ -148,13 +137,7 @@ def _parse_job(name: str, table: Any, *, base: Path, project: str, source: Path)
     inputs = _channels(where, table, "inputs", kind)
     outputs = _channels(where, table, "outputs", kind)
     if kind == "training":
-        if not outputs:
-            outputs = (Channel("model", "--model-dir", MODEL_PATH),)
-        if len(outputs) != 1 or outputs[0].container_path != MODEL_PATH:
-            raise where.error(
-                "declares training outputs other than the model directory",
-                f"give one output at {MODEL_PATH} (or none: model = --model-dir)",
-            )
+        outputs = _model_output(where, outputs)
     _check_unique(where, inputs + outputs)
     return JobDefinition(
         name=name,
@@ -168,6 +151,35 @@ def _parse_job(name: str, table: Any, *, base: Path, project: str, source: Path)
         requirements=requirements,
         project=project,
     )
+
+
+def _source_dir(where: _Where, table: Mapping[str, Any], script: Path, base: Path) -> Path:
+    """The folder shipped as the job's code: `source_dir`, default the script's folder."""
+    source_dir = script.parent
+    if "source_dir" in table:
+        source_dir = (base / where.string(table, "source_dir")).resolve()
+        if not source_dir.is_dir():
+            raise where.error(
+                f"source_dir {source_dir} is not a folder", "point it at the script's folder"
+            )
+    if not script.is_relative_to(source_dir):
+        raise where.error(
+            f"script {script} is outside source_dir {source_dir}",
+            "set source_dir to a folder that holds the script",
+        )
+    return source_dir
+
+
+def _model_output(where: _Where, outputs: tuple[Channel, ...]) -> tuple[Channel, ...]:
+    """A training job's one output: its model directory, declared or defaulted."""
+    if not outputs:
+        return (Channel("model", "--model-dir", MODEL_PATH),)
+    if len(outputs) != 1 or outputs[0].container_path != MODEL_PATH:
+        raise where.error(
+            "declares training outputs other than the model directory",
+            f"give one output at {MODEL_PATH} (or none: model = --model-dir)",
+        )
+    return outputs
 
 
 def _default_path(kind: str, direction: str, name: str) -> str:
