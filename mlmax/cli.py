@@ -17,8 +17,8 @@ from mlmax.runners.base import RunnerUnavailableError
 from mlmax.termination import exit_code_of, interruption_name, terminate_like_interrupt
 
 if TYPE_CHECKING:
+    from mlmax.cloud.pipeline_export import ExportOptions
     from mlmax.pipeline import DataSpec, StepRecord, TrainingOptions
-    from mlmax.sagemaker_pipeline import ExportOptions
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -214,12 +214,16 @@ def _endpoint_step(run_dir: Path) -> tuple[str, str, float | None, str]:
 
 
 # `mlmax pipeline --runner local-pipeline`: not a per-step runner; the exported SageMaker
-# Pipeline runs as a whole in the SDK's local pipeline session (mlmax.local_pipeline).
+# Pipeline runs as a whole in the SDK's local pipeline session (mlmax.cloud.local_pipeline).
 LOCAL_PIPELINE = "local-pipeline"
 
 
 def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions) -> int:
-    from mlmax.local_pipeline import DEFINITION_FILE, EXECUTION_FILE, run_census_local_pipeline
+    from mlmax.cloud.local_pipeline import (
+        DEFINITION_FILE,
+        EXECUTION_FILE,
+        run_census_local_pipeline,
+    )
     from mlmax.pipeline import InputDataError
 
     try:
@@ -653,7 +657,7 @@ def _image_present(client: object, tag: str) -> bool:
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
     if args.cloud:
-        from mlmax.cloud_checks import cloud_checks
+        from mlmax.cloud.checks import cloud_checks
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in cloud_checks()]
     else:
@@ -1003,7 +1007,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_export_parser() -> argparse.ArgumentParser:
-    from mlmax.sagemaker_pipeline import DEFAULT_PIPELINE_NAME, DEFAULT_THRESHOLD
+    from mlmax.cloud.pipeline_export import DEFAULT_PIPELINE_NAME, DEFAULT_THRESHOLD
 
     parser = argparse.ArgumentParser(
         prog="mlmax pipeline export",
@@ -1030,9 +1034,9 @@ def build_export_parser() -> argparse.ArgumentParser:
 def _cmd_pipeline_export(argv: list[str]) -> int:
     import boto3
 
+    from mlmax.cloud.pipeline_export import ExportOptions, emulated_aws_session, export_pipeline
+    from mlmax.cloud.runner import SageMakerOptions
     from mlmax.localmode.environment import scoped_environ
-    from mlmax.runners.sagemaker import SageMakerOptions
-    from mlmax.sagemaker_pipeline import ExportOptions, emulated_aws_session, export_pipeline
 
     try:
         args = build_export_parser().parse_args(argv)
@@ -1082,7 +1086,7 @@ def _upsert(options: ExportOptions, args: argparse.Namespace, region: str) -> in
     from botocore.exceptions import NoCredentialsError
     from sagemaker.core.helper.iam_role_resolver import RoleValidationError
 
-    from mlmax.sagemaker_pipeline import export_pipeline, role_validation_line
+    from mlmax.cloud.pipeline_export import export_pipeline, role_validation_line
 
     try:
         result = export_pipeline(

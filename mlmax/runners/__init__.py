@@ -22,7 +22,7 @@ def make_runner(name: str, *, progress: Progress | None = None) -> Runner:
         return LocalModeRunner(progress=progress)
     if name == "sagemaker":
         # Managed SageMaker; role, bucket and image from MLMAX_SAGEMAKER_* or the SDK config.
-        from mlmax.runners.sagemaker import SageMakerOptions, SageMakerRunner
+        from mlmax.cloud.runner import SageMakerOptions, SageMakerRunner
 
         return SageMakerRunner(SageMakerOptions.from_environment(), progress=progress)
     raise ValueError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNER_NAMES)}")

@@ -12,7 +12,7 @@ import pytest
 from conftest import BUCKET, IMAGE, ROLE, emulated_aws_account
 
 from mlmax.cli import main
-from mlmax.sagemaker_pipeline import (
+from mlmax.cloud.pipeline_export import (
     ExportOptions,
     OfflineIamCallError,
     emulated_aws_session,

@@ -7,7 +7,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from mlmax.cloud_checks import bucket_name_problem, check_bucket, check_role, cloud_checks
+from mlmax.cloud.checks import bucket_name_problem, check_bucket, check_role, cloud_checks
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/mlmax"
 

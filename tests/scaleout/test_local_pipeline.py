@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from mlmax import local_pipeline
-from mlmax.local_pipeline import (
+from mlmax.cloud import local_pipeline
+from mlmax.cloud.local_pipeline import (
     LOCAL_ROLE,
     PIPELINE_CALLS,
     LocalPipelineResult,
@@ -28,12 +28,7 @@ from mlmax.local_pipeline import (
     local_pipeline_session,
     run_local_pipeline,
 )
-from mlmax.localmode import compose, containers
-from mlmax.localmode.environment import scoped_environ
-from mlmax.localmode.s3server import S3Server
-from mlmax.localmode.session import OfflineSession
-from mlmax.pipeline import DataSpec, TrainingOptions, run_census, stage_inputs
-from mlmax.sagemaker_pipeline import (
+from mlmax.cloud.pipeline_export import (
     DEFAULT_PROCESSING_INSTANCE,
     DEFAULT_TRAINING_INSTANCE,
     PARAM_PROCESSING_INSTANCE,
@@ -41,6 +36,11 @@ from mlmax.sagemaker_pipeline import (
     PARAM_TRAINING_INSTANCE,
     exported,
 )
+from mlmax.localmode import compose, containers
+from mlmax.localmode.environment import scoped_environ
+from mlmax.localmode.s3server import S3Server
+from mlmax.localmode.session import OfflineSession
+from mlmax.pipeline import DataSpec, TrainingOptions, run_census, stage_inputs
 
 ROWS = 1500
 SEED = 11
@@ -86,7 +86,7 @@ def test_sdk_mlops_session_signatures_are_the_ones_forwarded(offline_aws_env: No
         "describe_pipeline": ["self", "PipelineName"],
         "delete_pipeline": ["self", "PipelineName"],
         "start_pipeline_execution": ["self", "PipelineName", "kwargs"],
-    }, "SDK changed the local pipeline API that mlmax.local_pipeline forwards to"
+    }, "SDK changed the local pipeline API that mlmax.cloud.local_pipeline forwards to"
 
 
 def test_session_captures_steps_and_owns_the_pipeline_api(

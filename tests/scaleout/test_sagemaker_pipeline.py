@@ -18,13 +18,12 @@ from conftest import (
     offline_aws_environ,
 )
 
-from mlmax.runners.sagemaker import stage_job_code
-from mlmax.sagemaker_pipeline import (
+from mlmax.cloud.job_code import code_fingerprint, stage_job_code
+from mlmax.cloud.pipeline_export import (
     PARAM_PROCESSING_INSTANCE,
     PARAM_THRESHOLD,
     PARAM_TRAINING_INSTANCE,
     ExportOptions,
-    code_fingerprint,
     export_pipeline,
     exported,
 )

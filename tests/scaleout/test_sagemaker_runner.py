@@ -12,12 +12,8 @@ from botocore.awsrequest import AWSResponse
 from conftest import BUCKET, IMAGE, ROLE, EmulatedAws, model_archive
 
 from mlmax.catalog import JOBS, JobRun
-from mlmax.runners.base import StepFailed
-from mlmax.runners.sagemaker import (
-    PROCESSING_API,
-    TRAINING_API,
-    CloudWatchTail,
-    JobWatcher,
+from mlmax.cloud.checks import check_role
+from mlmax.cloud.runner import (
     SageMakerConfigError,
     SageMakerOptions,
     SageMakerRunner,
@@ -25,6 +21,8 @@ from mlmax.runners.sagemaker import (
     extract_model_archive,
     parse_instance_types,
 )
+from mlmax.cloud.watch import PROCESSING_API, TRAINING_API, CloudWatchTail, JobWatcher
+from mlmax.runners.base import StepFailed
 
 RUN = "run1"
 
@@ -300,10 +298,14 @@ def test_missing_role_is_one_clear_error(emulated_aws: EmulatedAws):
         pass
 
 
-def test_role_name_instead_of_arn_is_refused(emulated_aws: EmulatedAws):
+# The runner refuses exactly what `mlmax doctor --cloud` refuses (one ARN shape, in
+# mlmax.cloud.settings): a bare name, and a name longer than IAM's 512 characters.
+@pytest.mark.parametrize("role", ["MyRole", f"arn:aws:iam::123456789012:role/{'r' * 513}"])
+def test_what_is_not_a_role_arn_is_refused(emulated_aws: EmulatedAws, role: str):
+    assert not check_role(role).ok
     with (
         pytest.raises(SageMakerConfigError, match="is not a role ARN"),
-        SageMakerRunner(options(role="MyRole"), boto_session=emulated_aws.boto_session),
+        SageMakerRunner(options(role=role), boto_session=emulated_aws.boto_session),
     ):
         pass
 

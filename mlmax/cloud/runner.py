@@ -11,17 +11,12 @@ A host directory that an earlier step of the run wrote is read from that step's 
 so the wiring of the pipeline carries over unchanged and nothing is uploaded twice. Outputs
 are downloaded back into the host directories the caller asked for (the report needs them).
 
-Waiting is done here, not by the SDK: the SDK's waiters sleep a fixed 10 s and print their
-own way. `JobWatcher` polls Describe*Job, reports status transitions, streams the job's
-CloudWatch log lines when there are any, and turns a failed job into one `StepFailed` that
-carries SageMaker's FailureReason. Ctrl-C while waiting stops the managed job (it would go on
-costing money otherwise).
+The SDK objects come from the shared job builders (`mlmax.sdk_jobs`); waiting for the managed
+jobs is `watch.py`'s; the settings and their environment variables are `settings.py`'s.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -34,20 +29,27 @@ from types import TracebackType
 from typing import Any, Self
 
 from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun
+from mlmax.cloud.job_code import stage_job_code
+from mlmax.cloud.settings import (
+    DEFAULT_PREFIX,
+    DEFAULT_PROCESSING_INSTANCE,
+    DEFAULT_TRAINING_INSTANCE,
+    IMAGE_ENV,
+    ROLE_ENV,
+    EnvironmentSettings,
+    parse_role_arn,
+)
+from mlmax.cloud.watch import (
+    DEFAULT_POLL_SECONDS,
+    PROCESSING_API,
+    TRAINING_API,
+    CloudWatchTail,
+    JobKindApi,
+    JobWatcher,
+)
 from mlmax.progress import Progress, or_default
 from mlmax.runners.base import RunnerUnavailableError, StepFailed, StepResult
 from mlmax.sdk_jobs import processing_step, training_step
-
-DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"  # 2 vCPU, 8 GiB
-DEFAULT_TRAINING_INSTANCE = "ml.m5.xlarge"  # 4 vCPU, 16 GiB
-DEFAULT_PREFIX = "mlmax"
-DEFAULT_POLL_SECONDS = 15.0
-IMAGE_ENV = "MLMAX_SAGEMAKER_IMAGE"
-ROLE_ENV = "MLMAX_SAGEMAKER_ROLE"
-BUCKET_ENV = "MLMAX_SAGEMAKER_BUCKET"
-
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
 class SageMakerConfigError(RunnerUnavailableError, ValueError):
@@ -107,10 +109,11 @@ class SageMakerOptions:
     @classmethod
     def from_environment(cls, **overrides: Any) -> SageMakerOptions:
         """Options from MLMAX_SAGEMAKER_ROLE/_BUCKET/_IMAGE; given values win."""
+        environment = EnvironmentSettings.read()
         values: dict[str, Any] = {
-            "role": os.environ.get(ROLE_ENV) or None,
-            "bucket": os.environ.get(BUCKET_ENV) or None,
-            "image_uri": os.environ.get(IMAGE_ENV) or None,
+            "role": environment.role,
+            "bucket": environment.bucket,
+            "image_uri": environment.image,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -145,169 +148,6 @@ def default_run_id(now: datetime | None = None) -> str:
 
 def s3_join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p)
-
-
-# --------------------------------------------------------------------------- job code
-# The SDK objects come from the shared job builders (mlmax.sdk_jobs); only the
-# session, the instance type and the S3 locations differ here.
-
-
-def stage_job_code(destination: Path) -> Path:
-    """Copy the jobs folder's Python files (flat, no caches) into `destination`.
-
-    The folder is what ships into the container as the code root; copying only *.py keeps
-    `__pycache__` and editor files out of the upload and makes its content hash stable.
-    """
-    destination.mkdir(parents=True, exist_ok=True)
-    for source in sorted(JOBS_DIR.glob("*.py")):
-        shutil.copyfile(source, destination / source.name)
-    return destination
-
-
-# --------------------------------------------------------------------------- waiting
-
-
-@dataclass(frozen=True)
-class JobKindApi:
-    """The Describe/Stop calls and field names of one kind of managed job."""
-
-    describe: str
-    stop: str
-    name_field: str
-    status_field: str
-    log_group: str
-
-
-PROCESSING_API = JobKindApi(
-    "describe_processing_job",
-    "stop_processing_job",
-    "ProcessingJobName",
-    "ProcessingJobStatus",
-    "/aws/sagemaker/ProcessingJobs",
-)
-TRAINING_API = JobKindApi(
-    "describe_training_job",
-    "stop_training_job",
-    "TrainingJobName",
-    "TrainingJobStatus",
-    "/aws/sagemaker/TrainingJobs",
-)
-
-
-class CloudWatchTail:
-    """Reads new lines of a job's log streams on each call; silent while there are none."""
-
-    def __init__(self, logs_client: Any, group: str, job_name: str) -> None:
-        self._client = logs_client
-        self._group = group
-        self._job_name = job_name
-        self._tokens: dict[str, str | None] = {}
-        self.available = True
-
-    def new_lines(self) -> list[str]:
-        if not self.available:
-            return []
-        try:
-            streams = self._client.describe_log_streams(
-                logGroupName=self._group, logStreamNamePrefix=f"{self._job_name}/"
-            ).get("logStreams", [])
-        except self._client.exceptions.ResourceNotFoundException:
-            return []  # the group or stream appears once the container has started
-        except Exception:  # no permission or no endpoint: the job still runs, say so once
-            self.available = False
-            return []
-        lines: list[str] = []
-        for stream in sorted(s["logStreamName"] for s in streams):
-            kwargs: dict[str, Any] = {
-                "logGroupName": self._group,
-                "logStreamName": stream,
-                "startFromHead": True,
-            }
-            if self._tokens.get(stream):
-                kwargs["nextToken"] = self._tokens[stream]
-            response = self._client.get_log_events(**kwargs)
-            lines += [event["message"] for event in response.get("events", [])]
-            self._tokens[stream] = response.get("nextForwardToken")
-        return lines
-
-
-class JobWatcher:
-    """Polls one managed job to its end, reporting status changes and log lines."""
-
-    def __init__(
-        self,
-        sagemaker_client: Any,
-        api: JobKindApi,
-        job_name: str,
-        *,
-        step: str,
-        logs: CloudWatchTail | None,
-        progress: Progress,
-        sleep: Callable[[float], None] = time.sleep,
-        poll_seconds: float = DEFAULT_POLL_SECONDS,
-    ) -> None:
-        self._client = sagemaker_client
-        self._api = api
-        self.job_name = job_name
-        self._step = step
-        self._logs = logs
-        self._progress = progress
-        self._sleep = sleep
-        self._poll_seconds = poll_seconds
-        self.log_lines: list[str] = []
-
-    def wait(self) -> dict[str, Any]:
-        """The final Describe*Job response; StepFailed if the job failed or was stopped."""
-        last_state: tuple[str, str] | None = None
-        try:
-            while True:
-                description = getattr(self._client, self._api.describe)(
-                    **{self._api.name_field: self.job_name}
-                )
-                status = description[self._api.status_field]
-                state = (status, description.get("SecondaryStatus", ""))
-                if state != last_state:
-                    detail = f" ({state[1]})" if state[1] and state[1] != status else ""
-                    self._progress(f"[{self._step}] {self.job_name}: {status}{detail}")
-                    last_state = state
-                self._pump_logs()
-                if status in _TERMINAL:
-                    break
-                self._sleep(self._poll_seconds)
-        except KeyboardInterrupt:
-            self._stop()
-            raise
-        if status != "Completed":
-            reason = description.get("FailureReason") or "gave no failure reason"
-            raise StepFailed(
-                self._step,
-                None,
-                "\n".join(self.log_lines),
-                reason=f"{status.lower()} on SageMaker (job {self.job_name}): {reason}",
-            )
-        return description
-
-    def _pump_logs(self) -> None:
-        if self._logs is None:
-            return
-        was_available = self._logs.available
-        for line in self._logs.new_lines():
-            self.log_lines.append(line)
-            self._progress(f"[{self._step}] {line}")
-        if was_available and not self._logs.available:
-            self._progress(f"[{self._step}] CloudWatch logs are not readable; status only")
-
-    def _stop(self) -> None:
-        self._progress(f"[{self._step}] interrupted: stopping {self.job_name} on SageMaker")
-        try:
-            getattr(self._client, self._api.stop)(**{self._api.name_field: self.job_name})
-        except Exception as error:  # the interrupt matters more; say what is left running
-            self._progress(
-                f"[{self._step}] could not stop {self.job_name} ({error}); stop it in the console"
-            )
-
-
-# --------------------------------------------------------------------------- the runner
 
 
 class SageMakerRunner:
@@ -381,10 +221,11 @@ class SageMakerRunner:
         )
         if not role:
             raise SageMakerConfigError(
-                "no SageMaker execution role; pass --role arn:aws:iam::<account>:role/<name> "
-                "or set SageMaker.TrainingJob.RoleArn in the SageMaker SDK config file"
+                "no SageMaker execution role; pass --role arn:aws:iam::<account>:role/<name>, "
+                f"set {ROLE_ENV}, or set SageMaker.TrainingJob.RoleArn in the SageMaker SDK "
+                "config file"
             )
-        if not _ROLE_ARN.match(role):
+        if parse_role_arn(role) is None:
             raise SageMakerConfigError(
                 f"role {role!r} is not a role ARN; pass the full "
                 "arn:aws:iam::<12-digit account>:role/<name>"
@@ -392,7 +233,7 @@ class SageMakerRunner:
         return role
 
     def _resolve_image(self) -> str:
-        image = self.options.image_uri or os.environ.get(IMAGE_ENV, "")
+        image = self.options.image_uri or EnvironmentSettings.read().image
         if not image:
             raise SageMakerConfigError(
                 "no job image for SageMaker; push the mlmax job image to your registry and "

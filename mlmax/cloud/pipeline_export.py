@@ -16,7 +16,6 @@ code and options give byte-identical files, which makes the definition reviewabl
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from mlmax.cloud.job_code import code_fingerprint, stage_job_code
+from mlmax.cloud.settings import (
+    DEFAULT_PREFIX,
+    DEFAULT_PROCESSING_INSTANCE,
+    DEFAULT_TRAINING_INSTANCE,
+)
 from mlmax.pipeline.definition import (
     Pipeline as Dag,
 )
@@ -33,12 +38,6 @@ from mlmax.pipeline.definition import (
     Ref,
     TrainingOptions,
     census_pipeline,
-)
-from mlmax.runners.sagemaker import (
-    DEFAULT_PREFIX,
-    DEFAULT_PROCESSING_INSTANCE,
-    DEFAULT_TRAINING_INSTANCE,
-    stage_job_code,
 )
 from mlmax.sdk_jobs import processing_step, training_step
 
@@ -81,16 +80,6 @@ class ExportOptions:
         return self.data_uris.get(
             pipeline_input, f"s3://{self.bucket}/{self.prefix}/data/{pipeline_input}"
         )
-
-
-def code_fingerprint(code_dir: Path) -> str:
-    """A short hash of the staged job code: names derived from it change only with the code."""
-    digest = hashlib.sha256()
-    for path in sorted(code_dir.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(code_dir).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 @contextlib.contextmanager
@@ -268,7 +257,7 @@ def exported(
     """Build the pipeline against `boto_session` (its S3 receives the code uploads).
 
     `session` replaces the PipelineSession made from `boto_session`: the local pipeline
-    mode (mlmax.localmode.local_pipeline) builds the very same pipeline with a local one.
+    mode (mlmax.cloud.local_pipeline) builds the very same pipeline with a local one.
     The pipeline object is only valid inside the block (its code lives in a temp dir), so
     upsert/start go inside it too.
     """

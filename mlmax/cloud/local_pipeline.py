@@ -1,6 +1,6 @@
 """The exported SageMaker Pipeline, executed here by the SDK's local pipeline session.
 
-The pipeline object is the one `mlmax pipeline export` builds (`sagemaker_pipeline.exported`):
+The pipeline object is the one `mlmax pipeline export` builds (`pipeline_export.exported`):
 same parameters, same property wiring, same PropertyFile + ConditionStep + FailStep. Only
 the session differs, and the values given at start time: instance type `local` for every
 step and the S3 URIs of the run's data in the embedded S3 server. The SDK's executor then
@@ -34,16 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mlmax.localmode import compose, containers, labels
-from mlmax.localmode.container_user import with_container_user
-from mlmax.localmode.environment import scoped_environ
-from mlmax.localmode.errors import JobTimeoutError
-from mlmax.localmode.network import ensure_network
-from mlmax.localmode.runner import UNWIND_SECONDS, LocalMode, _check_image, _Worker
-from mlmax.localmode.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree_or_warn
-from mlmax.pipeline.definition import TrainingOptions
-from mlmax.pipeline.inputs import DataSpec, stage_inputs
-from mlmax.sagemaker_pipeline import (
+from mlmax.cloud.pipeline_export import (
     DEFAULT_PREFIX,
     EVALUATION_OUTPUT,
     EVALUATION_STEP,
@@ -55,6 +46,15 @@ from mlmax.sagemaker_pipeline import (
     exported,
     write_definition,
 )
+from mlmax.localmode import compose, containers, labels
+from mlmax.localmode.container_user import with_container_user
+from mlmax.localmode.environment import scoped_environ
+from mlmax.localmode.errors import JobTimeoutError
+from mlmax.localmode.network import ensure_network
+from mlmax.localmode.runner import UNWIND_SECONDS, LocalMode, _check_image, _Worker
+from mlmax.localmode.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree_or_warn
+from mlmax.pipeline.definition import TrainingOptions
+from mlmax.pipeline.inputs import DataSpec, stage_inputs
 
 Progress = Callable[[str], None]
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-ROLE_ENV = "MLMAX_SAGEMAKER_ROLE"
-BUCKET_ENV = "MLMAX_SAGEMAKER_BUCKET"
-IMAGE_ENV = "MLMAX_SAGEMAKER_IMAGE"
+from mlmax.cloud.settings import (
+    BUCKET_ENV,
+    IMAGE_ENV,
+    ROLE_ENV,
+    EnvironmentSettings,
+    parse_role_arn,
+)
 
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/([\w+=,.@/-]{1,512})$")
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
@@ -110,12 +112,11 @@ def check_role(role: str | None) -> CloudCheck:
     )
     if not role:
         return CloudCheck("SageMaker execution role", False, "not set", fix)
-    match = ROLE_ARN.match(role)
-    if not match:
+    parts = parse_role_arn(role)
+    if parts is None:
         return CloudCheck("SageMaker execution role", False, f"{role!r} is not a role ARN", fix)
-    return CloudCheck(
-        "SageMaker execution role", True, f"{match.group(2)} in account {match.group(1)}"
-    )
+    account, name = parts
+    return CloudCheck("SageMaker execution role", True, f"{name} in account {account}")
 
 
 def check_bucket(bucket: str | None) -> CloudCheck:
@@ -160,10 +161,11 @@ def cloud_checks(
     session = (session_factory or botocore.session.get_session)()
     if region:
         session.set_config_variable("region", region)
+    environment = EnvironmentSettings.read()
     return [
         check_credentials(session),
         check_region(session),
-        check_role(role or os.environ.get(ROLE_ENV)),
-        check_bucket(bucket or os.environ.get(BUCKET_ENV)),
-        check_image(image or os.environ.get(IMAGE_ENV)),
+        check_role(role or environment.role),
+        check_bucket(bucket or environment.bucket),
+        check_image(image or environment.image),
     ]
