@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlmax.catalog import JobDefinition, JobRun, get_job
-from mlmax.runners.base import RunnerUnavailableError
+from mlmax.runner_contract import RunnerUnavailableError
 from mlmax.termination import exit_code_of, interruption_name, terminate_like_interrupt
 
 if TYPE_CHECKING:

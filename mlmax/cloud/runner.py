@@ -48,7 +48,7 @@ from mlmax.cloud.watch import (
     JobWatcher,
 )
 from mlmax.progress import Progress, or_default
-from mlmax.runners.base import RunnerUnavailableError, StepFailed, StepResult
+from mlmax.runner_contract import RunnerUnavailableError, StepFailed, StepResult
 from mlmax.sdk_jobs import processing_step, training_step
 
 

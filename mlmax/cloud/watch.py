@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlmax.progress import Progress
-from mlmax.runners.base import StepFailed
+from mlmax.runner_contract import StepFailed
 
 DEFAULT_POLL_SECONDS = 15.0
 _TERMINAL = {"Completed", "Failed", "Stopped"}

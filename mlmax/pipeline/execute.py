@@ -27,7 +27,7 @@ from mlmax.catalog import JobRun
 from mlmax.localmode.labels import Owner
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
 from mlmax.pipeline.metrics import step_metrics
-from mlmax.runners.base import Runner, StepFailed, StepResult
+from mlmax.runner_contract import Runner, StepFailed, StepResult
 from mlmax.termination import interruption_name
 
 RECORD_FILE = "pipeline.json"

@@ -10,7 +10,7 @@ from pathlib import Path
 from mlmax.pipeline.definition import TrainingOptions, census_pipeline
 from mlmax.pipeline.execute import ReportWriter, RunRecord, StepListener, execute
 from mlmax.pipeline.inputs import DataSpec, stage_inputs
-from mlmax.runners.base import Runner
+from mlmax.runner_contract import Runner
 
 DEFAULT_RUNS_DIR = Path("runs")
 

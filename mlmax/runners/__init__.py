@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlmax.progress import Progress
-from mlmax.runners.base import Runner, RunnerUnavailableError, StepFailed, StepResult
+from mlmax.runner_contract import Runner, RunnerUnavailableError, StepFailed, StepResult
 
 RUNNER_NAMES = ("local", "host", "sagemaker")
 

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Self
 
 from mlmax.catalog import JobRun
-from mlmax.runners.base import StepFailed, StepResult
+from mlmax.runner_contract import StepFailed, StepResult
 
 
 def job_command(step_run: JobRun) -> list[str]:

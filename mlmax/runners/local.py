@@ -24,7 +24,7 @@ from typing import Self
 from mlmax.catalog import JobRun
 from mlmax.job_images import JobImages
 from mlmax.progress import Progress, or_default
-from mlmax.runners.base import StepFailed, StepResult
+from mlmax.runner_contract import StepFailed, StepResult
 
 _silence_lock = threading.Lock()
 _silence_depth = 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlmax.catalog import Channel, JobDefinition, JobRun
-from mlmax.runners.base import StepFailed
+from mlmax.runner_contract import StepFailed
 from mlmax.runners.local import LocalModeRunner
 
 pytestmark = pytest.mark.smlocal

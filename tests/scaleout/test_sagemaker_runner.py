@@ -22,7 +22,7 @@ from mlmax.cloud.runner import (
     parse_instance_types,
 )
 from mlmax.cloud.watch import PROCESSING_API, TRAINING_API, CloudWatchTail, JobWatcher
-from mlmax.runners.base import StepFailed
+from mlmax.runner_contract import StepFailed
 
 RUN = "run1"
 

@@ -1,4 +1,8 @@
-"""What every runner offers the pipeline: run one job, report how it went, clean up after."""
+"""What every runner offers the pipeline: run one job, report how it went, clean up after.
+
+The runners live in two packages (`mlmax.runners`: host and Local Mode; `mlmax.cloud`:
+SageMaker) and the pipeline drives them all through this contract, which imports no runner.
+"""
 
 from __future__ import annotations
 
