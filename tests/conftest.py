@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 # The network guard, on for the whole session: no test and no fixture of any scope reaches
 # beyond 127.0.0.0/8 (local sockets are fine).
 from tests.network_guard import (  # noqa: F401
@@ -9,3 +11,12 @@ from tests.network_guard import (  # noqa: F401
     pytest_sessionfinish,
     pytest_sessionstart,
 )
+
+
+def pytest_configure(config: object) -> None:
+    # Tests press Ctrl-C on the commands they start, as a terminal would. A suite started in
+    # the background by a script (`pytest ... &`) inherits SIGINT ignored, and every command it
+    # starts would ignore Ctrl-C too: give them a terminal's default back (a Python handler
+    # becomes the default disposition in a child after exec; an ignored signal stays ignored).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
