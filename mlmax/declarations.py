@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mlmax.errors import UsageError
 from mlmax.job_definition import Channel, JobDefinition
 
 PYPROJECT = "pyproject.toml"
@@ -46,7 +47,7 @@ MODEL_PATH = "/opt/ml/model"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class DeclarationError(ValueError):
+class DeclarationError(UsageError, ValueError):
     """A job declaration is wrong; the message names the key and the fix."""
 
 

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from mlmax.catalog import JobRun
+from mlmax.errors import EnvironmentNotReadyError, MlmaxError
 
 LOG_TAIL_LINES = 20
 
@@ -24,7 +25,7 @@ class StepResult:
     log: str
 
 
-class StepFailed(RuntimeError):
+class StepFailed(MlmaxError, RuntimeError):
     """A job ended with a non-zero exit code (or could not be started at all)."""
 
     def __init__(self, job: str, exit_code: int | None, log: str, reason: str = "") -> None:
@@ -52,8 +53,17 @@ class StepFailed(RuntimeError):
         tail = self.tail()
         return f"{head}; last lines of its log:\n{tail}" if tail else head
 
+    def is_usage_error(self) -> bool:
+        # The job refused its input (its JobInputError, exit code 2): the user's input is at
+        # fault, as for a bad argument.
+        return bool(self.error_line) and self.exit_code == 2
 
-class RunnerUnavailableError(RuntimeError):
+    def sentence(self) -> str:
+        line = self.error_line
+        return line if line and self.is_usage_error() else self.describe()
+
+
+class RunnerUnavailableError(EnvironmentNotReadyError, RuntimeError):
     """This runner cannot run here (e.g. Local Mode without Docker); the message says why."""
 
 

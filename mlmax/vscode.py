@@ -25,6 +25,7 @@ import json5
 
 from mlmax.catalog import PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from mlmax.declarations import Project
+from mlmax.errors import UsageError
 
 BEGIN = "// mlmax vscode: begin (generated from [tool.mlmax] in pyproject.toml; rerun to update)"
 END = "// mlmax vscode: end"
@@ -36,7 +37,7 @@ _BLOCK = re.compile(r"[ \t]*" + re.escape(BEGIN) + r".*?" + re.escape(END) + r"[
 _TOP = re.compile(r"\A(?:\s|//[^\n]*\n|/\*.*?\*/)*\{", re.S)
 
 
-class VscodeError(ValueError):
+class VscodeError(UsageError, ValueError):
     """A .vscode file cannot be updated; the message names the file and the fix."""
 
 

@@ -19,6 +19,7 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
+from mlmax.errors import EnvironmentNotReadyError
 from mlmax.localmode.wheelhouse import cache_lock
 from mlmax.progress import Progress, or_default
 
@@ -64,7 +65,7 @@ _IMAGE_CHANGES = (
 )
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(EnvironmentNotReadyError, RuntimeError):
     """An image mlmax needs could not be built; the message is one sentence with the fix."""
 
 

@@ -123,6 +123,7 @@ class DebugFlags:
 
 INSPECT_FLAGS = DebugFlags(port="--inspect-port", wait="--inspect-timeout")  # pytest
 DEBUG_COMMAND_FLAGS = DebugFlags(port="--port", wait="--wait-timeout")  # `mlmax debug`
+SERVE_COMMAND_FLAGS = DebugFlags(port="--debug-port", wait="--timeout")  # `mlmax serve`
 
 
 class InspectError(LocalModeError):

@@ -15,6 +15,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from mlmax.errors import EnvironmentNotReadyError
 from mlmax.localmode.docker_ssh import ensure_ssh_transport
 from mlmax.localmode.wheelhouse import cache_root
 
@@ -23,7 +24,7 @@ MIN_FREE_BYTES = 3 * 1024**3
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
-class DockerUnavailableError(RuntimeError):
+class DockerUnavailableError(EnvironmentNotReadyError, RuntimeError):
     """Docker cannot run jobs here; the message is one sentence naming the fix."""
 
 

@@ -34,6 +34,9 @@ from mlmax.localmode.container_user import container_environment, with_container
 from mlmax.localmode.debug import (
     DEBUGPY_HOST,
     DEBUGPY_PORT,
+    INSPECT_FLAGS,
+    SERVE_COMMAND_FLAGS,
+    DebugFlags,
     _sockets,
     free_port,
     is_listening,
@@ -97,6 +100,7 @@ class EndpointDebug:
     host_port: int
     wait_for_client: bool = False
     on_ready: Callable[[int], None] | None = None
+    flags: DebugFlags = INSPECT_FLAGS  # the options a busy port's message names
 
     def environment(self) -> dict[str, str]:
         values = {DEBUG_ENV: f"{DEBUGPY_HOST}:{DEBUGPY_PORT}"}
@@ -226,7 +230,7 @@ class _Deployment:
         }
         self.debug_announced = False
         # Bound now, so a busy port fails before anything starts.
-        self.forward = open_forward(debug.host_port) if debug else None
+        self.forward = open_forward(debug.host_port, debug.flags) if debug else None
         self.run_id = labels.new_run_id(ENDPOINT_JOB)
         self.name = f"mlmax-{self.run_id}"
         self.labels = labels.current_session().for_run(ENDPOINT_JOB, self.run_id)
@@ -456,8 +460,9 @@ def serve_until_stopped(
     debug = None
     if debug_port is not None:
         debug = EndpointDebug(
-            resolve_host_port(debug_port),
+            resolve_host_port(debug_port, SERVE_COMMAND_FLAGS),
             on_ready=lambda port: announce(ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)),
+            flags=SERVE_COMMAND_FLAGS,
         )
     try:
         with (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mlmax.errors import MlmaxError
+
 LOG_TAIL_LINES = 30
 
 
@@ -11,7 +13,7 @@ def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(kept)
 
 
-class LocalModeError(RuntimeError):
+class LocalModeError(MlmaxError, RuntimeError):
     """Base class of the errors mlmax raises for Local Mode runs."""
 
 

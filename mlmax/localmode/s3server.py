@@ -17,6 +17,7 @@ import urllib.request
 from types import TracebackType
 from typing import Any
 
+from mlmax.errors import EnvironmentNotReadyError
 from mlmax.localmode.s3auth import SessionKeys, SessionOnly
 
 LOOPBACK = "127.0.0.1"
@@ -28,7 +29,7 @@ SHUTDOWN_POLL_SECONDS = 0.05
 _keys_by_endpoint: dict[str, SessionKeys] = {}
 
 
-class S3ServerError(RuntimeError):
+class S3ServerError(EnvironmentNotReadyError, RuntimeError):
     """The embedded S3 server did not come up."""
 
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from mlmax.errors import EnvironmentNotReadyError
 from mlmax.progress import Progress, or_default
 
 # Bump when the download recipe changes in a way that changes which wheels are chosen.
@@ -59,7 +60,7 @@ _PIP_SETTINGS_TO_DROP = (
 )
 
 
-class WheelhouseError(RuntimeError):
+class WheelhouseError(EnvironmentNotReadyError, RuntimeError):
     """The wheels for the image could not be downloaded."""
 
 

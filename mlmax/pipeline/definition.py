@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlmax.catalog import JobDefinition, get_job
+from mlmax.errors import UsageError
 
 MODEL_TYPES = ("logistic_regression", "random_forest", "gradient_boosting")
 
@@ -51,7 +52,7 @@ class Step:
         return tuple(dict.fromkeys(s.step for s in self.inputs.values() if isinstance(s, Ref)))
 
 
-class PipelineDefinitionError(ValueError):
+class PipelineDefinitionError(UsageError, ValueError):
     """The pipeline's wiring is wrong (unknown step, channel or input; a cycle)."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlmax.errors import MlmaxError
 from mlmax.pipeline.inputs import INPUTS_DIR, NEW_DATA
 from mlmax.pipeline.run import served_model_dirs
 
@@ -22,7 +23,7 @@ PREDICTIONS = Path("inference") / "predictions" / "predictions.csv"
 TOLERANCE = 1e-9
 
 
-class EndpointStepError(RuntimeError):
+class EndpointStepError(MlmaxError, RuntimeError):
     """The run has nothing an endpoint could serve or check against."""
 
 

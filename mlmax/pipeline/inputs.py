@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlmax.errors import UsageError
 from mlmax.pipeline.definition import NEW_DATA, TRAIN_DATA
 
 # The generator's "strongly drifted" population: a few features cross the PSI threshold, so
@@ -19,7 +20,7 @@ DEFAULT_NEW_DATA_DRIFT = 1.0
 INPUTS_DIR = "inputs"
 
 
-class InputDataError(ValueError):
+class InputDataError(UsageError, ValueError):
     """A user-supplied data file cannot be used; the message names the file and the fix."""
 
 

@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
+from mlmax.errors import UsageError
 from mlmax.pipeline.definition import TrainingOptions, census_pipeline
 from mlmax.pipeline.execute import ReportWriter, RunRecord, StepListener, execute
 from mlmax.pipeline.inputs import DataSpec, stage_inputs
@@ -21,7 +22,7 @@ def new_run_dir(base: Path = DEFAULT_RUNS_DIR) -> Path:
     return base / f"{stamp}-{secrets.token_hex(3)}"
 
 
-class RunDirError(ValueError):
+class RunDirError(UsageError, ValueError):
     """The run directory cannot be used; the message names it, the reason and the fix."""
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from mlmax.errors import MlmaxError
 from mlmax.pipeline.execute import RunRecord, StepRecord
 from mlmax.pipeline.metrics import headline
 from mlmax.report import charts
+from mlmax.tables import html_table, render
 
 REPORT_FILES = (
     "report.md",
@@ -38,7 +40,7 @@ METRIC_LABELS = {
 }
 
 
-class ReportError(ValueError):
+class ReportError(MlmaxError, ValueError):
     """The run's outputs lack something the report needs."""
 
 
@@ -70,15 +72,7 @@ class _Page:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> tuple[str, str]:
-    markdown = "\n".join(
-        ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        + ["| " + " | ".join(row) + " |" for row in rows]
-    )
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return markdown, f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return render(headers, rows, markdown=True), html_table(headers, rows)
 
 
 def _image(name: str, alt: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ anything starts; the endpoint step serves the run's model and checks parity in a
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,24 @@ def test_serve_a_model_dir_without_the_preprocessor_is_refused(
     (tmp_path / "model.tar.gz").write_bytes(b"x")
     assert main(["serve", "--model-dir", str(tmp_path)]) == 2
     assert f"error: no proc_model.tar.gz in {tmp_path}" in _error(capsys)
+
+
+def test_serve_names_its_own_debug_port_option_when_the_port_is_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "model.tar.gz").write_bytes(b"x")
+    (tmp_path / "proc_model.tar.gz").write_bytes(b"x")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        argv = ["serve", "--model-dir", str(tmp_path), "--image", "any-image", "--debug-port",
+                str(port)]  # fmt: skip
+        assert main(argv) == 1
+    err = _error(capsys)
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert "choose another with --debug-port NUMBER, or --debug-port 0" in err
+    assert "--inspect" not in err
 
 
 def test_latest_run_is_the_newest_that_trained_a_model(tmp_path: Path) -> None:

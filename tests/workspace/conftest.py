@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlmax.tables import render
+
 PHASE_PREFIX = "phase "
 
 
@@ -31,11 +33,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         phases = [
             (n.removeprefix(PHASE_PREFIX), v) for n, v in properties if n.startswith(PHASE_PREFIX)
         ]
-        width = max(len(name) for name, _ in phases)
-        for name, seconds in phases:
-            terminalreporter.write_line(f"{name.ljust(width)}  {float(seconds):7.1f} s")
         total = sum(float(seconds) for _, seconds in phases)
-        terminalreporter.write_line(f"{'total'.ljust(width)}  {total:7.1f} s")
+        rows = [[name, f"{float(seconds):.1f} s"] for name, seconds in [*phases, ("total", total)]]
+        for line in render(["phase", "duration"], rows, right=(1,)).splitlines():
+            terminalreporter.write_line(line)
         # What the test noted besides timings (e.g. the inner suite's summary line).
         for name, value in properties:
             if not name.startswith(PHASE_PREFIX):

@@ -1,0 +1,72 @@
+"""`mlmax clean`, and the sweep of what killed sessions left that other commands run first."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlmax.cli.common import EXIT_OK, progress
+
+if TYPE_CHECKING:
+    from mlmax.cli.common import Commands
+    from mlmax.localmode.reaper import Leftover
+
+
+def register(commands: Commands) -> None:
+    clean = commands.add_parser(
+        "clean",
+        help="remove what killed sessions left",
+        description="List, then remove, what mlmax sessions killed without clean-up (SIGKILL, "
+        "a crash) left on this machine: their containers, compose processes and temp dirs; "
+        "their run records under --runs are marked killed. Live sessions are never touched.",
+    )
+    clean.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the pipeline's run directories are (default runs/)",
+    )
+    clean.set_defaults(handler=run_clean)
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    from mlmax.tables import print_table
+
+    found = leftovers(args.runs, remove=False)
+    if not found:
+        print("nothing to clean: no killed session left anything")
+        return EXIT_OK
+    rows = [[f.kind, f.name, str(f.owner_pid or "-")] for f in found]
+    print_table(["kind", "what", "owner pid"], rows)
+    leftovers(args.runs, remove=True)
+    print(f"✓ removed {len(found)} leftover(s) of killed sessions (run records marked killed)")
+    return EXIT_OK
+
+
+def leftovers(runs_dir: Path | None, *, remove: bool) -> list[Leftover]:
+    """Containers, temp dirs and run records of killed sessions; removed/marked if `remove`.
+
+    Without a reachable Docker engine only the temp dirs and run records are looked at.
+    """
+    from mlmax.localmode import reaper
+    from mlmax.pipeline.execute import RECORD_FILE
+    from mlmax.pipeline.killed_runs import killed_runs, mark_killed
+    from mlmax.pipeline.run import DEFAULT_RUNS_DIR
+
+    found = reaper.reap() if remove else reaper.find()
+    for run_dir, pid in killed_runs(runs_dir or DEFAULT_RUNS_DIR):
+        if remove:
+            mark_killed(run_dir)
+        found.append(reaper.Leftover("run record", str(run_dir / RECORD_FILE), pid))
+    return found
+
+
+def sweep_killed_sessions(runs_dir: Path | None) -> None:
+    """Sweep what SIGKILLed sessions left and say so in one line (nothing when none)."""
+    from mlmax.localmode import reaper
+
+    swept = leftovers(runs_dir, remove=True)
+    if swept:
+        progress(reaper.describe(swept))

@@ -1,0 +1,118 @@
+"""`mlmax pipeline export`: write the pipeline as a SageMaker Pipeline definition (JSON)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlmax.cli.common import EXIT_OK, non_negative_float, progress
+from mlmax.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlmax.cli.common import Commands
+    from mlmax.cloud.pipeline_export import ExportOptions
+
+# mlmax.cloud.pipeline_export's, written here because importing it imports the SageMaker SDK
+# (about 0.1 s), which every `mlmax` start would pay; tests/cli checks they agree.
+DEFAULT_PIPELINE_NAME = "mlmax-census"
+DEFAULT_THRESHOLD = 0.75
+
+
+def register(verbs: Commands) -> None:
+    export = verbs.add_parser(
+        "export",
+        help="write the pipeline as a SageMaker Pipeline definition (JSON)",
+        description="Write the pipeline as a SageMaker Pipeline definition (JSON). Without "
+        "--upsert nothing reaches AWS (the code uploads go to an emulated S3).",
+    )
+    export.add_argument("--output", type=Path, required=True, metavar="FILE")
+    export.add_argument("--role", help="execution role ARN (default: $MLMAX_SAGEMAKER_ROLE)")
+    export.add_argument("--bucket", help="S3 bucket (default: $MLMAX_SAGEMAKER_BUCKET)")
+    export.add_argument("--image", help="job image URI (default: $MLMAX_SAGEMAKER_IMAGE)")
+    export.add_argument("--region", help="AWS region (default: boto's configuration)")
+    export.add_argument("--name", default=DEFAULT_PIPELINE_NAME, help="pipeline name")
+    export.add_argument(
+        "--threshold",
+        type=non_negative_float,
+        default=DEFAULT_THRESHOLD,
+        help=f"minimum ROC AUC for batch inference to run (default {DEFAULT_THRESHOLD})",
+    )
+    export.add_argument("--upsert", action="store_true", help="create or update the pipeline")
+    export.add_argument("--start", action="store_true", help="start an execution (with --upsert)")
+    export.set_defaults(handler=run_export)
+
+
+def _options(args: argparse.Namespace) -> ExportOptions:
+    """The export's settings from the options and MLMAX_SAGEMAKER_*; UsageError if missing."""
+    from mlmax.cloud.pipeline_export import ExportOptions
+    from mlmax.cloud.runner import SageMakerOptions
+
+    found = SageMakerOptions.from_environment(
+        role=args.role, bucket=args.bucket, image_uri=args.image
+    )
+    missing = [
+        flag
+        for flag, value in (
+            ("--role", found.role),
+            ("--bucket", found.bucket),
+            ("--image", found.image_uri),
+        )
+        if not value
+    ]
+    if missing:
+        raise UsageError(f"the export needs {', '.join(missing)} (or MLMAX_SAGEMAKER_* variables)")
+    if args.start and not args.upsert:
+        raise UsageError("--start needs --upsert: a pipeline must exist before it can start")
+    return ExportOptions(
+        role=found.role or "",
+        bucket=found.bucket or "",
+        image_uri=found.image_uri or "",
+        pipeline_name=args.name,
+        threshold=args.threshold,
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import boto3
+
+    from mlmax.cloud.pipeline_export import emulated_aws_session, export_pipeline
+    from mlmax.localmode.environment import scoped_environ
+
+    options = _options(args)
+    region = args.region or boto3.Session().region_name or "us-east-1"
+    # The SDK makes boto clients with the default region while it is imported: without
+    # AWS_DEFAULT_REGION that dies with NoRegionError, --region or not.
+    with scoped_environ({"AWS_DEFAULT_REGION": region}):
+        if not args.upsert:
+            with emulated_aws_session(region) as session:
+                result = export_pipeline(
+                    options, args.output, boto_session=session, progress=progress
+                )
+            print(result.path)
+            return EXIT_OK
+        return _upsert(options, args, region)
+
+
+def _upsert(options: ExportOptions, args: argparse.Namespace, region: str) -> int:
+    import boto3
+    from botocore.exceptions import NoCredentialsError
+    from sagemaker.core.helper.iam_role_resolver import RoleValidationError
+
+    from mlmax.cloud.pipeline_export import export_pipeline, role_validation_line
+
+    try:
+        result = export_pipeline(
+            options, args.output, boto_session=boto3.Session(region_name=region), upsert=True,
+            start=args.start, progress=progress,
+        )  # fmt: skip
+    except NoCredentialsError:
+        raise UsageError(
+            "--upsert creates the pipeline in your AWS account, but no AWS credentials were "
+            "found; configure them (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY) or leave --upsert out"
+        ) from None
+    except RoleValidationError as error:
+        raise UsageError(role_validation_line(error, options.role)) from None
+    print(result.path)
+    return EXIT_OK

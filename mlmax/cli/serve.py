@@ -1,0 +1,93 @@
+"""`mlmax serve`: serve a trained model as a real-time endpoint in its container until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlmax.cli.common import non_negative_float, progress
+from mlmax.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlmax.cli.common import Commands
+
+
+def register(commands: Commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve a trained model as a real-time endpoint in its container",
+        description="Deploy a trained model through SageMaker Local Mode's hosting path "
+        "(GET /ping, POST /invocations with CSV or JSON rows) on a free port of 127.0.0.1, "
+        "until Ctrl-C; the container is removed then. Default: the latest run under runs/.",
+        epilog="example: mlmax serve, then curl -H 'Content-Type: text/csv' --data-binary "
+        "@new.csv http://127.0.0.1:PORT/invocations",
+    )
+    serve.add_argument("--run", type=Path, help="a run directory (default: the latest one)")
+    serve.add_argument("--model-dir", type=Path, help="a directory with model.tar.gz")
+    serve.add_argument(
+        "--proc-model-dir",
+        type=Path,
+        help="a directory with proc_model.tar.gz (default: --model-dir)",
+    )
+    serve.add_argument("--image", help="serve in this local image instead of mlmax's job image")
+    serve.add_argument(
+        "--timeout",
+        type=non_negative_float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long the endpoint may take to answer /ping (default 120)",
+    )
+    serve.add_argument(
+        "--debug-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="run the handler under debugpy, reachable on 127.0.0.1:PORT (0 = a free one)",
+    )
+    serve.set_defaults(handler=run_serve)
+
+
+def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
+    """(model dir, preprocessor dir, where they come from) from --model-dir or a run."""
+    from mlmax.localmode.endpoint import model_files
+    from mlmax.localmode.errors import JobSetupError
+    from mlmax.pipeline.run import DEFAULT_RUNS_DIR, latest_trained_run, served_model_dirs
+
+    if args.model_dir is not None:
+        model_dir, proc_dir, origin = args.model_dir, args.proc_model_dir, str(args.model_dir)
+    else:
+        run = args.run or latest_trained_run(DEFAULT_RUNS_DIR)
+        if run is None:
+            raise UsageError(
+                f"no run with a trained model under {DEFAULT_RUNS_DIR}/; run `mlmax pipeline` "
+                "first or pass --model-dir"
+            )
+        dirs = served_model_dirs(run)
+        if dirs is None:
+            raise UsageError(
+                f"run {run} has no trained model (train/model/model.tar.gz or model.joblib "
+                "and preprocessing/proc_model/proc_model.tar.gz); pick a run that succeeded"
+            )
+        model_dir, proc_dir, origin = dirs[0], dirs[1], f"run {run}"
+    try:
+        model_files(model_dir, proc_dir)
+    except JobSetupError as error:  # here the user named the directories: bad input
+        raise UsageError(str(error)) from None
+    return model_dir, proc_dir or model_dir, origin
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from mlmax.localmode.endpoint import serve_until_stopped
+
+    model_dir, proc_dir, origin = _served_model(args)
+    progress(f"Serving the model of {origin}")
+    return serve_until_stopped(
+        model_dir,
+        proc_dir,
+        image=args.image,
+        timeout=args.timeout,
+        debug_port=args.debug_port,
+        progress=progress,
+        announce=lambda line: print(line, flush=True),
+    )
