@@ -189,7 +189,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
         (step.name, step.status, step.duration_seconds, headline(step.job, step.metrics))
         for step in record.steps
     ]
-    status, seconds = record.status, record.duration_seconds
+    status, seconds = record.status, record.duration_seconds or 0.0  # set once the run ends
     endpoint_failed = False
     if args.endpoint and record.status == "succeeded":
         row = _endpoint_step(run_dir)
