@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mlmax.errors import UsageError
+
 if TYPE_CHECKING:
     from mlmax.pytest_debug_test import DebugTestPlugin
 
@@ -29,7 +31,6 @@ from mlmax.localmode.debug import (
     DEFAULT_INSPECT_PORT,
     DEFAULT_WAIT_TIMEOUT,
     INSPECT_MODES,
-    InspectError,
     ReadyInfo,
     ReplInfo,
     resolve_host_port,
@@ -79,27 +80,25 @@ def _uses_xdist(config: pytest.Config) -> bool:
 
 
 def configure(config: pytest.Config) -> None:
-    """Check the inspect options and register the plugin; UsageError names the fix."""
+    """Check the inspect options and register the plugin; an MlmaxError names the fix
+    (mlmax.pytest_plugin makes it pytest's usage error)."""
     mode = config.getoption("--inspectlocal", default=None)
     if not mode:
         _configure_debug_test(config)
         return
     if not config.getoption("--smlocal"):
-        raise pytest.UsageError(
+        raise UsageError(
             "--inspectlocal needs --smlocal: run `pytest --smlocal --inspectlocal -k <test>`"
         )
     if _uses_xdist(config):
-        raise pytest.UsageError(
+        raise UsageError(
             "--inspectlocal debugs one job at a time and cannot run under pytest-xdist; "
             "drop -n/--numprocesses and select one test with -k"
         )
     job = _checked_job(config)
     port = config.getoption("--inspect-port")
     if mode == "debugpy":
-        try:
-            port = resolve_host_port(port)
-        except InspectError as error:
-            raise pytest.UsageError(str(error)) from None
+        port = resolve_host_port(port)  # an InspectError names the option to change
     plugin = InspectPlugin(
         config, mode=mode, port=port, wait_timeout=config.getoption("--inspect-timeout"), job=job
     )
@@ -131,7 +130,7 @@ def _checked_job(config: pytest.Config) -> str | None:
         try:
             get_job(job)
         except KeyError as error:
-            raise pytest.UsageError(f"--inspect-job: {error.args[0]}") from None
+            raise UsageError(f"--inspect-job: {error.args[0]}") from None
     return job
 
 

@@ -15,8 +15,11 @@ Registered as the `pytest11` entry point `mlmax`, so any project that installs m
   runner: `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`),
   `sm_endpoint` (real-time endpoints: `sm_endpoint.deploy(model_dir, proc_model_dir)` ->
   a ready `Endpoint` on a free 127.0.0.1 port, removed when the test ends).
-- a failing job's one-sentence error and container log tail are the test's failure message
-  (what VS Code's Test Explorer shows on the test).
+- an mlmax error (`mlmax.errors.MlmaxError`) in a test is the test's failure message (what
+  VS Code's Test Explorer shows on the test): its one sentence (a failing job's also its
+  container log tail), then the test's own lines on the way to it; at start-up (a bad option,
+  a bad [tool.mlmax] declaration) it is pytest's usage error. Other exceptions keep pytest's
+  usual report.
 - with `--smlocal`, SIGTERM and SIGHUP tear down like Ctrl-C; the exit code is then 143 / 129.
 """
 
@@ -31,6 +34,7 @@ from typing import Any
 import pytest
 
 from mlmax import pytest_inspect, pytest_select
+from mlmax.errors import EnvironmentNotReadyError, MlmaxError
 from mlmax.localmode.debug import DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT  # re-exported
 from mlmax.termination import TerminationHandlers
 
@@ -95,7 +99,7 @@ def _say(config: pytest.Config) -> Callable[[str], None]:
     return say
 
 
-class DockerUnusable(Exception):
+class DockerUnusable(EnvironmentNotReadyError):
     """Container tests cannot run here; the message is one sentence naming the fix."""
 
 
@@ -150,7 +154,7 @@ def container_image(config: pytest.Config) -> str:
             return config.stash[_image_key]
         except DockerUnusable as error:
             config.stash[_unusable_key] = str(error)
-    pytest.fail(config.stash[_unusable_key], pytrace=False)
+    raise DockerUnusable(config.stash[_unusable_key])
 
 
 def _sweep_killed_sessions(config: pytest.Config) -> None:
@@ -168,7 +172,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}: runs a job in its SageMaker Local Mode container (needs --smlocal)",
     )
-    _check_declarations(config)
+    try:
+        _configure(config)
+    except MlmaxError as error:  # the one place an MlmaxError becomes pytest's usage error
+        raise pytest.UsageError(error.sentence()) from None
+
+
+def _configure(config: pytest.Config) -> None:
+    """Check the project's declarations and the options; an MlmaxError names the fix."""
+    from mlmax.declarations import current_project
+
+    current_project(config.rootpath)  # a bad [tool.mlmax] stops the run with its fix
     pytest_select.configure(config)
     # Nothing here touches Docker: the checks run when the first container test needs them.
     if config.getoption("--smlocal", default=False):
@@ -177,17 +191,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--smlocal", default=False) or config.getoption(
         "--inspectlocal", default=None
     ):
-        pytest_inspect.configure(config)  # bad inspect options stop the run as usage errors
-
-
-def _check_declarations(config: pytest.Config) -> None:
-    """A bad [tool.mlmax] in the project's pyproject.toml stops the run with the fix."""
-    from mlmax.declarations import DeclarationError, current_project
-
-    try:
-        current_project(config.rootpath)
-    except DeclarationError as error:
-        raise pytest.UsageError(str(error)) from None
+        pytest_inspect.configure(config)
 
 
 @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
@@ -216,13 +220,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.when in ("setup", "call") and report.failed:
-        from mlmax.localmode.errors import JobFailedError
-
         error = call.excinfo.value if call.excinfo else None
-        if isinstance(error, JobFailedError):
-            # The failure message (what VS Code shows on the test) starts with the job's
-            # sentence and log tail, then where the test called it.
-            report.longrepr = job_failure_message(error, item, call.excinfo)
+        if isinstance(error, MlmaxError):
+            # The one place an MlmaxError becomes a test's failure message (what VS Code
+            # shows on the test): its sentence (and a job's log tail), then where the test
+            # asked for it; mlmax's own frames are no help to the test's author.
+            report.longrepr = failure_message(error, item, call.excinfo)
         else:
             # The test went on after a job failed (e.g. it expected the failure): its own
             # failure message stays, the job's log tail is a report section.
@@ -231,10 +234,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def job_failure_message(error: Any, item: pytest.Item, excinfo: Any) -> str:
-    """One sentence, the container's log tail, and the test's own lines on the way to it."""
-    sentence = str(error).split("\n", 1)[0]
-    lines = [sentence, "", f"container log of job {error.job!r} (last lines):", error.log_tail]
+def failure_message(error: MlmaxError, item: pytest.Item, excinfo: Any) -> str:
+    """One sentence, a failed job's container log tail, and the test's own lines to it."""
+    from mlmax.localmode.errors import JobFailedError
+
+    if isinstance(error, JobFailedError):  # its sentence's first line, then the log tail
+        sentence = error.sentence().split("\n", 1)[0]
+        lines = [sentence, "", f"container log of job {error.job!r} (last lines):", error.log_tail]
+    else:
+        lines = [error.sentence()]
     # Traceback entries in the project's test code (the test, its fixtures, conftest files),
     # not in mlmax, pytest or the SDK: where the test asked for the job.
     root, package = item.config.rootpath, Path(__file__).parent

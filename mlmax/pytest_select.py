@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from mlmax.errors import UsageError
+
 OPTION = "--test-at"
 
 
@@ -27,13 +29,14 @@ def add_options(group: Any) -> None:
 
 
 def configure(config: pytest.Config) -> None:
-    """Register the selector when --test-at is given; UsageError for a malformed value."""
+    """Register the selector when --test-at is given; a UsageError (mlmax's, made pytest's
+    by mlmax.pytest_plugin) for a malformed value."""
     value = config.getoption(OPTION, default=None)
     if value is None:
         return
     file, _, line = value.rpartition(":")
     if not file or not line.isdigit():
-        raise pytest.UsageError(
+        raise UsageError(
             f"{OPTION} takes FILE:LINE, e.g. {OPTION} tests/test_x.py:12 (got {value!r})"
         )
     config.pluginmanager.register(TestAtLine(Path(file), int(line)), "mlmax-test-at")

@@ -6,6 +6,7 @@ Each case runs pytest in a subprocess on a small test file, as a user's run woul
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -144,3 +145,37 @@ def test_a_test_file_with_a_syntax_error_gives_pytests_collection_error(tmp_path
         assert "SyntaxError" in result.stdout
         assert "pytest_plugin" not in output and "AttributeError" not in output
         assert "INTERNALERROR" not in output
+
+
+MLMAX_ERROR_IN_A_TEST = """
+from mlmax.declarations import DeclarationError
+
+def load_declarations():
+    raise DeclarationError("pyproject.toml: [tool.mlmax] is wrong; fix its key")
+
+def test_declarations():
+    load_declarations()
+
+def test_a_bug():
+    raise ZeroDivisionError("a bug")
+"""
+
+
+def test_an_mlmax_error_in_a_test_is_its_sentence_and_the_tests_own_lines(tmp_path):
+    result = _pytest(tmp_path, "-p", "no:xdist", source=MLMAX_ERROR_IN_A_TEST)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    failure = output.split("test_declarations _")[1].split("test_a_bug _")[0]
+    assert failure.lstrip("_ \n").startswith("pyproject.toml: [tool.mlmax] is wrong; fix its key")
+    assert re.search(r"test_inner\.py:\d+: in test_declarations\n +load_declarations\(\)", failure)
+    assert re.search(r"test_inner\.py:\d+: in load_declarations\n +raise DeclarationError", failure)
+    assert "Traceback" not in failure and "def test_declarations" not in failure
+    # Any other exception is pytest's usual report, source and all.
+    assert "def test_a_bug():" in output and "ZeroDivisionError: a bug" in output
+
+
+def test_a_bad_option_is_pytests_usage_error_with_mlmaxs_sentence(tmp_path):
+    result = _pytest(tmp_path, "--test-at", "nonsense")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "ERROR: --test-at takes FILE:LINE" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
