@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))  # the tests' DAP client and VS Code driver
 
 from mlmax.catalog import JOBS_DIR  # noqa: E402
 from mlmax.localmode.debug import path_mappings  # noqa: E402
+from mlmax.tables import render  # noqa: E402
 from tests.dap_client import DapClient  # noqa: E402
 from tests.inspect.driver import READY, InspectRun, line_of  # noqa: E402
 from tests.inspect.vscode_debug import DebugTest  # noqa: E402
@@ -97,14 +98,13 @@ def main() -> int:
                 for name, value in measure(Path(work)).items():
                     samples.setdefault(name, []).append(value)
             print(f"run {repeat + 1}/{options.repeats}: {measure.__name__} done", flush=True)
-    width = max(len(name) for name in samples)
-    print(f"\n| {'what':<{width}} | median s | min s | max s | n |")
-    print(f"|{'-' * (width + 2)}|---:|---:|---:|---:|")
-    for name, values in samples.items():
-        print(
-            f"| {name:<{width}} | {statistics.median(values):.2f} | {min(values):.2f} | "
-            f"{max(values):.2f} | {len(values)} |"
-        )
+    rows = [
+        [name, f"{statistics.median(v):.2f}", f"{min(v):.2f}", f"{max(v):.2f}", len(v)]
+        for name, v in samples.items()
+    ]
+    headers = ["what", "median s", "min s", "max s", "n"]
+    print()
+    print(render(headers, rows, right=(1, 2, 3, 4), markdown=True))
     print("\nload:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     return 0
 

@@ -28,6 +28,7 @@ from mlmax.data.generator import write_csv
 from mlmax.localmode.endpoint import Endpoint, deploy
 from mlmax.localmode.runner import LocalMode
 from mlmax.sample_model import train_sample_model
+from mlmax.tables import render
 
 
 def _train(root: Path) -> tuple[Path, Path, str, str]:
@@ -152,35 +153,29 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     print(f"\nreadiness (median of {args.repeats}, s):\n")
-    print("| health check | create_endpoint -> ready | deploy -> first prediction |")
-    print("|---|---|---|")
-    mlmax = readiness["mlmax"]
-    print(
-        f"| mlmax (/ping every 0.1 s, container state every 1 s) | {median(mlmax, 0):.2f} "
-        f"| {median(mlmax, 1):.2f} |"
-    )
-    print(
-        f"| SDK default (/ping every 5 s) | {median(readiness['sdk'], 0):.2f} "
-        f"| {median(readiness['sdk'], 1):.2f} |"
-    )
+    checks = {
+        "mlmax (/ping every 0.1 s, container state every 1 s)": readiness["mlmax"],
+        "SDK default (/ping every 5 s)": readiness["sdk"],
+    }
+    headers = ["health check", "create_endpoint -> ready", "deploy -> first prediction"]
+    cells = [
+        [name, f"{median(runs, 0):.2f}", f"{median(runs, 1):.2f}"] for name, runs in checks.items()
+    ]
+    print(render(headers, cells, right=(1, 2), markdown=True))
     print(f"\ninvocations of one row ({args.requests} plain, {max(20, args.requests // 3)} SDK):\n")
-    print("| path | p50 ms | p99 ms | requests/s |")
-    print("|---|---|---|---|")
-    for name, figures in (
-        ("plain HTTP, keep-alive", plain),
-        ("SDK runtime client invoke_endpoint", sdk),
-    ):
-        print(
-            f"| {name} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} "
-            f"| {figures['per_s']:.0f} |"
-        )
+    paths = (("plain HTTP, keep-alive", plain), ("SDK runtime client invoke_endpoint", sdk))
+    rows = [
+        [name, f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", f"{f['per_s']:.0f}"] for name, f in paths
+    ]
+    print(render(["path", "p50 ms", "p99 ms", "requests/s"], rows, right=(1, 2, 3), markdown=True))
     print(f"\none request of 1,000 raw rows: {batch_seconds * 1000:.0f} ms")
     if failure:
         print("\na model that fails to load (one run each), deploy -> error:\n")
-        print("| health check | s |")
-        print("|---|---|")
-        print(f"| mlmax (container exit seen) | {failure['mlmax']:.1f} |")
-        print(f"| SDK default (gives up after 120 s) | {failure['sdk']:.1f} |")
+        rows = [
+            ["mlmax (container exit seen)", f"{failure['mlmax']:.1f}"],
+            ["SDK default (gives up after 120 s)", f"{failure['sdk']:.1f}"],
+        ]
+        print(render(["health check", "s"], rows, right=(1,), markdown=True))
     return 0
 
 

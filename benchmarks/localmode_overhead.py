@@ -25,6 +25,7 @@ from mlmax.catalog import Channel, JobDefinition, JobRun, get_job
 from mlmax.data.generator import write_csv
 from mlmax.localmode.runner import LocalMode, run_job
 from mlmax.runners.host import _job_environment, job_command
+from mlmax.tables import print_table
 
 NOOP = JobDefinition(
     name="noop",
@@ -142,14 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     floor = statistics.median(floor_times)
     print(f"\nLocal Mode overhead, image {args.image}, {args.rows} rows, median of {args.repeats}")
     print(f"engine floor (docker run --rm IMAGE python3 -c pass): {floor:.2f} s\n")
-    header = f"{'job':<22}{'host s':>9}{'local s':>10}{'local/host':>12}{'local-host':>12}"
-    header += f"{'local/floor':>13}"
-    print(header)
-    print("-" * len(header))
+    rows = []
     for name, host in host_times.items():
         h, loc = statistics.median(host), statistics.median(local_times[name])
-        ratios = f"{loc / h:>11.1f}x{loc - h:>11.2f}s{loc / floor:>12.1f}x"
-        print(f"{name:<22}{h:>9.2f}{loc:>10.2f}{ratios}")
+        ratios = [f"{loc / h:.1f}x", f"{loc - h:.2f}s", f"{loc / floor:.1f}x"]
+        rows.append([name, f"{h:.2f}", f"{loc:.2f}", *ratios])
+    headers = ["job", "host s", "local s", "local/host", "local-host", "local/floor"]
+    print_table(headers, rows, right=(1, 2, 3, 4, 5))
     noop = statistics.median(local_times["noop"])
     verdict = "OK" if noop <= floor + 2.0 else "TOO SLOW"
     print(f"\nno-op job: {noop:.2f} s vs floor + 2 s = {floor + 2:.2f} s -> {verdict}")

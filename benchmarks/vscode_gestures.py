@@ -21,6 +21,8 @@ from pathlib import Path
 
 import json5
 
+from mlmax.tables import render
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TEST = "tests/smlocal/test_chain.py::test_preprocessing_splits_generated_data"
 
@@ -65,11 +67,9 @@ def main() -> int:
     for name, measured in times.items():
         rows.append((name, statistics.median(measured), min(measured), max(measured)))
         print(f"  {name}: {', '.join(f'{t:.2f}' for t in measured)} s", file=sys.stderr)
-    width = max(len(name) for name, *_ in rows)
-    print(f"\n| {'gesture'.ljust(width)} | median s | min s | max s |")
-    print(f"|{'-' * (width + 2)}|---------:|------:|------:|")
-    for name, median, low, high in rows:
-        print(f"| {name.ljust(width)} | {median:8.2f} | {low:5.2f} | {high:5.2f} |")
+    cells = [[name, *(f"{seconds:.2f}" for seconds in figures)] for name, *figures in rows]
+    print()
+    print(render(["gesture", "median s", "min s", "max s"], cells, right=(1, 2, 3), markdown=True))
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\n{options.repeats} repeats each; load average {load}")
     return 0

@@ -59,8 +59,13 @@ def render(
     console = Console(file=out, width=_UNBOUNDED_WIDTH, color_system=None, force_terminal=False)
     console.print(_table(headers, rows, right, markdown))
     # rich pads every line to the table's width and frames Markdown with blank lines.
-    lines = [line.rstrip() for line in out.getvalue().splitlines()]
-    return "\n".join(line for line in lines if line)
+    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    if markdown and right:  # rich's Markdown rule has no alignment marks: `---:` is right
+        rule = lines[1].split("|")
+        lines[1] = "|".join(
+            f"{cell[:-1]}:" if index - 1 in right else cell for index, cell in enumerate(rule)
+        )
+    return "\n".join(lines)
 
 
 def print_table(
