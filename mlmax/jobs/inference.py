@@ -14,13 +14,25 @@ import pandas as pd
 
 try:
     from .evaluation import model_features
-    from .jobs_common import data_files, load_model, run_main, write_outputs
-    from .tables import read_numeric_table
+    from .jobs_common import (
+        add_chunk_rows_argument,
+        atomic_outputs,
+        data_files,
+        load_model,
+        run_main,
+    )
+    from .tables import iter_numeric_table
     from .train import positive_probability
 except ImportError:  # run as a script from the flat code folder
     from evaluation import model_features
-    from jobs_common import data_files, load_model, run_main, write_outputs
-    from tables import read_numeric_table
+    from jobs_common import (
+        add_chunk_rows_argument,
+        atomic_outputs,
+        data_files,
+        load_model,
+        run_main,
+    )
+    from tables import iter_numeric_table
     from train import positive_probability
 
 
@@ -34,17 +46,20 @@ def predict(model: Any, features: pd.DataFrame, threshold: float = 0.5) -> pd.Da
 
 def main(args: argparse.Namespace) -> None:
     model = load_model(args.model_dir)
-    # Each file is checked on its own, so a stray CSV in the channel is named in the error.
-    tables = [
-        model_features(model, read_numeric_table(path), str(path))
-        for path in data_files(args.input_dir)
-    ]
-    features = pd.concat(tables, ignore_index=True)
-    predictions = predict(model, features, args.threshold)
     target = Path(args.output_dir) / "predictions.csv"
-    write_outputs({target: lambda path: predictions.to_csv(path, index=False)})
-    share = predictions["prediction"].mean()
-    print(f"inference: {len(predictions)} predictions, {share:.1%} positive")
+    rows = positives = 0
+    # Chunk by chunk: predictions are row for row, so memory holds one chunk, not the input.
+    with atomic_outputs([target]) as temporary, temporary[target].open("w", newline="") as out:
+        for path in data_files(args.input_dir):
+            for chunk in iter_numeric_table(path, args.chunk_rows):
+                # Each file is checked on its own, so a stray CSV in the channel is named.
+                predictions = predict(
+                    model, model_features(model, chunk, str(path)), args.threshold
+                )
+                predictions.to_csv(out, index=False, header=rows == 0)
+                rows += len(predictions)
+                positives += int(predictions["prediction"].sum())
+    print(f"inference: {rows} predictions, {positives / rows:.1%} positive")
 
 
 def _probability(text: str) -> float:
@@ -60,6 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--input-dir", default="/opt/ml/processing/input/data")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--threshold", type=_probability, default=0.5)
+    add_chunk_rows_argument(parser)
     return parser.parse_args(argv)
 
 

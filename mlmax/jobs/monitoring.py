@@ -20,11 +20,11 @@ import pandas as pd
 
 try:
     from . import schema
-    from .jobs_common import JobInputError, run_main, write_outputs
+    from .jobs_common import JobInputError, add_chunk_rows_argument, run_main, write_outputs
     from .tables import read_census
 except ImportError:  # run as a script from the flat code folder
     import schema
-    from jobs_common import JobInputError, run_main, write_outputs
+    from jobs_common import JobInputError, add_chunk_rows_argument, run_main, write_outputs
     from tables import read_census
 
 BASELINE_FILE = "baseline.json"
@@ -104,7 +104,7 @@ def _check_baseline(baseline: object, path: Path) -> dict:
     return baseline
 
 
-def load_baseline(source: str | Path, bins: int) -> dict:
+def load_baseline(source: str | Path, bins: int, chunk_rows: int | None = None) -> dict:
     """The baseline from a `baseline.json` (file or in the directory) or from raw data."""
     path = Path(source)
     json_path = path / BASELINE_FILE if path.is_dir() else path
@@ -116,7 +116,7 @@ def load_baseline(source: str | Path, bins: int) -> dict:
                 f"{json_path} is not valid JSON ({error}); regenerate it with monitoring.py"
             ) from error
         return _check_baseline(baseline, json_path)
-    data = read_census(source, features=schema.NUMERIC, label="ignore")
+    data = read_census(source, features=schema.NUMERIC, label="ignore", chunk_rows=chunk_rows)
     return compute_baseline(data, bins)
 
 
@@ -125,8 +125,12 @@ def _json_writer(document: dict) -> Callable[[Path], int]:
 
 
 def main(args: argparse.Namespace) -> None:
-    baseline = load_baseline(args.baseline_dir, args.bins)
-    data = read_census(args.input_dir, features=schema.NUMERIC, label="ignore")
+    # Read in chunks: only the numeric columns are kept, as floats, so memory holds those
+    # and one chunk's raw text, not the whole file's.
+    baseline = load_baseline(args.baseline_dir, args.bins, args.chunk_rows)
+    data = read_census(
+        args.input_dir, features=schema.NUMERIC, label="ignore", chunk_rows=args.chunk_rows
+    )
     drift = detect_drift(baseline, data, args.psi_threshold)
     output_dir = Path(args.output_dir)
     write_outputs(
@@ -162,6 +166,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="/opt/ml/processing/monitoring")
     parser.add_argument("--psi-threshold", type=_positive_float, default=0.2)
     parser.add_argument("--bins", type=_bin_count, default=10)
+    add_chunk_rows_argument(parser)
     return parser.parse_args(argv)
 
 

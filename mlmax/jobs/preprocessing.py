@@ -10,7 +10,8 @@ are imputed, unknown categories become all-zero one-hot columns).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -22,12 +23,26 @@ from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, StandardScale
 
 try:
     from . import schema
-    from .jobs_common import JobInputError, load_from_tar, run_main, tar_writer, write_outputs
-    from .tables import read_census
+    from .jobs_common import (
+        JobInputError,
+        add_chunk_rows_argument,
+        atomic_outputs,
+        load_from_tar,
+        run_main,
+        tar_writer,
+    )
+    from .tables import iter_census, read_census
 except ImportError:  # run as a script from the flat code folder
     import schema
-    from jobs_common import JobInputError, load_from_tar, run_main, tar_writer, write_outputs
-    from tables import read_census
+    from jobs_common import (
+        JobInputError,
+        add_chunk_rows_argument,
+        atomic_outputs,
+        load_from_tar,
+        run_main,
+        tar_writer,
+    )
+    from tables import iter_census, read_census
 
 PROC_MODEL_ARCHIVE = "proc_model.tar.gz"
 PROC_MODEL_MEMBER = "proc_model.joblib"
@@ -142,32 +157,46 @@ def transform(preprocessor: ColumnTransformer, features: pd.DataFrame) -> pd.Dat
     return frame.astype(dict.fromkeys(indicators, "int8"))
 
 
-def _csv_writer(frame: pd.DataFrame | pd.Series) -> Callable[[Path], None]:
-    return lambda path: frame.to_csv(path, index=False)
+def _write_csv(frame: pd.DataFrame | pd.Series, path: Path) -> None:
+    frame.to_csv(path, index=False)
+
+
+def _write_features(
+    preprocessor: ColumnTransformer, features: pd.DataFrame, path: Path, chunk_rows: int
+) -> int:
+    """Transform and write `features` a chunk at a time (the transformed table, mostly
+    one-hot columns, is several times the raw one); returns the number of feature columns."""
+    with path.open("w", newline="") as out:
+        for start in range(0, len(features), chunk_rows):
+            chunk = transform(preprocessor, features.iloc[start : start + chunk_rows])
+            chunk.to_csv(out, index=False, header=start == 0)
+    return len(preprocessor.get_feature_names_out())
 
 
 def run_train(args: argparse.Namespace) -> None:
-    data = read_census(args.input_dir, label="required")
+    data = read_census(args.input_dir, label="required", chunk_rows=args.chunk_rows)
     cleaned = clean(data)
     print(f"preprocessing: read {len(data)} rows, {len(cleaned)} after cleaning")
+    del data  # the cleaned copy is all the job needs from here on
     x_train, x_test, y_train, y_test = split(cleaned, args.test_size, args.seed)
+    del cleaned
     preprocessor = fit_preprocessor(x_train)
-    train_features = transform(preprocessor, x_train)
-    test_features = transform(preprocessor, x_test)
     train_dir, test_dir = Path(args.train_dir), Path(args.test_dir)
-    write_outputs(
-        {
-            train_dir / "train_features.csv": _csv_writer(train_features),
-            train_dir / "train_labels.csv": _csv_writer(y_train.reset_index(drop=True)),
-            test_dir / "test_features.csv": _csv_writer(test_features),
-            test_dir / "test_labels.csv": _csv_writer(y_test.reset_index(drop=True)),
-            Path(args.model_dir) / PROC_MODEL_ARCHIVE: tar_writer(PROC_MODEL_MEMBER, preprocessor),
-        }
-    )
-    print(
-        f"preprocessing: {len(train_features)} train and {len(test_features)} test rows, "
-        f"{train_features.shape[1]} features"
-    )
+    outputs = {
+        "train_features": train_dir / "train_features.csv",
+        "train_labels": train_dir / "train_labels.csv",
+        "test_features": test_dir / "test_features.csv",
+        "test_labels": test_dir / "test_labels.csv",
+        "model": Path(args.model_dir) / PROC_MODEL_ARCHIVE,
+    }
+    with atomic_outputs(list(outputs.values())) as temporary:
+        path = {name: temporary[target] for name, target in outputs.items()}
+        width = _write_features(preprocessor, x_train, path["train_features"], args.chunk_rows)
+        _write_csv(y_train.reset_index(drop=True), path["train_labels"])
+        _write_features(preprocessor, x_test, path["test_features"], args.chunk_rows)
+        _write_csv(y_test.reset_index(drop=True), path["test_labels"])
+        tar_writer(PROC_MODEL_MEMBER, preprocessor)(path["model"])
+    print(f"preprocessing: {len(x_train)} train and {len(x_test)} test rows, {width} features")
 
 
 def load_preprocessor(proc_model_dir: str | Path) -> ColumnTransformer:
@@ -183,17 +212,28 @@ def load_preprocessor(proc_model_dir: str | Path) -> ColumnTransformer:
 
 def run_infer(args: argparse.Namespace) -> None:
     preprocessor = load_preprocessor(args.proc_model_dir)
-    data = read_census(args.input_dir, label="optional")
-    features = transform(preprocessor, data)
-    output_dir = Path(args.output_dir)
-    outputs = {output_dir / "infer_features.csv": _csv_writer(features)}
-    if schema.LABEL in data.columns:
-        # Labels go to their own directory: a batch-inference job reads every CSV of its
-        # input directory as features, so the features directory must hold features only.
-        labels = data[schema.LABEL].astype("Int64")
-        outputs[Path(args.labels_dir) / "infer_labels.csv"] = _csv_writer(labels)
-    write_outputs(outputs)
-    print(f"preprocessing: transformed {len(features)} rows into {features.shape[1]} features")
+    # Chunk by chunk: the transform is row for row, so memory holds one chunk, not the input.
+    chunks = iter_census(args.input_dir, label="optional", chunk_rows=args.chunk_rows)
+    first = next(chunks)  # bad input is refused before any output is opened
+    features_target = Path(args.output_dir) / "infer_features.csv"
+    # Labels go to their own directory: a batch-inference job reads every CSV of its input
+    # directory as features, so the features directory must hold features only.
+    labels_target = Path(args.labels_dir) / "infer_labels.csv"
+    labelled = schema.LABEL in first.columns  # only when every input file has labels
+    targets = [features_target, labels_target] if labelled else [features_target]
+    rows = 0
+    with atomic_outputs(targets) as temporary, contextlib.ExitStack() as files:
+        features_out = files.enter_context(temporary[features_target].open("w", newline=""))
+        if labelled:
+            labels_out = files.enter_context(temporary[labels_target].open("w", newline=""))
+        for data in itertools.chain([first], chunks):
+            transform(preprocessor, data).to_csv(features_out, index=False, header=rows == 0)
+            if labelled:
+                labels = data[schema.LABEL].astype("Int64")
+                labels.to_csv(labels_out, index=False, header=rows == 0)
+            rows += len(data)
+    width = len(preprocessor.get_feature_names_out())
+    print(f"preprocessing: transformed {rows} rows into {width} features")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -222,6 +262,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--labels-dir", default="/opt/ml/processing/labels")
     parser.add_argument("--test-size", type=_fraction, default=DEFAULT_TEST_SIZE)
     parser.add_argument("--seed", type=int, default=42)
+    add_chunk_rows_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -8,7 +8,7 @@ preprocessor writes (features with a header, labels in one `income` column).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +36,19 @@ def _first_row(path: Path) -> list[str]:
 
 
 def _read_strings(path: Path, **options: object) -> pd.DataFrame:
+    return next(_string_chunks(path, None, **options))
+
+
+def _string_chunks(path: Path, chunk_rows: int | None, **options: object) -> Iterator[pd.DataFrame]:
+    """The file as strings, `chunk_rows` rows at a time (None: all at once, one frame)."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+        if chunk_rows is None:
+            yield pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+            return
+        with pd.read_csv(
+            path, dtype=str, keep_default_na=False, chunksize=chunk_rows, **options
+        ) as reader:
+            yield from reader
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         message = str(error).strip().splitlines()[0]
         raise JobInputError(f"{path} cannot be parsed as CSV ({message}); fix the file") from error
@@ -75,17 +86,24 @@ def _labels(column: pd.Series, path: str | Path, first_line: int) -> pd.Series:
     return codes.astype("Float64").astype(float)
 
 
-def _check_not_empty_columns(frame: pd.DataFrame, path: str | Path) -> None:
-    for name in frame.columns:
-        if frame[name].isna().all():
+def _empty_columns(frame: pd.DataFrame, names: Iterable[str]) -> set[str]:
+    return {name for name in names if frame[name].isna().all()}
+
+
+def _refuse_empty_column(names: Iterable[str], empty: set[str], path: str | Path) -> None:
+    for name in names:
+        if name in empty:
             raise JobInputError(
                 f"column {name!r} in {path} has no values (all empty or '?'); "
                 "fill it or use a file where it is filled"
             )
 
 
-def _read_census_file(path: Path, wanted: Sequence[str]) -> tuple[pd.DataFrame, bool]:
-    """One raw file: (table of the wanted columns present, whether it has a label column)."""
+def _census_file_reader(
+    path: Path, wanted: Sequence[str], chunk_rows: int | None
+) -> tuple[Iterator[pd.DataFrame], int]:
+    """One raw file: (its tables of the wanted columns present, chunk by chunk, the line
+    number of its first data row)."""
     first = _first_row(path)
     named = [name for name in schema.REQUIRED if name in first]
     if named:
@@ -96,21 +114,33 @@ def _read_census_file(path: Path, wanted: Sequence[str]) -> tuple[pd.DataFrame, 
                 f"{path} names the column(s) {', '.join(map(repr, twice))} more than once; "
                 "give each column once in its header"
             )
+
+        def pick(frame: pd.DataFrame) -> pd.DataFrame:
+            frame.columns = [str(c).strip() for c in frame.columns]
+            return frame[[c for c in frame.columns if c in wanted]]
+
         # No usecols: pandas would then let rows with too many fields pass silently.
-        frame = _read_strings(path)
-        frame.columns = [str(c).strip() for c in frame.columns]
-        frame = frame[[c for c in frame.columns if c in wanted]]
-        first_line = 2
-    elif len(first) == len(schema.KDD_COLUMNS):
-        frame = _read_strings(path, header=None, names=list(schema.KDD_COLUMNS))[list(wanted)]
-        first_line = 1
-    else:
-        raise JobInputError(
-            f"{path} has neither a header naming the census columns nor the "
-            f"{len(schema.KDD_COLUMNS)} columns of the KDD census-income extract; "
-            f"add a header with {', '.join(schema.FEATURES)} and {schema.LABEL}"
-        )
-    return frame, first_line
+        return (pick(chunk) for chunk in _string_chunks(path, chunk_rows)), 2
+    if len(first) == len(schema.KDD_COLUMNS):
+        chunks = _string_chunks(path, chunk_rows, header=None, names=list(schema.KDD_COLUMNS))
+        return (chunk[list(wanted)] for chunk in chunks), 1
+    raise JobInputError(
+        f"{path} has neither a header naming the census columns nor the "
+        f"{len(schema.KDD_COLUMNS)} columns of the KDD census-income extract; "
+        f"add a header with {', '.join(schema.FEATURES)} and {schema.LABEL}"
+    )
+
+
+def _has_label(path: Path) -> bool:
+    """Whether a raw file has the label column (False when it cannot be read: reading it
+    for real then says why)."""
+    try:
+        first = _first_row(path)
+    except JobInputError:
+        return False
+    if any(name in first for name in schema.REQUIRED):  # a header: the label must be named
+        return schema.LABEL in first
+    return len(first) == len(schema.KDD_COLUMNS)
 
 
 def census_table(
@@ -119,6 +149,14 @@ def census_table(
     """Raw census strings -> the features (numbers as float, NaN where missing) and the label
     when `frame` has one; `source` and `first_line` name the place of a bad value."""
     features = list(features)
+    table = _census_chunk(frame, features, source, first_line)
+    _refuse_empty_column(features, _empty_columns(table, features), source)
+    return table
+
+
+def _census_chunk(
+    frame: pd.DataFrame, features: list[str], source: str | Path, first_line: int
+) -> pd.DataFrame:
     table = pd.DataFrame(index=frame.index)
     for name in features:
         if name in schema.NUMERIC:
@@ -127,66 +165,106 @@ def census_table(
             table[name] = _blank_to_nan(frame[name])
     if schema.LABEL in frame.columns:
         table[schema.LABEL] = _labels(frame[schema.LABEL], source, first_line)
-    _check_not_empty_columns(table[features], source)
     return table
+
+
+def iter_census(
+    source: str | Path,
+    features: Iterable[str] = schema.FEATURES,
+    label: str = "required",
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """`read_census`, `chunk_rows` rows at a time (None: each file whole), so a job that
+    works row by row holds one chunk in memory, not the whole input. A bad value raises
+    when its chunk is read; a column empty in a whole file raises after its last chunk."""
+    features = list(features)
+    wanted = features + ([] if label == "ignore" else [schema.LABEL])
+    files = data_files(source)
+    # "optional" keeps the label only when every file has it: known from the headers.
+    keep_label = label == "required" or (
+        label == "optional" and all(_has_label(path) for path in files)
+    )
+    required = features + ([schema.LABEL] if label == "required" else [])
+    for path in files:
+        chunks, first_line = _census_file_reader(path, wanted, chunk_rows)
+        empty = set(features)  # the columns without a value in every chunk so far
+        for number, frame in enumerate(chunks):
+            if number == 0:
+                if frame.empty:
+                    raise JobInputError(f"{path} has a header but no data rows; add data rows")
+                missing = [name for name in required if name not in frame.columns]
+                if missing:
+                    raise JobInputError(
+                        f"{path} lacks the required column(s) {', '.join(map(repr, missing))}; "
+                        "add them to its header"
+                    )
+            table = _census_chunk(frame, features, path, first_line)
+            first_line += len(frame)
+            empty &= _empty_columns(table, empty)
+            if not keep_label:
+                table = table.drop(columns=schema.LABEL, errors="ignore")
+            yield table
+        _refuse_empty_column(features, empty, path)
 
 
 def read_census(
     source: str | Path,
     features: Iterable[str] = schema.FEATURES,
     label: str = "required",
+    chunk_rows: int | None = None,
 ) -> pd.DataFrame:
     """Read raw census data from a file or directory.
 
     Returns the `features` (numeric ones as float, categorical ones stripped, NaN where the
     value is missing) and, unless `label` is "ignore", the `income` column as 0/1 (NaN when
     missing). `label` is "required", "optional" (kept when every file has it) or "ignore".
-    Extra columns are ignored.
+    Extra columns are ignored. With `chunk_rows`, each file is parsed that many rows at a
+    time: the raw strings of one chunk are held at once, not those of the whole file.
     """
-    features = list(features)
-    wanted = features + ([] if label == "ignore" else [schema.LABEL])
-    frames = []
-    for path in data_files(source):
-        frame, first_line = _read_census_file(path, wanted)
-        if frame.empty:
-            raise JobInputError(f"{path} has a header but no data rows; add data rows")
-        required = features + ([schema.LABEL] if label == "required" else [])
-        missing = [name for name in required if name not in frame.columns]
-        if missing:
-            raise JobInputError(
-                f"{path} lacks the required column(s) {', '.join(map(repr, missing))}; "
-                "add them to its header"
-            )
-        table = census_table(frame, features, path, first_line)
-        frames.append(table)
-    if label == "optional" and any(schema.LABEL not in f.columns for f in frames):
-        frames = [f.drop(columns=schema.LABEL, errors="ignore") for f in frames]
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(iter_census(source, features, label, chunk_rows), ignore_index=True)
 
 
-def _read_numbers(path: Path) -> pd.DataFrame | None:
-    """The table when pandas reads every column as complete numbers, else None."""
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
-        return None
+def _number_chunks(path: Path, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    if chunk_rows is None:
+        yield pd.read_csv(path)
+        return
+    with pd.read_csv(path, chunksize=chunk_rows) as reader:
+        yield from reader
+
+
+def _complete_numbers(frame: pd.DataFrame) -> bool:
     numeric = all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes)
-    if frame.empty or not numeric or frame.isna().any().any():
-        return None
-    return frame
+    return numeric and not frame.empty and not frame.isna().any().any()
+
+
+def iter_numeric_table(path: Path, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """`read_numeric_table`, `chunk_rows` rows at a time (None: the whole file at once)."""
+    _first_row(path)  # a clear error for an empty file
+    accepted = 0
+    try:
+        for chunk in _number_chunks(path, chunk_rows):
+            if not _complete_numbers(chunk):
+                break
+            yield chunk
+            accepted += 1
+        else:
+            return
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+        pass
+    # The slow path, value by value, from the first chunk pandas did not read as complete
+    # numbers, only to say which value is wrong.
+    first_line = 2
+    for number, frame in enumerate(_string_chunks(path, chunk_rows)):
+        if number == 0 and frame.empty:
+            raise JobInputError(f"{path} has a header but no data rows; add data rows")
+        if number >= accepted:
+            yield numeric_features(frame, path, first_line)
+        first_line += len(frame)
 
 
 def read_numeric_table(path: Path) -> pd.DataFrame:
     """Read one CSV with a header whose columns all hold numbers (a features table)."""
-    _first_row(path)  # a clear error for an empty file
-    fast = _read_numbers(path)
-    if fast is not None:
-        return fast
-    frame = _read_strings(path)
-    if frame.empty:
-        raise JobInputError(f"{path} has a header but no data rows; add data rows")
-    # The slow path, value by value, only to say which value is wrong.
-    return numeric_features(frame, path, first_line=2)
+    return next(iter_numeric_table(path))
 
 
 def numeric_features(frame: pd.DataFrame, source: str | Path, first_line: int = 1) -> pd.DataFrame:
