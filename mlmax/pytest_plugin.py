@@ -131,8 +131,8 @@ def _resolve_image(config: pytest.Config) -> str:
     say = _worker_say if hasattr(config, "workerinput") else _say(config)
     try:
         return project_default_image(config.rootpath, progress=say)
-    except Exception as error:  # the image modules raise one-sentence errors
-        raise DockerUnusable(f"--smlocal cannot run: {error}") from None
+    except MlmaxError as error:  # a one-sentence error; anything else is a bug, traceback kept
+        raise DockerUnusable(f"--smlocal cannot run: {error.sentence()}") from None
 
 
 def _worker_say(message: str) -> None:
