@@ -299,8 +299,13 @@ def sm_s3(sm_image: str) -> Iterator[Any]:
     """The embedded S3 server on 127.0.0.1 (moto), for the whole session."""
     from mlmax.localmode.s3server import S3Server
 
-    with S3Server() as server:
+    # Not waited for here: its own process starts while sm_localmode imports the SDK, and
+    # the session waits for it before its first request.
+    server = S3Server().start(wait=False)
+    try:
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

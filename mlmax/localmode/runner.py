@@ -37,7 +37,12 @@ from mlmax.localmode.debug import DebugOptions
 from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
 from mlmax.localmode.network import ensure_network
 from mlmax.localmode.s3server import S3Server
-from mlmax.localmode.session import OfflineSession, real_s3_requested, remove_tree_or_warn
+from mlmax.localmode.session import (
+    OfflineSession,
+    preload_sdk,
+    real_s3_requested,
+    remove_tree_or_warn,
+)
 from mlmax.sdk_jobs import ProcessingStep, TrainingStep, processing_step, training_step
 
 Progress = Callable[[str], None]
@@ -397,8 +402,11 @@ class LocalMode:
             stack.callback(self._remove_session_containers)
             endpoint = self._s3_endpoint_url
             if not self.real_s3 and endpoint is None:
-                self.s3 = stack.enter_context(S3Server())
+                # Its own process starts on another core while this one imports the SDK.
+                self.s3 = S3Server().start(wait=False)
+                stack.callback(self.s3.stop)
                 endpoint = self.s3.endpoint_url
+            preload_sdk()
             self.session = stack.enter_context(
                 OfflineSession(
                     s3_endpoint_url=endpoint, real_s3=self.real_s3, temp_parent=self._temp_parent
