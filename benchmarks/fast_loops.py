@@ -1,19 +1,23 @@
-"""The fast loops side by side, in one run: every container path against its host pair.
+"""Issue 12's measurements side by side, in one run, in ONE table (the benchmarks' entry point).
 
-Each figure is a whole process timed from the outside (start to exit, or to the ready line),
-host and container interleaved per repeat, median of the repeats:
+Each figure is a whole process timed from the outside (start to exit, or to the event named),
+the pairs interleaved repeat by repeat so a change in the machine's load hits both alike,
+median of the repeats; the ratio is container / host where there is a pair:
 
-- `mlmax run preprocessing`: `--runner local` (its container) vs `--runner host`;
+- `mlmax run preprocessing` (5,000 rows): `--runner local` (its container) vs `--runner host`;
 - one container test from a cold pytest start vs the same job by `mlmax run --runner host`;
-- `--inspectlocal`: pytest start -> the `debugpy listening` ready line (nobody attaches; the
-  run ends after `--inspect-timeout 5`);
 - `mlmax pipeline`: local runner vs host runner;
+- `--inspectlocal` (a real DAP client, benchmarks/debug_startup.py): pytest start -> the
+  ready line, and attach -> stopped at the first line of the job's `main`;
+- Debug Test (the DAP client playing VS Code): launch -> first stop, and the child session's
+  request -> that stop;
+- the unit suite, serial and with `-n 2`;
 - the raw SDK's defaults: a processing `run()` with its default `wait`/`logs` of a job that
   does nothing, vs the same job through mlmax (in one process, after a warm-up);
 - the engine's floor: `docker run --rm IMAGE python3 -c pass`;
-- with --unit-suite: the unit suite, serial and with `-n 2`.
+- not re-run: the scale rows come from benchmarks/scale.json (benchmarks/scale.py).
 
-    .venv/bin/python benchmarks/fast_loops.py [--repeats 3] [--unit-suite]
+    .venv/bin/python benchmarks/fast_loops.py [--repeats 3] [--skip unit,debug,...] [--markdown]
 """
 
 from __future__ import annotations
@@ -21,8 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import math
-import os
+import json
 import statistics
 import subprocess
 import sys
@@ -31,34 +34,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mlmax.tables import print_table, render
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 MLMAX = [PYTHON, "-m", "mlmax"]
 CONTAINER_TEST = "tests/smlocal/test_chain.py::test_preprocessing_splits_generated_data"
 CONTAINER_TEST_ROWS = 1500  # tests/smlocal/conftest.py's ROWS
-READY = b"debugpy listening on"
 
 
 def _timed(command: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, cwd=REPO)
     return time.perf_counter() - started
-
-
-def _until_ready(command: list[str]) -> float:
-    """Seconds from start to the ready line; the process is then left to end on its own."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
-    assert process.stdout is not None
-    ready_at = None
-    for line in process.stdout:
-        if ready_at is None and READY in line:
-            ready_at = time.perf_counter() - started
-    process.wait()
-    if ready_at is None:  # shown as nan in the table, and said here
-        print(f"  no ready line from {' '.join(command)}", file=sys.stderr)
-        return math.nan
-    return ready_at
 
 
 class Measures:
@@ -109,12 +97,6 @@ class Measures:
 
     def container_test(self) -> float:
         return _timed(self._pytest())
-
-    def inspect_ready(self) -> float:
-        # Nobody attaches: the run ends five seconds after its ready line.
-        return _until_ready(
-            self._pytest("--inspectlocal", "--inspect-port", "0", "--inspect-timeout", "5")
-        )
 
     def pipeline(self, runner: str) -> float:
         return _timed([*MLMAX, "pipeline", "--runner", runner, "--output", str(self._out())])
@@ -177,60 +159,140 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[list[float], list[f
     return sdk, ours
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--unit-suite", action="store_true", help="also time the unit suite")
-    args = parser.parse_args(argv)
+GROUPS = ("run", "test", "pipeline", "debug", "unit", "sdk", "floor")
+
+
+def measure_all(repeats: int, skip: set[str]) -> dict[str, list[float]]:
+    """Every measure of the groups not skipped, `repeats` times, interleaved."""
     from mlmax.localmode.image import ensure_job_image
 
     image = ensure_job_image(progress=lambda m: print(f"  {m}", file=sys.stderr))
     samples: dict[str, list[float]] = {}
 
-    def sample(name: str, measure: Callable[[], float]) -> None:
-        samples.setdefault(name, []).append(measure())
-        print(f"  {name}: {samples[name][-1]:.1f} s", file=sys.stderr, flush=True)
+    def sample(group: str, name: str, measure: Callable[[], float]) -> None:
+        if group not in skip:
+            samples.setdefault(name, []).append(measure())
+            print(f"  {name}: {samples[name][-1]:.2f} s", file=sys.stderr, flush=True)
+
+    def debug(group: str, measure: Callable[[Path], dict[str, float]]) -> None:
+        if group in skip:
+            return
+        with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as work:
+            for name, value in measure(Path(work)).items():
+                samples.setdefault(name, []).append(value)
+                print(f"  {name}: {value:.2f} s", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp:
         m = Measures(Path(temp), image)
         m.run_job("local")  # warm-up: page cache, engine
-        for _ in range(args.repeats):
-            sample("floor", m.floor)
-            sample("run host", lambda: m.run_job("host"))
-            sample("run local", lambda: m.run_job("local"))
-            sample("run host 1500", lambda: m.run_job("host", CONTAINER_TEST_ROWS))
-            sample("container test", m.container_test)
-            sample("inspect ready", m.inspect_ready)
-            sample("pipeline host", lambda: m.pipeline("host"))
-            sample("pipeline local", lambda: m.pipeline("local"))
-            if args.unit_suite:
-                sample("unit serial", m.unit_suite)
-                sample("unit -n 2", lambda: m.unit_suite("-n", "2"))
-    sdk, ours = sdk_defaults_vs_mlmax(image, args.repeats)
-    samples["sdk defaults"], samples["sdk mlmax"] = sdk, ours
+        for _ in range(repeats):
+            sample("floor", "floor", m.floor)
+            sample("run", "run host", lambda: m.run_job("host"))
+            sample("run", "run local", lambda: m.run_job("local"))
+            sample("test", "run host 1500", lambda: m.run_job("host", CONTAINER_TEST_ROWS))
+            sample("test", "container test", m.container_test)
+            if "debug" not in skip:
+                from debug_startup import debug_test_once, inspect_once
 
+                debug("debug", inspect_once)
+                debug("debug", debug_test_once)
+            sample("pipeline", "pipeline host", lambda: m.pipeline("host"))
+            sample("pipeline", "pipeline local", lambda: m.pipeline("local"))
+            sample("unit", "unit serial", m.unit_suite)
+            sample("unit", "unit -n 2", lambda: m.unit_suite("-n", "2"))
+    if "sdk" not in skip:
+        samples["sdk defaults"], samples["sdk mlmax"] = sdk_defaults_vs_mlmax(image, repeats)
+    return samples
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _row(what: str, host: float | None, local: float | None, goal: str = "") -> list[str]:
+    ratio = f"{local / host:.1f}x" if host and local else ""
+    return [what, _seconds(host), _seconds(local), ratio, goal]
+
+
+def scale_rows(path: Path) -> list[list[str]]:
+    """The largest size of benchmarks/scale.json: the pipeline on both runners, and the
+    highest peak memory of a step as a multiple of the input file."""
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())
+    rows = max(r["rows"] for r in results)
+    by_runner = {r["runner"]: r for r in results if r["rows"] == rows}
+    host, local = by_runner.get("host"), by_runner.get("local")
+
+    def peak(run: dict | None) -> str:
+        if run is None:
+            return ""
+        ratio = max((s["peak_bytes"] or 0) for s in run["steps"].values()) / run["input_bytes"]
+        return f"{ratio:.1f}x"
+
+    return [
+        _row(
+            f"scale: mlmax pipeline, {rows:,} rows (scale.json)",
+            host and host["wall_seconds"],
+            local and local["wall_seconds"],
+            "1.5x",
+        ),
+        [
+            f"scale: highest step peak RSS / input, {rows:,} rows",
+            peak(host),
+            peak(local),
+            "",
+            "a small multiple",
+        ],
+    ]
+
+
+# The table: (what, the host or reference sample, the container sample, goal).
+ROWS = (
+    ("mlmax run preprocessing, 5,000 rows", "run host", "run local", "1.5x"),
+    ("container test, cold pytest (host: mlmax run)", "run host 1500", "container test", "1.5x"),
+    ("mlmax pipeline, 5,000 rows", "pipeline host", "pipeline local", "1.5x"),
+    ("inspect: pytest start -> ready line", None, "inspect: pytest start -> ready line", "3 s"),
+    ("inspect: attach -> first line of main", None, "inspect: attach -> main", "1 s"),
+    ("Debug Test: launch -> first line of main", None, "Debug Test: launch -> main", ""),
+    ("Debug Test: child request -> main", None, "Debug Test: child request -> main", "1 s"),
+    ("unit suite, serial", "unit serial", None, "60 s"),
+    ("unit suite, -n 2", "unit -n 2", None, "35 s"),
+    ("no-op job: mlmax (host s) vs SDK run() defaults (local s)", "sdk mlmax", "sdk defaults", ""),
+    ("engine floor: docker run --rm IMAGE python3 -c pass", None, "floor", ""),
+)  # fmt: skip
+
+
+def table_rows(samples: dict[str, list[float]], scale_json: Path) -> list[list[str]]:
     med = {name: statistics.median(values) for name, values in samples.items()}
     rows = [
-        ("mlmax run preprocessing, 5,000 rows", med["run host"], med["run local"], 1.5),
-        ("one container test, cold pytest", med["run host 1500"], med["container test"], 1.5),
-        ("mlmax pipeline, 5,000 rows", med["pipeline host"], med["pipeline local"], 1.5),
-        ("no-op job: mlmax vs SDK run() defaults", med["sdk mlmax"], med["sdk defaults"], None),
+        _row(what, med.get(host or ""), med.get(local or ""), goal)
+        for what, host, local, goal in ROWS
     ]
-    load = os.getloadavg()
-    print(f"\nmedian of {args.repeats}, image {image}, load {load[0]:.1f} {load[1]:.1f}")
-    header = f"{'what':<42}{'host s':>8}{'local s':>9}{'ratio':>8}{'goal':>7}"
-    print(header)
-    print("-" * len(header))
-    for what, host, local, goal in rows:
-        target = f"{goal:.1f}x" if goal else ""
-        print(f"{what:<42}{host:>8.2f}{local:>9.2f}{local / host:>7.1f}x{target:>7}")
-    print(f"{'--inspectlocal: pytest start -> ready line':<42}{'':>8}{med['inspect ready']:>9.2f}")
-    print(f"{'engine floor: docker run --rm python3':<42}{'':>8}{med['floor']:>9.2f}")
-    if args.unit_suite:
-        print(
-            f"{'unit suite, serial / -n 2':<42}{med['unit serial']:>8.1f}{med['unit -n 2']:>9.1f}"
-        )
-    print("(no-op row: host s = through mlmax, local s = the SDK's own defaults)")
+    return rows + scale_rows(scale_json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--skip", default="", help=f"comma-separated groups not to measure: {', '.join(GROUPS)}"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--scale-json", type=Path, default=Path(__file__).with_name("scale.json"))
+    args = parser.parse_args(argv)
+    skip = {group for group in args.skip.split(",") if group}
+    if skip - set(GROUPS):
+        parser.error(f"unknown group(s) {', '.join(sorted(skip - set(GROUPS)))}")
+    samples = measure_all(args.repeats, skip)
+    headers = ["what", "host s", "local s", "local/host", "goal"]
+    rows = table_rows(samples, args.scale_json)
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"\nmedian of {args.repeats} per figure; {load}")
+    if args.markdown:
+        print(render(headers, rows, right=(1, 2, 3), markdown=True))
+    else:
+        print_table(headers, rows, right=(1, 2, 3))
     return 0
 
 

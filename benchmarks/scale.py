@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from mlmax import tables
 from mlmax.localmode import containers, labels
 from mlmax.pipeline import DataSpec, TrainingOptions, run_census
 from mlmax.runners.host import HostRunner
@@ -172,33 +173,44 @@ def _exponent(results: list[dict], runner: str, step: str, key: str) -> float | 
 
 def print_table(results: list[dict]) -> None:
     steps = list(results[0]["steps"])
-    header = f"{'runner':<7}{'rows':>9}{'step':>21}{'wall s':>9}{'peak MiB':>10}{'peak/input':>11}"
-    print(header)
-    print("-" * len(header))
+    rows = []
     for r in results:
         for step in steps:
-            s = r["steps"][step]
-            peak = s["peak_bytes"]
-            mib = f"{peak / 2**20:.0f}" if peak else "?"
-            ratio = f"{peak / r['input_bytes']:.1f}x" if peak else "?"
-            print(
-                f"{r['runner']:<7}{r['rows']:>9}{step:>21}{s['seconds']:>9.2f}{mib:>10}{ratio:>11}"
+            peak = r["steps"][step]["peak_bytes"]
+            rows.append(
+                [
+                    r["runner"],
+                    f"{r['rows']:,}",
+                    step,
+                    f"{r['steps'][step]['seconds']:.2f}",
+                    f"{peak / 2**20:.0f}" if peak else "?",
+                    f"{peak / r['input_bytes']:.1f}x" if peak else "?",
+                ]
             )
         held = r["inputs_bytes_in_run_dir"] / r["input_bytes"]
-        print(
-            f"{r['runner']:<7}{r['rows']:>9}{'whole pipeline':>21}{r['wall_seconds']:>9.2f}"
-            f"   input {r['input_bytes'] / 2**20:.1f} MiB, inputs/ holds {held:.2f}x it"
+        rows.append(
+            [
+                r["runner"],
+                f"{r['rows']:,}",
+                "whole pipeline",
+                f"{r['wall_seconds']:.2f}",
+                f"input {r['input_bytes'] / 2**20:.1f}",
+                f"inputs/ {held:.2f}x",
+            ]
         )
-    print("\ngrowth exponent between the two largest sizes (1.0 = linear): time, peak memory")
+    tables.print_table(
+        ["runner", "rows", "step", "wall s", "peak MiB", "peak/input"], rows, right=(1, 3, 4, 5)
+    )
+    print("\ngrowth exponent between the two largest sizes (1.0 = linear)")
+    growth = []
     for runner in dict.fromkeys(r["runner"] for r in results):
-        parts = []
         for step in steps:
             t = _exponent(results, runner, step, "seconds")
             m = _exponent(results, runner, step, "peak_bytes")
-            parts.append(
-                f"{step} {t:.2f}/{m:.2f}" if t is not None and m is not None else f"{step} ?"
+            growth.append(
+                [runner, step, "?" if t is None else f"{t:.2f}", "?" if m is None else f"{m:.2f}"]
             )
-        print(f"  {runner}: " + ", ".join(parts))
+    tables.print_table(["runner", "step", "time", "peak memory"], growth, right=(2, 3))
 
 
 def plot(results: list[dict], path: Path) -> None:
