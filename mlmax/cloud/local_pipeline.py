@@ -7,13 +7,9 @@ step and the S3 URIs of the run's data in the embedded S3 server. The SDK's exec
 runs each step as a Local Mode job (docker-compose on this machine), evaluates the condition
 against the evaluation report it reads back from S3, and records the execution.
 
-SDK 3.27.0 needs one bridge. `sagemaker.core`'s LocalPipelineSession captures steps (it is a
-PipelineSession) but its client has no pipeline API; `sagemaker.mlops.local`'s
-LocalPipelineSession has the pipeline API on the session, but is no PipelineSession, so
-building a step runs the job at once. `OfflinePipelineSession` is both (one class, MRO
-mlops -> LocalSession -> PipelineSession), and the five pipeline calls that
-`Pipeline.create/start/...` make on `sagemaker_client` are forwarded to the session's own
-methods. `tests/scaleout/test_local_pipeline.py` pins this against SDK changes.
+SDK 3.27.0 needs one bridge: a session class that both captures steps and owns the pipeline
+API, with the client's pipeline calls forwarded to it
+(`sdk_internals.offline_pipeline_session_class`, which says why).
 
 The execution blocks inside `Pipeline.start()`; it runs in a worker thread so that a timeout
 or Ctrl-C lands here: the run's compose process is killed and its containers (labelled with
@@ -30,10 +26,10 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mlmax import sdk_internals
 from mlmax.cloud.pipeline_export import (
     DEFAULT_PREFIX,
     EVALUATION_OUTPUT,
@@ -58,34 +54,11 @@ from mlmax.pipeline.inputs import DataSpec, stage_inputs
 
 Progress = Callable[[str], None]
 
-# The pipeline API `Pipeline.create/update/describe/delete/start` calls on the session's
-# sagemaker_client in local mode; the local client of SDK 3.27.0 lacks all five.
-PIPELINE_CALLS = (
-    "create_pipeline",
-    "update_pipeline",
-    "describe_pipeline",
-    "delete_pipeline",
-    "start_pipeline_execution",
-)
 # Local Mode assumes no role, but the pipeline builders want the shape of one.
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/mlmax-local-pipeline"
 LOCAL_INSTANCE_TYPE = "local"
 RUN_JOB_LABEL = "pipeline"
 INPUTS_PREFIX = "inputs"
-# The SDK's executor logs each step's start and end here: turned into progress lines.
-_EXECUTOR_LOGGER = "sagemaker.mlops.local.pipeline_entities"
-
-
-@cache
-def _session_class() -> type:
-    # Imported lazily: the SDK takes seconds to import and needs a region to do so.
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
-    from sagemaker.mlops.local import LocalPipelineSession
-
-    class OfflinePipelineSession(LocalPipelineSession, PipelineSession):  # type: ignore[misc]
-        """Captures steps like a PipelineSession; creates and runs pipelines locally."""
-
-    return OfflinePipelineSession
 
 
 def local_pipeline_session(
@@ -103,7 +76,7 @@ def local_pipeline_session(
     cache_config_validation()
     keep_embedded_keys_out_of_containers()
     create_mount_sources_first()
-    session = _session_class()(
+    session = sdk_internals.offline_pipeline_session_class()(
         boto_session=offline.boto_session,
         default_bucket=offline.bucket,
         s3_endpoint_url=offline.s3_endpoint_url,
@@ -117,8 +90,7 @@ def local_pipeline_session(
             "container_config": container_config,
         }
     }
-    for call in PIPELINE_CALLS:
-        setattr(session.sagemaker_client, call, getattr(session, call))
+    sdk_internals.forward_pipeline_calls(session)
     return session
 
 
@@ -205,7 +177,8 @@ def _sdk_logging(say: Progress) -> Iterator[None]:
     configures the root logger at INFO on import, logs every compose file and config lookup,
     warns that job names leave the definition (expected), and probes IAM on the embedded S3
     server (which lacks that API and logs a 500 for each probe)."""
-    executor = logging.getLogger(_EXECUTOR_LOGGER)
+    # The SDK's executor logs each step's start and end there: turned into progress lines.
+    executor = logging.getLogger(sdk_internals.pipeline_executor_logger())
     quieted = {
         "": logging.WARNING,  # the root logger
         "sagemaker": logging.ERROR,

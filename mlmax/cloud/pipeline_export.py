@@ -22,8 +22,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
+from mlmax import sdk_internals
 from mlmax.cloud.job_code import code_fingerprint, stage_job_code
 from mlmax.cloud.settings import (
     DEFAULT_PREFIX,
@@ -82,15 +82,16 @@ class ExportOptions:
         )
 
 
-@contextlib.contextmanager
-def _stable_unique_names(fingerprint: str) -> Iterator[None]:
+def _stable_unique_names(fingerprint: str) -> contextlib.AbstractContextManager[None]:
     # ModelTrainer names its code upload after a timestamped job name; in a pipeline the
     # name only places the code in S3, so a code hash serves and keeps the JSON stable.
-    def unique(base: str, *_: Any, **__: Any) -> str:
-        return f"{base}-{fingerprint}"
+    def hashed(_timestamped: Any) -> Any:
+        def unique(base: str, *_: Any, **__: Any) -> str:
+            return f"{base}-{fingerprint}"
 
-    with mock.patch("sagemaker.train.model_trainer._get_unique_name", unique):
-        yield
+        return unique
+
+    return sdk_internals.patched(sdk_internals.UNIQUE_NAME, hashed)
 
 
 class _Builder:
@@ -225,7 +226,8 @@ def build_pipeline(options: ExportOptions, session: Any, code_dir: Path) -> Any:
 
     dag = census_pipeline(options.training)
     builder = _Builder(dag, options, session, code_dir)
-    top_level, gated = [], []
+    top_level: list[Any] = []
+    gated: list[Any] = []
     for step in dag.order():
         (gated if step.name in GATED_STEPS else top_level).append(builder.build(step.name))
     top_level.append(builder.quality_gate(gated))
@@ -282,16 +284,13 @@ def release_trainer_temp_dirs(pipeline: Any) -> None:
     Under a PipelineSession `train()` returns before its own clean-up, so each trainer keeps
     a TemporaryDirectory in the system temp dir until it is garbage-collected, which a local
     pipeline session postpones to process exit (the SDK's local client keeps every job, and
-    through it the pipeline). Private SDK attributes (3.27.0), pinned by
-    tests/scaleout/test_local_pipeline.py.
+    through it the pipeline).
     """
     from sagemaker.mlops.workflow.steps import TrainingStep
 
     for step in pipeline.steps:
         if isinstance(step, TrainingStep) and step.step_args is not None:
-            trainer = step.step_args.func_args[0]
-            if trainer._temp_code_dir is not None:
-                trainer._temp_code_dir.cleanup()
+            sdk_internals.release_trainer_temp_dir(step.step_args)
 
 
 def write_definition(definition: str, path: Path) -> None:

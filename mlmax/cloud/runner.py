@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from mlmax import sdk_internals
 from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun
 from mlmax.cloud.job_code import stage_job_code
 from mlmax.cloud.settings import (
@@ -213,12 +214,7 @@ class SageMakerRunner:
         return Path(self._code_dir.name)
 
     def _resolve_role(self) -> str:
-        from sagemaker.core.common_utils import resolve_value_from_config
-        from sagemaker.core.config.config_schema import TRAINING_JOB_ROLE_ARN_PATH
-
-        role = self.options.role or resolve_value_from_config(
-            None, TRAINING_JOB_ROLE_ARN_PATH, sagemaker_session=self.session
-        )
+        role = self.options.role or sdk_internals.role_from_sdk_config(self.session)
         if not role:
             raise SageMakerConfigError(
                 "no SageMaker execution role; pass --role arn:aws:iam::<account>:role/<name>, "
@@ -345,7 +341,7 @@ class SageMakerRunner:
             job_name_prefix=f"mlmax-{step}",
         )
         training.execute(wait=False, logs=False)
-        job_name = training.trainer._latest_training_job.training_job_name
+        job_name = sdk_internals.latest_training_job_name(training.trainer)
         base = outputs.get(output_name, self.run_uri(step, output_name))
         # SageMaker packs SM_MODEL_DIR as <output path>/<job name>/output/model.tar.gz.
         model_uri = s3_join(base, job_name, "output", "model.tar.gz")

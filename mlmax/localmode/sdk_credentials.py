@@ -6,40 +6,32 @@ those keys are the session's secret, and the containers have no use for them: th
 downloads S3 inputs and uploads outputs on the host, and the server listens on the host's
 loopback, which a container cannot reach. So for sessions signing with an embedded server's
 keys the SDK is told there are no credentials to pass; real S3 sessions keep the SDK's
-behaviour. tests/localmode/test_sdk_credentials.py pins the SDK functions wrapped here.
+behaviour. The SDK functions wrapped here are reached (and pinned) through
+`mlmax.sdk_internals`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
+from mlmax import sdk_internals
 from mlmax.localmode.s3server import is_embedded_access_key
 
 _MARK = "_mlmax_no_embedded_keys"
 
 
 def _without_embedded_keys(aws_credentials: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    if getattr(aws_credentials, _MARK, False):
-        return aws_credentials
-
-    @functools.wraps(aws_credentials)
     def credentials_for_container(session: Any) -> Any:
         credentials = session.get_credentials() if session is not None else None
         if credentials is not None and is_embedded_access_key(credentials.access_key):
             return None
         return aws_credentials(session)
 
-    setattr(credentials_for_container, _MARK, True)
     return credentials_for_container
 
 
 def keep_embedded_keys_out_of_containers() -> None:
     """Wrap the SDK's `_aws_credentials` where Local Mode's containers are built (idempotent)."""
-    from sagemaker.core.local import image
-    from sagemaker.core.modules.local_core import local_container as core_local_container
-    from sagemaker.train.local import local_container
-
-    for module in (image, local_container, core_local_container):
-        module._aws_credentials = _without_embedded_keys(module._aws_credentials)
+    for hook in sdk_internals.AWS_CREDENTIALS:
+        sdk_internals.wrap(hook, _without_embedded_keys, mark=_MARK)

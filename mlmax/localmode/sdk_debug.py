@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mlmax import sdk_internals
 from mlmax.localmode.debug import (
     INSPECT_FLAGS,
     DebugFlags,
@@ -75,10 +76,9 @@ def sdk_objects_under_debugger(
 
     `job` is the JOB label of the containers (the one `sm_session` gives them): the watch
     finds the run's container by it. One test is inspected at a time (no xdist), so the SDK's
-    classes are patched only for its duration.
+    classes are patched (through `mlmax.sdk_internals`) only for its duration.
     """
-    from sagemaker.core.processing import FrameworkProcessor, ScriptProcessor
-    from sagemaker.train import ModelTrainer
+    from sagemaker.core.processing import FrameworkProcessor
 
     def watched(kind: str, options: DebugOptions, call: Callable[[], Any]) -> Any:
         with open_forward(port, flags) as forward:
@@ -145,20 +145,12 @@ def sdk_objects_under_debugger(
 
         return train
 
-    patches = [
-        (ScriptProcessor, "run", processor_run),
-        (FrameworkProcessor, "run", processor_run),
-        (ModelTrainer, "train", trainer_train),
-    ]
-    originals = [(cls, name, cls.__dict__[name]) for cls, name, _ in patches]
-    try:
-        for cls, name, wrapper in patches:
-            # type.__setattr__: pydantic's metaclass (ModelTrainer) guards class attributes.
-            type.__setattr__(cls, name, wrapper(cls.__dict__[name]))
+    with contextlib.ExitStack() as patches:
+        for hook in sdk_internals.DEBUG_PROCESSOR_RUNS:
+            patches.enter_context(sdk_internals.patched(hook, processor_run))
+        trainer = sdk_internals.DEBUG_TRAINER_TRAIN
+        patches.enter_context(sdk_internals.patched(trainer, trainer_train))
         yield
-    finally:
-        for cls, name, original in originals:
-            type.__setattr__(cls, name, original)
 
 
 def _debug_image(image: Any) -> str:

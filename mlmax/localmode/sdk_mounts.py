@@ -4,15 +4,16 @@ The SDK mounts some host directories it never creates (a training job's `model/`
 container root). The Docker engine then creates them, as root, and a job running as the
 calling user (`container_user.py`) cannot write its model there, nor can the user delete the
 directory afterwards. mlmax wraps the SDK's private `_create_docker_host` of both Local Mode
-container classes once per process and creates the missing sources first, as the caller.
-tests/localmode/test_sdk_mounts.py pins the private methods wrapped here.
+container classes once per process (through `mlmax.sdk_internals`, which pins them) and
+creates the missing sources first, as the caller.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
+
+from mlmax import sdk_internals
 
 _MARK = "_mlmax_mount_sources"
 
@@ -25,26 +26,16 @@ def create_missing_sources(service: dict[str, Any]) -> None:
             os.makedirs(source, exist_ok=True)
 
 
-def _wrap(container_class: type) -> None:
-    original = container_class.__dict__["_create_docker_host"]
-    if getattr(original, _MARK, False):
-        return
-
-    @functools.wraps(original)
+def _creating_sources(original: Any) -> Any:
     def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         service = original(self, *args, **kwargs)
         create_missing_sources(service)
         return service
 
-    setattr(create_docker_host, _MARK, True)
-    # type.__setattr__: pydantic's metaclass treats underscore names as private fields.
-    type.__setattr__(container_class, "_create_docker_host", create_docker_host)
+    return create_docker_host
 
 
 def create_mount_sources_first() -> None:
     """Wrap both Local Mode container classes (idempotent)."""
-    from sagemaker.core.local.image import _SageMakerContainer
-    from sagemaker.train.local.local_container import _LocalContainer
-
-    for container_class in (_SageMakerContainer, _LocalContainer):
-        _wrap(container_class)
+    for hook in (sdk_internals.PROCESSING_DOCKER_HOST, sdk_internals.TRAINING_DOCKER_HOST):
+        sdk_internals.wrap(hook, _creating_sources, mark=_MARK)

@@ -19,23 +19,22 @@ container through docker-compose and then waits for it. mlmax changes three thin
    it runs compose without the echo and keeps the exit code instead: mlmax watches the
    container itself and reports a failure with its log tail.
 
-tests/localmode/test_serving_hooks.py pins all three names and shapes: an SDK upgrade that
-changes them fails that test (and `install()` raises `ServingHookError`) instead of silently
-publishing on every interface.
+The three SDK names are reached through `mlmax.sdk_internals`, which pins their names and
+shapes: an SDK upgrade that changes them fails tests/test_sdk_internals.py (and `install()`
+raises `SdkHookError`) instead of silently publishing on every interface.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import subprocess
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from mlmax import sdk_internals
 from mlmax.localmode import labels
 
-_MARK = "_mlmax_wrapped"
+_MARK = "_mlmax_serving"
 _lock = threading.Lock()
 # serving port -> the function that blocks until the endpoint is ready (or raises).
 _waiters: dict[int, Callable[[], None]] = {}
@@ -43,17 +42,6 @@ _waiters: dict[int, Callable[[], None]] = {}
 _managed: set[str] = set()
 LOOPBACK = "127.0.0.1"
 CONTAINER_PORT = "8080"
-
-
-class ServingHookError(RuntimeError):
-    """The SDK no longer has the private names mlmax changes."""
-
-
-def _unsupported(what: str) -> ServingHookError:
-    return ServingHookError(
-        f"{what} is gone from the SageMaker SDK or has changed shape; mlmax cannot keep "
-        "endpoints on 127.0.0.1 with this SDK version (pin sagemaker>=3.27,<4)"
-    )
 
 
 def loopback_ports(ports: list[str]) -> list[str]:
@@ -68,14 +56,7 @@ def loopback_ports(ports: list[str]) -> list[str]:
     return bound
 
 
-def _patch_create_docker_host(container_class: type) -> None:
-    original = getattr(container_class, "_create_docker_host", None)
-    if original is None:
-        raise _unsupported("_SageMakerContainer._create_docker_host")
-    if getattr(original, _MARK, False):
-        return
-
-    @functools.wraps(original)
+def _loopback_only(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         service = original(self, *args, **kwargs)
         if labels.SESSION in (service.get("labels") or {}) and service.get("ports"):
@@ -86,20 +67,10 @@ def _patch_create_docker_host(container_class: type) -> None:
             service = {**service, "ports": ports + [p for p in configured if p not in ports]}
         return service
 
-    setattr(create_docker_host, _MARK, True)
-    container_class._create_docker_host = create_docker_host
+    return create_docker_host
 
 
-def _patch_wait(entities: Any) -> None:
-    original = getattr(entities, "_wait_for_serving_container", None)
-    if original is None:
-        raise _unsupported("sagemaker.core.local.entities._wait_for_serving_container")
-    if getattr(original, _MARK, False):
-        return
-    if list(inspect.signature(original).parameters)[:2] != ["serving_port", "timeout"]:
-        raise _unsupported("_wait_for_serving_container(serving_port, timeout)")
-
-    @functools.wraps(original)
+def _registered_waiter(original: Callable[..., Any]) -> Callable[..., Any]:
     def wait_for_serving_container(serving_port: Any, *args: Any, **kwargs: Any) -> None:
         with _lock:
             waiter = _waiters.get(int(serving_port))
@@ -107,8 +78,7 @@ def _patch_wait(entities: Any) -> None:
             return original(serving_port, *args, **kwargs)
         return waiter()
 
-    setattr(wait_for_serving_container, _MARK, True)
-    entities._wait_for_serving_container = wait_for_serving_container
+    return wait_for_serving_container
 
 
 def _quiet_run(self: Any) -> None:
@@ -121,12 +91,7 @@ def _quiet_run(self: Any) -> None:
     self.exit_code = self.process.wait()
 
 
-def _patch_hosting_run(hosting_class: type) -> None:
-    original = getattr(hosting_class, "run", None)
-    if original is None or getattr(original, _MARK, False):
-        return
-
-    @functools.wraps(original)
+def _quiet_when_managed(original: Callable[..., Any]) -> Callable[..., Any]:
     def run(self: Any) -> None:
         command = " ".join(map(str, getattr(self, "command", None) or []))
         with _lock:
@@ -136,24 +101,14 @@ def _patch_hosting_run(hosting_class: type) -> None:
             return
         original(self)
 
-    setattr(run, _MARK, True)
-    hosting_class.run = run
+    return run
 
 
 def install() -> None:
-    """Apply the three changes (idempotent); ServingHookError if the SDK changed."""
-    try:
-        from sagemaker.core.local import entities, image
-    except ImportError as error:  # pragma: no cover - depends on the SDK
-        raise _unsupported("sagemaker.core.local.entities / image") from error
-    container_class = getattr(image, "_SageMakerContainer", None)
-    hosting_class = getattr(image, "_HostingContainer", None)
-    if container_class is None or hosting_class is None:
-        raise _unsupported("sagemaker.core.local.image._SageMakerContainer/_HostingContainer")
-    with _lock:
-        _patch_create_docker_host(container_class)
-        _patch_wait(entities)
-        _patch_hosting_run(hosting_class)
+    """Apply the three changes (idempotent); SdkHookError if the SDK changed."""
+    sdk_internals.wrap(sdk_internals.PROCESSING_DOCKER_HOST, _loopback_only, mark=_MARK)
+    sdk_internals.wrap(sdk_internals.WAIT_FOR_SERVING, _registered_waiter, mark=_MARK)
+    sdk_internals.wrap(sdk_internals.HOSTING_RUN, _quiet_when_managed, mark=_MARK)
 
 
 def register_waiter(port: int, waiter: Callable[[], None]) -> None:

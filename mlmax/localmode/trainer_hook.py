@@ -2,31 +2,28 @@
 
 `ModelTrainer` ignores the session's `local.container_config`, so its compose services carry
 no labels, always run as the image's user and cannot publish a port. mlmax wraps the SDK's
-private `_LocalContainer._create_docker_host` once per process and adds the settings registered for
-the trainer's container root. tests/localmode/test_trainer_hook.py pins this private hook:
-it fails loudly if an SDK upgrade renames or reshapes it.
+private `_LocalContainer._create_docker_host` once per process (through
+`mlmax.sdk_internals`, which pins it) and adds the settings registered for the trainer's
+container root.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-_MARK = "_mlmax_wrapped"
+from mlmax import sdk_internals
+
+_MARK = "_mlmax_trainer_config"
 _lock = threading.Lock()
 _extra_by_root: dict[str, dict[str, Any]] = {}
 # Registered with container_root=None: trainers under any root not registered on its own
 # (a test's own ModelTrainer through `sm_session`, wherever its local_container_root is).
 ANY_ROOT = "*"
-
-
-class TrainerHookError(RuntimeError):
-    """The SDK no longer has the private method mlmax extends."""
 
 
 def _key(root: str | Path) -> str:
@@ -47,34 +44,19 @@ def _merge(service: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _with_extra_config(original: Any) -> Any:
+    def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        service = original(self, *args, **kwargs)
+        extra = _extra_by_root.get(_key(self.container_root)) or _extra_by_root.get(ANY_ROOT)
+        return _merge(service, extra) if extra else service
+
+    return create_docker_host
+
+
 def install() -> None:
-    """Wrap `_LocalContainer._create_docker_host` (idempotent)."""
-    try:
-        from sagemaker.train.local.local_container import _LocalContainer
-    except ImportError as error:  # pragma: no cover - depends on the SDK
-        raise TrainerHookError(
-            "sagemaker.train.local.local_container._LocalContainer is gone; this SDK version "
-            "is not supported by mlmax (pin sagemaker>=3.27,<4)"
-        ) from error
-    with _lock:
-        original = getattr(_LocalContainer, "_create_docker_host", None)
-        if original is None:
-            raise TrainerHookError(
-                "_LocalContainer._create_docker_host is gone from the SageMaker SDK; mlmax "
-                "cannot label training containers (pin sagemaker>=3.27,<4)"
-            )
-        if getattr(original, _MARK, False):
-            return
-
-        @functools.wraps(original)
-        def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            service = original(self, *args, **kwargs)
-            extra = _extra_by_root.get(_key(self.container_root)) or _extra_by_root.get(ANY_ROOT)
-            return _merge(service, extra) if extra else service
-
-        setattr(create_docker_host, _MARK, True)
-        # type.__setattr__: pydantic's metaclass treats underscore names as private fields.
-        type.__setattr__(_LocalContainer, "_create_docker_host", create_docker_host)
+    """Wrap `_LocalContainer._create_docker_host` (idempotent; SdkHookError if the SDK
+    changed it)."""
+    sdk_internals.wrap(sdk_internals.TRAINING_DOCKER_HOST, _with_extra_config, mark=_MARK)
 
 
 @contextlib.contextmanager

@@ -1,9 +1,8 @@
 """The embedded S3 server's keys never reach a job container or a compose file; real S3
-sessions keep the SDK's behaviour. Pins the SDK function mlmax wraps for that."""
+sessions keep the SDK's behaviour (the SDK function wrapped for that is pinned by
+tests/test_sdk_internals.py)."""
 
 from __future__ import annotations
-
-import inspect
 
 import boto3
 import pytest
@@ -17,15 +16,6 @@ from mlmax.localmode.session import OfflineSession
 def s3():
     with S3Server() as server:
         yield server
-
-
-def test_private_aws_credentials_still_has_the_shape_mlmax_wraps():
-    from sagemaker.core.local import image
-    from sagemaker.train.local import local_container
-
-    for module in (image, local_container):
-        function = getattr(module._aws_credentials, "__wrapped__", module._aws_credentials)
-        assert list(inspect.signature(function).parameters) == ["session"]
 
 
 def test_session_keys_stay_out_of_the_processing_compose_file(s3, tmp_path):

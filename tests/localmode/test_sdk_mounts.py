@@ -1,26 +1,10 @@
-"""Bind-mount sources exist (and are the caller's) before compose starts a container; pins
-the SDK methods mlmax wraps for that."""
+"""Bind-mount sources exist (and are the caller's) before compose starts a container (the SDK
+methods wrapped for that are pinned by tests/test_sdk_internals.py)."""
 
 from __future__ import annotations
 
-import inspect
-
 from mlmax.localmode.sdk_mounts import create_missing_sources, create_mount_sources_first
 from tests.localmode.test_trainer_hook import _container
-
-
-def test_private_create_docker_host_of_processing_still_has_the_shape_mlmax_wraps():
-    from sagemaker.core.local.image import _SageMakerContainer
-
-    parameters = inspect.signature(_SageMakerContainer._create_docker_host).parameters
-    assert list(parameters) == [
-        "self",
-        "host",
-        "environment",
-        "optml_subdirs",
-        "command",
-        "volumes",
-    ]
 
 
 def test_missing_sources_are_created_and_existing_ones_left_alone(tmp_path):

@@ -9,7 +9,6 @@ containers and compare its evaluation with the `local` runner's for the same see
 
 from __future__ import annotations
 
-import inspect
 import json
 import tempfile
 import time
@@ -19,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from mlmax import sdk_internals
 from mlmax.cloud import local_pipeline
 from mlmax.cloud.local_pipeline import (
     LOCAL_ROLE,
-    PIPELINE_CALLS,
     LocalPipelineResult,
     local_export_options,
     local_pipeline_session,
@@ -66,27 +65,8 @@ def test_sdk_local_client_still_lacks_the_pipeline_calls() -> None:
     SDK grew one: drop the forwarding in local_pipeline_session and check Pipeline.create."""
     from sagemaker.core.local.local_session import LocalSagemakerClient
 
-    present = [call for call in PIPELINE_CALLS if hasattr(LocalSagemakerClient, call)]
+    present = [call for call in sdk_internals.PIPELINE_CALLS if hasattr(LocalSagemakerClient, call)]
     assert present == [], f"SDK changed: LocalSagemakerClient now has {present}"
-
-
-def test_sdk_mlops_session_signatures_are_the_ones_forwarded(offline_aws_env: None) -> None:
-    """Pipeline.create/update call client.<call>(pipeline, description) in local mode and
-    start calls start_pipeline_execution(PipelineName=..., PipelineParameters=...).
-    (Importing sagemaker.mlops needs a region: offline_aws_env.)"""
-    from sagemaker.mlops.local import LocalPipelineSession
-
-    signatures = {
-        call: list(inspect.signature(getattr(LocalPipelineSession, call)).parameters)
-        for call in PIPELINE_CALLS
-    }
-    assert signatures == {
-        "create_pipeline": ["self", "pipeline", "pipeline_description", "kwargs"],
-        "update_pipeline": ["self", "pipeline", "pipeline_description", "kwargs"],
-        "describe_pipeline": ["self", "PipelineName"],
-        "delete_pipeline": ["self", "PipelineName"],
-        "start_pipeline_execution": ["self", "PipelineName", "kwargs"],
-    }, "SDK changed the local pipeline API that mlmax.cloud.local_pipeline forwards to"
 
 
 def test_session_captures_steps_and_owns_the_pipeline_api(
@@ -100,7 +80,7 @@ def test_session_captures_steps_and_owns_the_pipeline_api(
     )
     assert isinstance(session, PipelineSession)  # building a step captures it
     assert isinstance(session, LocalSession) and session.local_mode
-    for call in PIPELINE_CALLS:
+    for call in sdk_internals.PIPELINE_CALLS:
         assert getattr(session.sagemaker_client, call) == getattr(session, call), call
     assert session.config["local"]["container_config"] == {"labels": {"a": "b"}}
     assert session.config["local"]["container_root"] == str(tmp_path)
