@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mlmax.errors import EnvironmentNotReadyError
+
 # The range mlmax is tested with; the message of every SdkHookError says it.
 SUPPORTED_SDK = "sagemaker>=3.27,<4"
 _lock = threading.RLock()
@@ -38,7 +40,7 @@ def sdk_version() -> str:
         return "(not installed)"
 
 
-class SdkHookError(RuntimeError):
+class SdkHookError(EnvironmentNotReadyError, RuntimeError):
     """The installed SageMaker SDK no longer has an internal mlmax hooks, in the shape mlmax
     relies on; the message names the hook, the SDK version and what stops working."""
 
