@@ -16,10 +16,10 @@ import pandas as pd
 
 try:
     from . import schema
-    from .jobs_common import JobInputError, data_files
+    from .jobs_common import DEFAULT_CHUNK_ROWS, JobInputError, data_files
 except ImportError:  # run as a script from the flat code folder
     import schema
-    from jobs_common import JobInputError, data_files
+    from jobs_common import DEFAULT_CHUNK_ROWS, JobInputError, data_files
 
 
 def _first_row(path: Path) -> list[str]:
@@ -245,7 +245,7 @@ def iter_numeric_table(path: Path, chunk_rows: int | None = None) -> Iterator[pd
         for chunk in _number_chunks(path, chunk_rows):
             if not _complete_numbers(chunk):
                 break
-            yield chunk
+            yield _small_ints(chunk)
             accepted += 1
         else:
             return
@@ -262,9 +262,23 @@ def iter_numeric_table(path: Path, chunk_rows: int | None = None) -> Iterator[pd
         first_line += len(frame)
 
 
+def _small_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns in the smallest integer type that holds their values: the features'
+    0/1 indicators take 1 byte a value instead of 8. The values are the same, and a model
+    converts them to the same floats, so its results do not change."""
+    small = {
+        name: pd.to_numeric(frame[name], downcast="integer")
+        for name in frame.columns
+        if pd.api.types.is_integer_dtype(frame[name].dtype)
+    }
+    return frame.assign(**small) if small else frame
+
+
 def read_numeric_table(path: Path) -> pd.DataFrame:
-    """Read one CSV with a header whose columns all hold numbers (a features table)."""
-    return next(iter_numeric_table(path))
+    """Read one CSV with a header whose columns all hold numbers (a features table).
+
+    Parsed in chunks: the whole table is held only in its small integer types."""
+    return pd.concat(iter_numeric_table(path, DEFAULT_CHUNK_ROWS), ignore_index=True)
 
 
 def numeric_features(frame: pd.DataFrame, source: str | Path, first_line: int = 1) -> pd.DataFrame:
