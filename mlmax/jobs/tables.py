@@ -55,8 +55,14 @@ def _string_chunks(path: Path, chunk_rows: int | None, **options: object) -> Ite
 
 
 def _blank_to_nan(column: pd.Series) -> pd.Series:
-    stripped = column.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    return stripped.where(~stripped.isin(["", schema.MISSING_MARKER]), np.nan)
+    """Values stripped of spaces, NaN where empty or `?`. Each distinct value is stripped
+    once and its rows share that one string: a census column holds few distinct values, so
+    a million rows cost a million pointers, not a million stripped copies."""
+    codes, uniques = pd.factorize(column)  # missing values get the code -1
+    values = [v.strip() if isinstance(v, str) else v for v in uniques]
+    cleaned = np.array([*values, np.nan], dtype=object)  # index -1: the missing value
+    cleaned[[v in ("", schema.MISSING_MARKER) for v in cleaned]] = np.nan
+    return pd.Series(cleaned[codes], index=column.index, dtype=object)
 
 
 def _to_numbers(column: pd.Series, name: str, path: str | Path, first_line: int) -> pd.Series:
