@@ -30,7 +30,7 @@ def test_debug_command_stops_at_a_breakpoint_then_finishes_the_job(tmp_path: Pat
     new = write_csv(tmp_path / "new.csv", rows=400, seed=2, drift=1.0)
     out = tmp_path / "monitoring"
     job_file = JOBS_DIR / "monitoring.py"
-    line = line_of(job_file, "def main(") + 1
+    line = line_of(job_file, "baseline = load_baseline(")  # main's first statement
     run = InspectRun(
         ["debug", "monitoring", "--port", "0", "--wait-timeout", "120",
          "--input", f"baseline={baseline}", "--input", f"data={new}",
