@@ -25,8 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlmax.data.generator import write_csv
-from mlmax.localmode.endpoint import Endpoint, deploy
-from mlmax.localmode.runner import LocalMode
+from mlmax.localmode.endpoint import deploy
+from mlmax.localmode.endpoint_client import Endpoint
+from mlmax.localmode.local_mode import LocalMode
 from mlmax.sample_model import train_sample_model
 from mlmax.tables import render
 

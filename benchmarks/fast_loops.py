@@ -123,7 +123,8 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[list[float], list[f
     from localmode_overhead import NOOP  # benchmarks/ is on sys.path when run as a script
 
     from mlmax.catalog import JobRun
-    from mlmax.localmode.runner import LocalMode, _Run, run_job
+    from mlmax.localmode.container_run import ContainerRun, run_job
+    from mlmax.localmode.local_mode import LocalMode
 
     with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp:
         code = Path(temp) / "code"
@@ -137,7 +138,7 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[list[float], list[f
             assert local.session is not None
             run_job(run, image=image, session=local.session, code_dir=code)  # warm-up
             for _ in range(repeats):
-                state = _Run(
+                state = ContainerRun(
                     run,
                     image=image,
                     session=local.session,

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from mlmax.catalog import Channel, JobDefinition, JobRun, get_job
 from mlmax.data.generator import write_csv
-from mlmax.localmode.runner import LocalMode, run_job
+from mlmax.localmode.container_run import run_job
+from mlmax.localmode.local_mode import LocalMode
 from mlmax.runners.host import _job_environment, job_command
 from mlmax.tables import print_table
 

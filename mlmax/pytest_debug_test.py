@@ -69,7 +69,7 @@ def endpoint_attach_configuration(port: int) -> dict[str, Any]:
 
 
 def _attach(job_name: str, port: int, mappings: list[dict[str, str]]) -> dict[str, Any]:
-    from mlmax.localmode.debug import LOOPBACK
+    from mlmax.localmode.ports import LOOPBACK
 
     return {
         "type": "debugpy",
@@ -118,7 +118,7 @@ class DebugTestPlugin:
 
     def run_job(self, run: Any, **options: Any) -> Any:
         """`LocalMode.job_runner`: every job (or `--inspect-job`) under the debugger."""
-        from mlmax.localmode.runner import run_job
+        from mlmax.localmode.container_run import run_job
 
         if self.job and run.job.name != self.job:
             return run_job(run, **options)
@@ -141,8 +141,8 @@ class DebugTestPlugin:
 
     def open_endpoint_session(self, port: int) -> None:
         """`EndpointDebug.on_ready` for `sm_endpoint`: the handler opens as a child session."""
-        from mlmax.localmode.debug import ready_line
         from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
+        from mlmax.localmode.ready_watch import ready_line
 
         line = ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)
         self._ask(endpoint_attach_configuration(port), line, ENDPOINT_JOB)

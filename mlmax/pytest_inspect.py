@@ -27,14 +27,9 @@ from mlmax.errors import UsageError
 if TYPE_CHECKING:
     from mlmax.pytest_debug_test import DebugTestPlugin
 
-from mlmax.localmode.debug import (
-    DEFAULT_INSPECT_PORT,
-    DEFAULT_WAIT_TIMEOUT,
-    INSPECT_MODES,
-    ReadyInfo,
-    ReplInfo,
-    resolve_host_port,
-)
+from mlmax.localmode.debug_command import DEFAULT_WAIT_TIMEOUT, INSPECT_MODES
+from mlmax.localmode.debug_forward import DEFAULT_INSPECT_PORT, resolve_host_port
+from mlmax.localmode.ready_watch import ReadyInfo, ReplInfo
 
 MARKER = "smlocal"
 _plugin_key = pytest.StashKey["InspectPlugin | DebugTestPlugin"]()
@@ -201,7 +196,7 @@ class InspectPlugin:
     # -- running jobs ----------------------------------------------------------------------------
     def run_job(self, run: Any, **options: Any) -> Any:
         """`LocalMode.job_runner`: debug the inspected test's jobs, run the others."""
-        from mlmax.localmode.runner import run_job
+        from mlmax.localmode.container_run import run_job
 
         if not self.active or (self.job and run.job.name != self.job):
             return run_job(run, **options)

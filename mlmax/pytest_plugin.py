@@ -35,7 +35,9 @@ import pytest
 
 from mlmax import pytest_inspect, pytest_select
 from mlmax.errors import EnvironmentNotReadyError, MlmaxError
-from mlmax.localmode.debug import DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT  # re-exported
+from mlmax.localmode.debug_forward import (
+    DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT,  # re-exported
+)
 from mlmax.termination import TerminationHandlers
 
 SKIP_REASON = "need --smlocal option to run"
@@ -105,11 +107,11 @@ class DockerUnusable(EnvironmentNotReadyError):
 
 def _resolve_image(config: pytest.Config) -> str:
     """Check Docker and make sure the image exists; DockerUnusable with the fix otherwise."""
-    from mlmax.localmode import docker_env
+    from mlmax.localmode import docker_checks
 
     try:
-        client = docker_env.require_docker()
-    except docker_env.DockerUnavailableError as error:
+        client = docker_checks.require_docker()
+    except docker_checks.DockerUnavailableError as error:
         raise DockerUnusable(f"--smlocal cannot run: {error}") from None
     requested = config.getoption("--sm-image")
     if requested:
@@ -314,7 +316,7 @@ def sm_localmode(
 ) -> Iterator[Any]:
     """The session's LocalMode (runner, offline session, S3); most tests want `sm_local`."""
     from mlmax.job_images import JobImages
-    from mlmax.localmode.runner import LocalMode
+    from mlmax.localmode.local_mode import LocalMode
 
     # Each declared job's own image (built once, when first needed), else sm_image.
     images = JobImages(override=pytestconfig.getoption("--sm-image"), default=sm_image)
@@ -388,8 +390,8 @@ class SmEndpoint:
     def _inspect_debug(self) -> Any:
         """Under --inspectlocal (debugpy) or Debug Test for this test: the handler runs under
         debugpy and waits for a debugger (announced, or opened as a child debug session)."""
-        from mlmax.localmode.debug import ReadyInfo
         from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
+        from mlmax.localmode.ready_watch import ReadyInfo
         from mlmax.pytest_debug_test import DebugTestPlugin
 
         inspect = self._inspect

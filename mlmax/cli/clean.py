@@ -51,9 +51,9 @@ def leftovers(runs_dir: Path | None, *, remove: bool) -> list[Leftover]:
     Without a reachable Docker engine only the temp dirs and run records are looked at.
     """
     from mlmax.localmode import reaper
-    from mlmax.pipeline.execute import RECORD_FILE
     from mlmax.pipeline.killed_runs import killed_runs, mark_killed
-    from mlmax.pipeline.run import DEFAULT_RUNS_DIR
+    from mlmax.pipeline.run_dirs import DEFAULT_RUNS_DIR
+    from mlmax.pipeline.run_record import RECORD_FILE
 
     found = reaper.reap() if remove else reaper.find()
     for run_dir, pid in killed_runs(runs_dir or DEFAULT_RUNS_DIR):

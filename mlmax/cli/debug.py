@@ -11,7 +11,7 @@ from mlmax.cli.job_args import add_job_run_arguments, job_run_from_args
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.localmode.debug import ReadyInfo, ReplInfo
+    from mlmax.localmode.ready_watch import ReadyInfo, ReplInfo
 
 DEBUG_PORT = 5678
 
@@ -51,7 +51,7 @@ def register(commands: Commands) -> None:
 
 
 def _announce(info: ReadyInfo | ReplInfo) -> None:
-    from mlmax.localmode.debug import ReadyInfo
+    from mlmax.localmode.ready_watch import ReadyInfo
 
     # The same line as `pytest --inspectlocal`: VS Code tasks and scripts key on it.
     lines = [info.line] if isinstance(info, ReadyInfo) else info.lines
@@ -61,7 +61,8 @@ def _announce(info: ReadyInfo | ReplInfo) -> None:
 
 def run_debug(args: argparse.Namespace) -> int:
     from mlmax.job_images import image_for_job
-    from mlmax.localmode.debug import DEBUG_COMMAND_FLAGS, debug_job
+    from mlmax.localmode.debug import debug_job
+    from mlmax.localmode.debug_errors import DEBUG_COMMAND_FLAGS
     from mlmax.localmode.errors import JobFailedError
     from mlmax.runners import StepFailed
 

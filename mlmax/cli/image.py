@@ -60,7 +60,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    from mlmax.localmode.image import list_job_images
+    from mlmax.localmode.image_inventory import list_job_images
     from mlmax.tables import print_table
 
     images = list_job_images()
@@ -83,7 +83,7 @@ def run_ls(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    from mlmax.localmode.image import prune_job_images
+    from mlmax.localmode.image_inventory import prune_job_images
 
     result = prune_job_images(keep_current=not args.all)
     for tag in result.removed:

@@ -101,7 +101,7 @@ def job_run_from_args(args: argparse.Namespace) -> JobRun:
     outputs = _channel_pairs(args.output, "output")
     _check_channels(job, inputs, outputs)
     if len(outputs) < len(job.outputs):
-        from mlmax.pipeline.run import new_run_dir
+        from mlmax.pipeline.run_dirs import new_run_dir
 
         base = new_run_dir()
         for channel in job.outputs:

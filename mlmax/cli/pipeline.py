@@ -26,7 +26,8 @@ from mlmax.errors import MlmaxError, UsageError
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
     from mlmax.pipeline import DataSpec, TrainingOptions
-    from mlmax.pipeline.execute import StepListener, StepRecord
+    from mlmax.pipeline.execute import StepListener
+    from mlmax.pipeline.run_record import StepRecord
 
 # Not a per-step runner: the exported SageMaker Pipeline runs as a whole in the SDK's local
 # pipeline session (mlmax.cloud.local_pipeline).
@@ -176,7 +177,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     _check_inputs(args)
     sweep_killed_sessions(args.output.parent if args.output else None)
     if args.runner == LOCAL_PIPELINE:
-        from mlmax.localmode.docker_env import require_docker
+        from mlmax.localmode.docker_checks import require_docker
 
         require_docker().close()
         return _run_local_pipeline(_open_run_dir(args.output, data), data, options)

@@ -77,7 +77,7 @@ def run_export(args: argparse.Namespace) -> int:
     import boto3
 
     from mlmax.cloud.pipeline_export import emulated_aws_session, export_pipeline
-    from mlmax.localmode.environment import scoped_environ
+    from mlmax.localmode.scoped_environ import scoped_environ
 
     options = _options(args)
     region = args.region or boto3.Session().region_name or "us-east-1"

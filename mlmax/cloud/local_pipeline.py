@@ -44,10 +44,11 @@ from mlmax.cloud.pipeline_export import (
 )
 from mlmax.localmode import compose, containers, labels
 from mlmax.localmode.container_user import with_container_user
-from mlmax.localmode.environment import scoped_environ
 from mlmax.localmode.errors import JobTimeoutError
+from mlmax.localmode.local_mode import LocalMode
 from mlmax.localmode.network import ensure_network
-from mlmax.localmode.runner import UNWIND_SECONDS, LocalMode, _check_image, _Worker
+from mlmax.localmode.scoped_environ import scoped_environ
+from mlmax.localmode.sdk_thread import SdkThread, stop_run
 from mlmax.localmode.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree_or_warn
 from mlmax.pipeline.definition import TrainingOptions
 from mlmax.pipeline.inputs import DataSpec, stage_inputs
@@ -291,7 +292,7 @@ def run_local_pipeline(
             "the local pipeline mode runs on the embedded S3 only; leave MLMAX_REAL_S3 unset"
         )
     say = progress or (lambda _line: None)
-    _check_image(local.image)
+    containers.require_image(local.image)
     ensure_network(containers.docker_client())
     run_id = labels.new_run_id(RUN_JOB_LABEL)
     root = offline.run_dir(run_id)
@@ -365,31 +366,20 @@ def _execute(
 ) -> Any:
     """`pipeline.start()` in a worker thread, waited for here with a deadline."""
     result: list[Any] = []
-    worker = _Worker(f"mlmax-{run_id}", lambda: result.append(pipeline.start(parameters=values)))
-    deadline = None if timeout is None else time.monotonic() + timeout
-    worker.start()
+    thread = SdkThread(f"mlmax-{run_id}", lambda: result.append(pipeline.start(parameters=values)))
+    thread.start()
     try:
-        while worker.is_alive():
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                logs = containers.logs_of(containers.run_containers(run_id))
-                _stop(worker, root, run_id)
-                raise JobTimeoutError(pipeline.name, float(timeout or 0), logs)
-            worker.join(0.5 if remaining is None else min(remaining, 0.5))
+        if not thread.finished_within(timeout):
+            logs = containers.logs_of(containers.run_containers(run_id))
+            stop_run(thread, root, run_id)
+            raise JobTimeoutError(pipeline.name, float(timeout or 0), logs)
     except BaseException:  # KeyboardInterrupt, SystemExit, the timeout: stop, re-raise
-        if worker.is_alive():
-            _stop(worker, root, run_id)
+        if thread.is_alive():
+            stop_run(thread, root, run_id)
         raise
-    if worker.error is not None:
-        raise worker.error
+    if thread.error is not None:
+        raise thread.error
     return result[0]
-
-
-def _stop(worker: _Worker, root: Path, run_id: str) -> None:
-    compose.kill_processes(root)
-    containers.remove_run(run_id)
-    worker.join(UNWIND_SECONDS)
-    containers.remove_run(run_id)  # compose may have started one between the two
 
 
 DEFINITION_FILE = "pipeline-definition.json"

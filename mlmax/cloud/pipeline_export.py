@@ -330,7 +330,7 @@ def emulated_aws_session(region: str) -> Iterator[Any]:
     import boto3
     import moto
 
-    from mlmax.localmode.environment import scoped_environ
+    from mlmax.localmode.scoped_environ import scoped_environ
 
     with moto.mock_aws(), scoped_environ({"SAGEMAKER_VALIDATE_ROLE": "false"}):
         session = boto3.Session(

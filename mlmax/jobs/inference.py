@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 try:
+    from .csv_input import iter_numeric_table
     from .evaluation import model_features
     from .jobs_common import (
         add_chunk_rows_argument,
@@ -21,9 +22,9 @@ try:
         load_model,
         run_main,
     )
-    from .tables import iter_numeric_table
     from .train import positive_probability
 except ImportError:  # run as a script from the flat code folder
+    from csv_input import iter_numeric_table
     from evaluation import model_features
     from jobs_common import (
         add_chunk_rows_argument,
@@ -32,7 +33,6 @@ except ImportError:  # run as a script from the flat code folder
         load_model,
         run_main,
     )
-    from tables import iter_numeric_table
     from train import positive_probability
 
 

@@ -20,12 +20,12 @@ import pandas as pd
 
 try:
     from . import schema
+    from .csv_input import read_census
     from .jobs_common import JobInputError, add_chunk_rows_argument, run_main, write_outputs
-    from .tables import read_census
 except ImportError:  # run as a script from the flat code folder
     import schema
+    from csv_input import read_census
     from jobs_common import JobInputError, add_chunk_rows_argument, run_main, write_outputs
-    from tables import read_census
 
 BASELINE_FILE = "baseline.json"
 # Stands in for an empty bin's share so that ln(new / base) stays finite.

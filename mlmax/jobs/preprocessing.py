@@ -23,6 +23,7 @@ from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, StandardScale
 
 try:
     from . import schema
+    from .csv_input import iter_census, read_census
     from .jobs_common import (
         JobInputError,
         add_chunk_rows_argument,
@@ -31,9 +32,9 @@ try:
         run_main,
         tar_writer,
     )
-    from .tables import iter_census, read_census
 except ImportError:  # run as a script from the flat code folder
     import schema
+    from csv_input import iter_census, read_census
     from jobs_common import (
         JobInputError,
         add_chunk_rows_argument,
@@ -42,7 +43,6 @@ except ImportError:  # run as a script from the flat code folder
         run_main,
         tar_writer,
     )
-    from tables import iter_census, read_census
 
 PROC_MODEL_ARCHIVE = "proc_model.tar.gz"
 PROC_MODEL_MEMBER = "proc_model.joblib"

@@ -31,18 +31,18 @@ import pandas as pd
 
 try:
     from . import schema
+    from .csv_input import census_table, numeric_features
     from .evaluation import model_features
     from .inference import predict
     from .jobs_common import JobInputError, load_model, run_main
     from .preprocessing import load_preprocessor, transform
-    from .tables import census_table, numeric_features
 except ImportError:  # run as a script from the flat code folder
     import schema
+    from csv_input import census_table, numeric_features
     from evaluation import model_features
     from inference import predict
     from jobs_common import JobInputError, load_model, run_main
     from preprocessing import load_preprocessor, transform
-    from tables import census_table, numeric_features
 
 SOURCE = "the request"
 # A request larger than this is refused before it is read (waitress enforces it).

@@ -22,12 +22,12 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 try:
     from . import jobs_common
+    from .csv_input import read_labels, read_numeric_table
     from .jobs_common import JobInputError, joblib_writer, named_file, run_main, write_outputs
-    from .tables import read_labels, read_numeric_table
 except ImportError:  # run as a script from the flat code folder
     import jobs_common
+    from csv_input import read_labels, read_numeric_table
     from jobs_common import JobInputError, joblib_writer, named_file, run_main, write_outputs
-    from tables import read_labels, read_numeric_table
 
 MODEL_FILE = jobs_common.MODEL_FILE
 MODEL_TYPES = ("logistic_regression", "random_forest", "gradient_boosting")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
 from pathlib import Path
+
+from mlmax.waiting import WaitTimeout, wait_until
 
 
 def processes_using(marker: Path) -> list[int]:
@@ -55,7 +56,11 @@ def kill_processes(marker: Path, wait: float = 5.0) -> list[int]:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.02)  # poll interval
+    with contextlib.suppress(WaitTimeout):  # still there after `wait`: left to the caller
+        wait_until(
+            lambda: not any(_alive(p) for p in pids),
+            timeout=wait,
+            what="the killed compose processes' exit",
+            interval=0.02,
+        )
     return pids

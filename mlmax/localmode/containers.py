@@ -1,4 +1,4 @@
-"""Finding, reading and removing mlmax's containers by label, and reaping orphans.
+"""Finding, reading and removing mlmax's containers by label, reaping orphans; the image check.
 
 Every container a run starts carries the labels of `labels.py`; removal always goes by
 label, so only mlmax's own containers are ever touched on a shared engine.
@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from mlmax.localmode import labels
+from mlmax.localmode.errors import JobSetupError
 
 
 @cache
@@ -22,6 +23,20 @@ def docker_client() -> Any:
 
     ensure_ssh_transport()
     return docker.from_env()
+
+
+def require_image(image: str) -> None:
+    """JobSetupError unless `image` is in the local engine (there is no registry to pull from)."""
+    from docker.errors import ImageNotFound
+
+    try:
+        docker_client().images.get(image)
+    except ImageNotFound:
+        raise JobSetupError(
+            f"the job image {image!r} is not present in the local Docker engine (there is no "
+            "registry to pull it from); build it with mlmax.localmode.image.ensure_job_image() "
+            "or choose a local image"
+        ) from None
 
 
 def _by_label(label: str, value: str) -> list[Any]:

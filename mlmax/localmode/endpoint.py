@@ -12,42 +12,36 @@ the container runs exactly as SageMaker hosting runs it (`serve`, /ping, /invoca
   removes its containers and directory on exit, error or Ctrl-C (the reaper sweeps after a
   SIGKILL).
 
-The SDK call runs in a worker thread (its telemetry wrapper would swallow a Ctrl-C).
+The SDK call runs in a worker thread (its telemetry wrapper would swallow a Ctrl-C). The
+caller's handle is `endpoint_client.Endpoint`; what is served is staged by `endpoint_model`;
+`mlmax serve` is `endpoint_serve`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import shutil
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from mlmax.catalog import JOBS_DIR
 from mlmax.localmode import compose, containers, labels, serving_hooks
+from mlmax.localmode.container_sockets import container_sockets, is_listening
 from mlmax.localmode.container_user import container_environment, with_container_user
-from mlmax.localmode.debug import (
-    DEBUGPY_HOST,
-    DEBUGPY_PORT,
-    INSPECT_FLAGS,
-    SERVE_COMMAND_FLAGS,
-    DebugFlags,
-    _sockets,
-    free_port,
-    is_listening,
-    open_forward,
-    ready_line,
-    resolve_host_port,
-)
-from mlmax.localmode.errors import JobFailedError, JobSetupError
+from mlmax.localmode.debug_command import DEBUGPY_HOST, DEBUGPY_PORT
+from mlmax.localmode.debug_errors import INSPECT_FLAGS, DebugFlags
+from mlmax.localmode.debug_forward import open_forward
+from mlmax.localmode.endpoint_client import Endpoint, ping
+from mlmax.localmode.endpoint_model import stage_model
+from mlmax.localmode.errors import JobFailedError
 from mlmax.localmode.network import ensure_network
-from mlmax.localmode.runner import UNWIND_SECONDS, _check_image, _Worker
+from mlmax.localmode.ports import LOOPBACK, free_port
+from mlmax.localmode.sdk_thread import UNWIND_SECONDS, SdkThread
 from mlmax.localmode.session import OfflineSession, remove_tree
+from mlmax.waiting import WaitTimeout, wait_until
 
 Progress = Callable[[str], None]
 ENDPOINT_JOB = "endpoint"  # the job label of serving containers
@@ -55,12 +49,9 @@ SERVING_SCRIPT = "serving.py"
 SERVING_CODE_ROOT = "/opt/ml/code"  # where the SDK mounts a file:// submit directory
 DEBUG_ENV = "MLMAX_DEBUGPY_LISTEN"  # read by the image's `serve` (mlmax/job_image/serve)
 DEBUG_WAIT_ENV = "MLMAX_DEBUGPY_WAIT"
-MODEL_FILES = ("model.tar.gz", "model.joblib")
-PROC_MODEL_FILE = "proc_model.tar.gz"
 DEFAULT_READY_TIMEOUT = 120.0  # the SDK's own limit; a dead container ends the wait at once
 POLL_SECONDS = 0.1  # /ping
 STATE_POLL_SECONDS = 1.0  # the container's state (and, when debugging, its sockets)
-LOOPBACK = "127.0.0.1"
 
 
 class EndpointFailedError(JobFailedError):
@@ -68,20 +59,6 @@ class EndpointFailedError(JobFailedError):
 
     def __init__(self, exit_code: int | None, logs: str, reason: str) -> None:
         super().__init__(ENDPOINT_JOB, exit_code, logs, reason=reason)
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One answer of the endpoint."""
-
-    status: int
-    content_type: str
-    body: bytes
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -107,101 +84,6 @@ class EndpointDebug:
         if self.wait_for_client:
             values[DEBUG_WAIT_ENV] = "1"
         return values
-
-
-@dataclass
-class Endpoint:
-    """A running endpoint: its name, its port on 127.0.0.1 and ways to call it."""
-
-    name: str
-    port: int
-    run_id: str
-    ready_seconds: float
-    runtime_client: Any = field(repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def invoke(
-        self, body: bytes | str, content_type: str = "text/csv", accept: str = "application/json"
-    ) -> Invocation:
-        """Call /invocations through the SDK's runtime client (as SageMaker code does)."""
-        response = self.runtime_client.invoke_endpoint(
-            EndpointName=self.name, Body=body, ContentType=content_type, Accept=accept
-        )
-        stream = response["Body"]
-        data = stream.read()
-        stream.release_conn()
-        status = response["ResponseMetadata"].get("HTTPStatusCode") or stream.status
-        return Invocation(int(status), str(response.get("ContentType") or ""), data)
-
-    def post(
-        self,
-        body: bytes | str,
-        content_type: str = "text/csv",
-        accept: str = "application/json",
-        path: str = "/invocations",
-        method: str = "POST",
-    ) -> Invocation:
-        """Call the endpoint with plain HTTP on 127.0.0.1 (what curl would do)."""
-        payload = body.encode() if isinstance(body, str) else body
-        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=60)
-        try:
-            headers = {"Content-Type": content_type, "Accept": accept}
-            connection.request(method, path, body=payload, headers=headers)
-            response = connection.getresponse()
-            return Invocation(
-                response.status, response.getheader("Content-Type") or "", response.read()
-            )
-        finally:
-            connection.close()
-
-    def ping(self) -> bool:
-        return _ping(self.port)
-
-    def logs(self) -> str:
-        return containers.logs_of(containers.run_containers(self.run_id))
-
-
-def _ping(port: int) -> bool:
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=2)
-    try:
-        connection.request("GET", "/ping")
-        return connection.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        connection.close()
-
-
-def model_files(model_dir: Path, proc_model_dir: Path | None = None) -> tuple[Path, Path]:
-    """The model file and the preprocessor archive an endpoint serves; JobSetupError naming
-    the missing one."""
-    model_dir = Path(model_dir)
-    proc_dir = Path(proc_model_dir or model_dir)
-    model = next((model_dir / n for n in MODEL_FILES if (model_dir / n).is_file()), None)
-    if model is None:
-        raise JobSetupError(
-            f"no {' or '.join(MODEL_FILES)} in {model_dir}; pass the model directory the "
-            "train job wrote (runs/<run>/train/model)"
-        )
-    proc_model = proc_dir / PROC_MODEL_FILE
-    if not proc_model.is_file():
-        raise JobSetupError(
-            f"no {PROC_MODEL_FILE} in {proc_dir}; pass the preprocessing job's model "
-            "directory (runs/<run>/preprocessing/proc_model)"
-        )
-    return model, proc_model
-
-
-def stage_model(model_dir: Path, proc_model_dir: Path | None, target: Path) -> Path:
-    """Copy the model and the preprocessor into `target` (the SDK extracts archives there)."""
-    model, proc_model = model_files(model_dir, proc_model_dir)
-    target.mkdir(parents=True)
-    shutil.copy2(model, target / model.name)
-    shutil.copy2(proc_model, target / PROC_MODEL_FILE)
-    return target
 
 
 class _Deployment:
@@ -239,7 +121,8 @@ class _Deployment:
         self.ready = threading.Event()
         self.failure: BaseException | None = None
         self.sdk_session: Any = None
-        self.worker: _Worker | None = None
+        self.worker: SdkThread | None = None
+        self._next_state_check = 0.0  # when wait_ready next asks the engine
 
     # -- the SDK side (worker thread) -------------------------------------------------------
     def _wait_for_mlmax(self) -> None:
@@ -290,61 +173,72 @@ class _Deployment:
         serving_hooks.manage(str(self.root))
         if not self.sdk_health_check:
             serving_hooks.register_waiter(self.port, self._wait_for_mlmax)
-        self.worker = _Worker(self.name, lambda: self._create(staged.as_uri()))
+        self.worker = SdkThread(self.name, lambda: self._create(staged.as_uri()))
         self.worker.start()
 
     def wait_ready(self, timeout: float) -> float:
         """Block until /ping answers 200; raise EndpointFailedError as soon as it cannot."""
         started = time.monotonic()
-        deadline = started + timeout
-        next_state_check = started
+        self._next_state_check = started
         assert self.worker is not None
-        while True:
-            sdk_done = not self.worker.is_alive()  # read once: it may end between checks
-            if self.sdk_health_check and sdk_done and self.worker.error is None:
-                return time.monotonic() - started  # the SDK's loop saw /ping answer
-            if not self.sdk_health_check and _ping(self.port):
-                self.ready.set()
-                return time.monotonic() - started
-            now = time.monotonic()
-            if now < next_state_check and not sdk_done and now < deadline:
-                self.worker.join(POLL_SECONDS)  # wakes early if the SDK call ends
-                continue
-            # The engine is asked less often than /ping: on a busy 2-core machine its answers
-            # cost the CPU the container needs to start.
-            next_state_check = now + STATE_POLL_SECONDS
-            ran = containers.run_containers(self.run_id)
-            self._announce_debugger(ran)
-            codes = containers.exit_codes(ran)
-            # The SDK's own loop does not look at the container (the comparison measures that).
-            if codes and not self.sdk_health_check:
-                self._fail()
-                raise EndpointFailedError(
-                    codes[0],
-                    containers.logs_of(ran),
-                    reason=f"stopped with exit code {codes[0]} before it answered /ping "
-                    "(the model or the serving code failed to load)",
-                )
-            if sdk_done:
-                self._fail()
-                raise EndpointFailedError(
-                    None,
-                    containers.logs_of(ran),
-                    reason=f"could not start its container ({self.worker.error})",
-                )
-            if time.monotonic() >= deadline:
-                self._fail()
-                raise EndpointFailedError(
-                    None,
-                    containers.logs_of(ran),
-                    reason=f"did not answer /ping within {timeout:g} s",
-                )
-            self.worker.join(POLL_SECONDS)  # wakes early if the SDK call ends
+        try:
+            # The join wakes early when the SDK call ends.
+            wait_until(
+                self._ready_or_failed,
+                timeout=timeout,
+                what=f"endpoint {self.name}'s /ping",
+                interval=POLL_SECONDS,
+                pause=self.worker.join,
+            )
+        except WaitTimeout:
+            self._fail()
+            raise EndpointFailedError(
+                None,
+                containers.logs_of(containers.run_containers(self.run_id)),
+                reason=f"did not answer /ping within {timeout:g} s",
+            ) from None
+        return time.monotonic() - started
+
+    def _ready_or_failed(self) -> bool:
+        """True once ready; EndpointFailedError once the container or the SDK call ended."""
+        assert self.worker is not None
+        sdk_done = not self.worker.is_alive()  # read once: it may end between checks
+        if self.sdk_health_check and sdk_done and self.worker.error is None:
+            return True  # the SDK's loop saw /ping answer
+        if not self.sdk_health_check and ping(self.port):
+            self.ready.set()
+            return True
+        now = time.monotonic()
+        if now < self._next_state_check and not sdk_done:
+            return False
+        # The engine is asked less often than /ping: on a busy 2-core machine its answers
+        # cost the CPU the container needs to start.
+        self._next_state_check = now + STATE_POLL_SECONDS
+        ran = containers.run_containers(self.run_id)
+        self._announce_debugger(ran)
+        codes = containers.exit_codes(ran)
+        # The SDK's own loop does not look at the container (the comparison measures that).
+        if codes and not self.sdk_health_check:
+            self._fail()
+            raise EndpointFailedError(
+                codes[0],
+                containers.logs_of(ran),
+                reason=f"stopped with exit code {codes[0]} before it answered /ping "
+                "(the model or the serving code failed to load)",
+            )
+        if sdk_done:
+            self._fail()
+            raise EndpointFailedError(
+                None,
+                containers.logs_of(ran),
+                reason=f"could not start its container ({self.worker.error})",
+            )
+        return False
 
     def _announce_debugger(self, ran: list[Any]) -> None:
         if self.debug is None or self.forward is None or self.debug_announced or len(ran) != 1:
             return
-        rows = _sockets(ran[0])
+        rows = container_sockets(ran[0])
         if rows and is_listening(rows, DEBUGPY_PORT):
             self.debug_announced = True
             self.forward.target(ran[0])
@@ -397,7 +291,7 @@ def deploy(
 
     `sdk_health_check=True` leaves readiness to the SDK's own 5 s loop (for comparison only).
     """
-    _check_image(image)
+    containers.require_image(image)
     ensure_network(containers.docker_client())
     serving_hooks.install()
     say = progress or (lambda _message: None)
@@ -424,77 +318,3 @@ def deploy(
         )
     finally:
         state.stop()
-
-
-@contextlib.contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop a served endpoint like Ctrl-C does (with its teardown)."""
-
-    def interrupt(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def serve_until_stopped(
-    model_dir: Path,
-    proc_model_dir: Path | None,
-    *,
-    image: str | None = None,
-    timeout: float = DEFAULT_READY_TIMEOUT,
-    debug_port: int | None = None,
-    progress: Progress | None = None,
-    announce: Callable[[str], None] = print,
-) -> int:
-    """Serve until Ctrl-C, SIGTERM or SIGHUP (0), or until the container dies (raises)."""
-    from mlmax.localmode.image import ensure_job_image
-    from mlmax.localmode.runner import LocalMode
-
-    say = progress or (lambda _message: None)
-    image = image or ensure_job_image(progress=say)
-    debug = None
-    if debug_port is not None:
-        debug = EndpointDebug(
-            resolve_host_port(debug_port, SERVE_COMMAND_FLAGS),
-            on_ready=lambda port: announce(ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)),
-            flags=SERVE_COMMAND_FLAGS,
-        )
-    try:
-        with (
-            _signals_as_interrupt(),
-            LocalMode(image=image) as local,
-            deploy(
-                model_dir,
-                proc_model_dir=proc_model_dir,
-                image=image,
-                session=local.session,
-                timeout=timeout,
-                debug=debug,
-                progress=say,
-            ) as endpoint,
-        ):
-            announce(f"mlmax: endpoint ready at {endpoint.url} (POST /invocations, GET /ping)")
-            announce("Press Ctrl-C to stop it.")
-            _watch_until_it_dies(endpoint)
-    except KeyboardInterrupt:
-        say("endpoint stopped; its container was removed")
-    return 0
-
-
-def _watch_until_it_dies(endpoint: Endpoint) -> NoReturn:
-    stop = threading.Event()  # never set: the wait wakes for signals and every second
-    while True:
-        ran = containers.run_containers(endpoint.run_id)
-        codes = containers.exit_codes(ran)
-        if not ran or codes:
-            raise EndpointFailedError(
-                codes[0] if codes else None,
-                containers.logs_of(ran),
-                reason="stopped while serving",
-            )
-        stop.wait(1.0)  # poll interval of the container's state

@@ -11,11 +11,12 @@ afterwards: other jobs (and other tools) share it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 NETWORK_NAME = "sagemaker-local"
 # Compose v2 refuses a network whose com.docker.compose.network label differs from the
@@ -36,12 +37,9 @@ def lock_path() -> Path:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # A new FileLock per call: threads of one process (parallel steps) exclude each other too.
+    with FileLock(path):
+        yield
 
 
 def _same_name(client: Any) -> list[Any]:

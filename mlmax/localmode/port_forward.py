@@ -24,7 +24,8 @@ import socket
 import threading
 from typing import Any
 
-LOOPBACK = "127.0.0.1"
+from mlmax.localmode.ports import bind_loopback
+
 CHUNK = 65536
 
 # Runs in the container: once the client's first bytes arrive on stdin, connect to its
@@ -67,13 +68,7 @@ class PortForward:
     def __init__(self, port: int, container_port: int, *, ready_timeout: float = 600.0) -> None:
         self.container_port = container_port
         self.ready_timeout = ready_timeout
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._listener.bind((LOOPBACK, port))
-        except OSError:
-            self._listener.close()
-            raise
+        self._listener = bind_loopback(port)  # the rule `port_is_free` checks by
         self._listener.listen(8)
         self.port: int = self._listener.getsockname()[1]
         self._container: Any = None

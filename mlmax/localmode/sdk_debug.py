@@ -24,14 +24,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlmax import sdk_internals
-from mlmax.localmode.debug import (
-    INSPECT_FLAGS,
-    DebugFlags,
-    DebuggerNotAttachedError,
-    DebugOptions,
-    ReadyWatch,
-    open_forward,
-)
+from mlmax.localmode.debug_command import DebugOptions
+from mlmax.localmode.debug_errors import INSPECT_FLAGS, DebugFlags, DebuggerNotAttachedError
+from mlmax.localmode.debug_forward import open_forward
+from mlmax.localmode.ready_watch import ReadyWatch
 
 _UNDER_DEBUGGER = "_mlmax_under_debugger"
 # A trainer's command is a shell line: one that chains commands is left alone.
@@ -154,6 +150,6 @@ def sdk_objects_under_debugger(
 
 
 def _debug_image(image: Any) -> str:
-    from mlmax.localmode.image import ensure_debugpy_image
+    from mlmax.localmode.debug_image import ensure_debugpy_image
 
     return ensure_debugpy_image(str(image))

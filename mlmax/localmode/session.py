@@ -30,10 +30,10 @@ import boto3
 import botocore.session
 
 from mlmax.localmode import labels
-from mlmax.localmode.docker_env import compose_environment
-from mlmax.localmode.environment import scoped_environ
+from mlmax.localmode.docker_checks import compose_environment
 from mlmax.localmode.s3auth import SessionKeys
 from mlmax.localmode.s3server import keys_for, wait_until_ready
+from mlmax.localmode.scoped_environ import scoped_environ
 
 logger = logging.getLogger(__name__)
 DEFAULT_REGION = "us-east-1"
@@ -221,7 +221,7 @@ class OfflineSession:
             # The SDK sets this for good on first use; pinning it restores the old value.
             "COMPOSE_HTTP_TIMEOUT": "120",
             # The SDK starts compose with this process's environment: a faster start where
-            # the compose check proved it works (docker_env.compose_environment).
+            # the compose check proved it works (docker_checks.compose_environment).
             **self._compose_environment,
         }
         keys = self._keys

@@ -8,7 +8,6 @@ appear there only once complete (downloaded into a temporary directory, then ren
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -18,6 +17,8 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from filelock import FileLock
 
 from mlmax.errors import EnvironmentNotReadyError
 from mlmax.progress import Progress, or_default
@@ -79,12 +80,9 @@ def cache_lock(name: str) -> Iterator[None]:
     """Hold an exclusive lock shared by every process using the same cache (xdist workers)."""
     lock_dir = cache_root() / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # A new FileLock per call: threads of one process exclude each other too.
+    with FileLock(lock_dir / f"{name}.lock"):
+        yield
 
 
 def wheelhouse_key(

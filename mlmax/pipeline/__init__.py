@@ -1,5 +1,6 @@
 """The runner-agnostic pipeline: its definition, its execution and its run directory."""
 
+from mlmax.pipeline.census import run_census
 from mlmax.pipeline.definition import (
     MODEL_TYPES,
     NEW_DATA,
@@ -12,9 +13,10 @@ from mlmax.pipeline.definition import (
     TrainingOptions,
     census_pipeline,
 )
-from mlmax.pipeline.execute import RunRecord, StepRecord, execute, load_record
+from mlmax.pipeline.execute import execute
 from mlmax.pipeline.inputs import DataSpec, InputDataError, stage_inputs, validate_data_file
-from mlmax.pipeline.run import new_run_dir, prepare_run_dir, run_census
+from mlmax.pipeline.run_dirs import new_run_dir, prepare_run_dir
+from mlmax.pipeline.run_record import RunRecord, StepRecord, load_record
 
 __all__ = [
     "MODEL_TYPES",

@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlmax.errors import MlmaxError
 from mlmax.pipeline.inputs import INPUTS_DIR, NEW_DATA
-from mlmax.pipeline.run import served_model_dirs
+from mlmax.pipeline.run_dirs import served_model_dirs
 
 RESULT_FILE = Path("endpoint") / "endpoint.json"
 PREDICTIONS = Path("inference") / "predictions" / "predictions.csv"
@@ -64,7 +64,7 @@ def run_endpoint_step(
 ) -> EndpointCheck:
     """Deploy, invoke with the run's new data (raw CSV), compare, write the result."""
     from mlmax.localmode.endpoint import deploy
-    from mlmax.localmode.runner import LocalMode
+    from mlmax.localmode.local_mode import LocalMode
 
     dirs = served_model_dirs(run_dir)
     new_data = sorted((run_dir / INPUTS_DIR / NEW_DATA).glob("*"))
@@ -77,7 +77,11 @@ def run_endpoint_step(
     with (
         LocalMode(image=image) as local,
         deploy(
-            dirs[0], proc_model_dir=dirs[1], image=image, session=local.session, progress=progress
+            dirs[0],
+            proc_model_dir=dirs[1],
+            image=image,
+            session=local.active_session,
+            progress=progress,
         ) as endpoint,
     ):
         started = time.monotonic()

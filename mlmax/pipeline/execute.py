@@ -9,17 +9,14 @@ Layout of a run directory (paths in pipeline.json are relative to it):
     report/                              only once every step and the report succeeded
 
 pipeline.json is rewritten after every step, so a failed or interrupted run still says what
-happened; its `status` is `succeeded` only when the report is complete.
+happened (`run_record.py`); its `status` is `succeeded` only when the report is complete.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,75 +24,11 @@ from mlmax.catalog import JobRun
 from mlmax.localmode.labels import Owner
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
 from mlmax.pipeline.metrics import step_metrics
+from mlmax.pipeline.run_record import RunRecord, StepRecord, now, write_record
 from mlmax.runner_contract import Runner, StepFailed, StepResult
 from mlmax.termination import interruption_name
 
-RECORD_FILE = "pipeline.json"
 REPORT_DIR = "report"
-
-
-@dataclass
-class StepRecord:
-    name: str
-    job: str
-    status: str = "pending"  # pending -> running -> succeeded | failed
-    duration_seconds: float | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    arguments: list[str] = field(default_factory=list)
-    metrics: dict[str, float] = field(default_factory=dict)
-    log: str | None = None
-    error: str | None = None
-    exit_code: int | None = None  # the job's, when it failed (2: it refused its input)
-
-
-@dataclass
-class RunRecord:
-    """Everything pipeline.json says about one run."""
-
-    pipeline: str
-    run_id: str
-    runner: str
-    status: str  # running -> succeeded | failed | interrupted (| killed: swept later)
-    started_at: str
-    inputs: dict[str, str]
-    steps: list[StepRecord]
-    options: dict[str, Any] = field(default_factory=dict)
-    finished_at: str | None = None
-    duration_seconds: float | None = None
-    error: str | None = None
-    report: str | None = None
-    # The process running it (labels.Owner), so a later run can tell a killed run's record.
-    owner: dict[str, Any] = field(default_factory=dict)
-
-    def step(self, name: str) -> StepRecord:
-        return next(s for s in self.steps if s.name == name)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunRecord:
-        steps = [StepRecord(**s) for s in data["steps"]]
-        return cls(**{**data, "steps": steps})
-
-
-def load_record(run_dir: Path) -> RunRecord:
-    return RunRecord.from_json(json.loads((run_dir / RECORD_FILE).read_text()))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def write_record(run_dir: Path, record: RunRecord) -> None:
-    _write_atomic(run_dir / RECORD_FILE, json.dumps(record.to_json(), indent=2) + "\n")
 
 
 def output_dir(run_dir: Path, step: str, output: str) -> Path:
@@ -156,7 +89,7 @@ def execute(
         run_id=run_dir.name,
         runner=runner.name,
         status="running",
-        started_at=_now(),
+        started_at=now(),
         inputs={name: _relative(path, run_dir) for name, path in inputs.items()},
         options=dict(options or {}),
         owner=Owner.current().to_json(),
@@ -193,7 +126,7 @@ def execute(
         _stop_running_steps(record, "failed", f"{type(error).__name__}: {error}")
         raise
     finally:
-        record.finished_at = _now()
+        record.finished_at = now()
         record.duration_seconds = round(time.perf_counter() - started, 3)
         write_record(run_dir, record)
     return record

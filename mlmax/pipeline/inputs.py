@@ -58,9 +58,9 @@ def validate_data_file(path: Path, *, labels_required: bool) -> None:
         raise InputDataError(f"input {path} is not a file; pass the path of a CSV file")
     # Imported here: the jobs' stack (pandas, joblib) would cost every `mlmax` command a
     # second of start-up otherwise.
+    from mlmax.jobs.csv_input import read_census
     from mlmax.jobs.jobs_common import JobInputError
     from mlmax.jobs.preprocessing import check_trainable
-    from mlmax.jobs.tables import read_census
 
     try:
         data = read_census(path, label="required" if labels_required else "optional")

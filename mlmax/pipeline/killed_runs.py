@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from mlmax.localmode.labels import Owner
-from mlmax.pipeline.execute import RECORD_FILE, load_record, write_record
+from mlmax.pipeline.run_record import RECORD_FILE, load_record, write_record
 
 
 def killed_runs(runs_dir: Path) -> list[tuple[Path, int]]:

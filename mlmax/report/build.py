@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from mlmax.errors import MlmaxError
-from mlmax.pipeline.execute import RunRecord, StepRecord
 from mlmax.pipeline.metrics import headline
+from mlmax.pipeline.run_record import RunRecord, StepRecord
 from mlmax.report import charts
 from mlmax.tables import html_table, render
 

@@ -76,8 +76,8 @@ class LocalModeRunner:
         self._local: object | None = None
 
     def __enter__(self) -> Self:
-        from mlmax.localmode.docker_env import require_docker
-        from mlmax.localmode.runner import LocalMode
+        from mlmax.localmode.docker_checks import require_docker
+        from mlmax.localmode.local_mode import LocalMode
 
         # Docker, its CLI and Compose first: without them nothing may be started or created
         # (no S3 server, no run directory), and the error is one sentence with the fix.
@@ -115,7 +115,7 @@ class LocalModeRunner:
 
     def run_step(self, step_run: JobRun) -> StepResult:
         from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
-        from mlmax.localmode.runner import LocalMode
+        from mlmax.localmode.local_mode import LocalMode
 
         local = self._local
         if not isinstance(local, LocalMode):

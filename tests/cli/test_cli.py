@@ -17,7 +17,7 @@ import pytest
 from mlmax.cli import main
 from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
-from mlmax.localmode.debug import port_is_free
+from mlmax.localmode.ports import port_is_free
 from tests.foreground import foreground_job
 
 COMMANDS = [

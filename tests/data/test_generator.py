@@ -13,7 +13,7 @@ import pytest
 
 from mlmax.data import __main__ as cli
 from mlmax.data import generate, generator, write_csv
-from mlmax.jobs import schema, tables
+from mlmax.jobs import csv_input, schema
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_write_csv_round_trips_through_the_job_reader(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "census.csv", rows=300, seed=6)
     assert path == tmp_path / "census.csv"
     assert [p.name for p in tmp_path.iterdir()] == ["census.csv"]
-    data = tables.read_census(path)
+    data = csv_input.read_census(path)
     expected = generate(300, seed=6)
     assert len(data) == 300
     assert (data[schema.LABEL] == (expected[schema.LABEL] == schema.LABEL_POSITIVE)).all()

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from mlmax.localmode import containers, labels
-from mlmax.localmode.debug import DEBUGPY_PORT
+from mlmax.localmode.debug_command import DEBUGPY_PORT
 
 PROBE = """\
 import socket, sys

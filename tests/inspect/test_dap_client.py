@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.localmode.debug import free_port
+from mlmax.localmode.ports import free_port
 from tests.dap_client import DapClient, DapError
 
 SCRIPT = textwrap.dedent(

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from mlmax.localmode import debug_bootstrap
-from mlmax.localmode.debug import DebugOptions, free_port
+from mlmax.localmode.debug_command import DebugOptions
+from mlmax.localmode.ports import free_port
 
 SCRIPT = """\
 import json, os, sys

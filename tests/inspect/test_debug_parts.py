@@ -11,16 +11,12 @@ import pytest
 
 from mlmax import pytest_plugin
 from mlmax.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
-from mlmax.localmode import debug
-from mlmax.localmode.debug import (
-    DebugOptions,
-    InspectPortBusyError,
-    ReadyInfo,
-    ReplInfo,
-    parse_socket_table,
-    ready_line,
-    resolve_host_port,
-)
+from mlmax.localmode import container_sockets, debug, debug_command, debug_forward, ports
+from mlmax.localmode.container_sockets import parse_socket_table
+from mlmax.localmode.debug_command import DebugOptions
+from mlmax.localmode.debug_errors import InspectPortBusyError
+from mlmax.localmode.debug_forward import resolve_host_port
+from mlmax.localmode.ready_watch import ReadyInfo, ReplInfo, ready_line
 
 
 def test_ready_line_has_the_exact_phrase_then_job_and_code_path():
@@ -37,7 +33,7 @@ def test_ready_line_has_the_exact_phrase_then_job_and_code_path():
 
 
 def test_default_port_is_exported_by_the_plugin():
-    assert pytest_plugin.DEFAULT_INSPECT_PORT == 5678 == debug.DEFAULT_INSPECT_PORT
+    assert pytest_plugin.DEFAULT_INSPECT_PORT == 5678 == debug_forward.DEFAULT_INSPECT_PORT
 
 
 def test_debugpy_listens_on_the_containers_loopback_through_the_bootstrap():
@@ -47,7 +43,7 @@ def test_debugpy_listens_on_the_containers_loopback_through_the_bootstrap():
     # bootstrap's source.
     assert "\n" not in command[3]
     packed = re.search(r"b64decode\('([^']+)'\)", command[3]).group(1)
-    assert zlib.decompress(base64.b64decode(packed)) == debug.BOOTSTRAP.read_bytes()
+    assert zlib.decompress(base64.b64decode(packed)) == debug_command.BOOTSTRAP.read_bytes()
     # Only the forwarder's relay, inside the container, can reach it: never 0.0.0.0.
     assert command[command.index("--listen") + 1] == "127.0.0.1:5678"
     assert "--wait-for-client" in command
@@ -74,7 +70,7 @@ def test_busy_port_gives_one_sentence_with_the_way_out():
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        assert not debug.port_is_free(port)
+        assert not ports.port_is_free(port)
         with pytest.raises(InspectPortBusyError) as raised:
             resolve_host_port(port)
     message = str(raised.value)
@@ -86,11 +82,11 @@ def test_busy_port_gives_one_sentence_with_the_way_out():
 def test_port_zero_picks_a_free_port():
     port = resolve_host_port(0)
     assert 0 < port < 65536
-    assert debug.port_is_free(port)
+    assert ports.port_is_free(port)
 
 
 def test_free_port_is_accepted_as_is():
-    port = debug.free_port()
+    port = ports.free_port()
     assert resolve_host_port(port) == port
 
 
@@ -104,10 +100,10 @@ def test_socket_table_parsing_finds_listen_and_established():
     )
     rows = parse_socket_table(table)
     assert (0x162E, 0x0A) in rows
-    assert debug.is_listening(rows, 5678)
-    assert debug.has_client(rows, 5678)
-    assert not debug.is_listening(rows, 41394)
-    assert not debug.has_client(parse_socket_table(table.splitlines()[1]), 5678)
+    assert container_sockets.is_listening(rows, 5678)
+    assert container_sockets.has_client(rows, 5678)
+    assert not container_sockets.is_listening(rows, 41394)
+    assert not container_sockets.has_client(parse_socket_table(table.splitlines()[1]), 5678)
 
 
 def test_training_debug_command_links_the_processing_root_to_the_training_code(tmp_path):

@@ -132,7 +132,8 @@ def test_training_job_stops_at_a_workspace_breakpoint_through_a_pty(tmp_path):
 
 
 def test_image_without_debugpy_is_debugged_through_a_derived_image(tmp_path):
-    from mlmax.localmode.image import ensure_job_image, probe_image
+    from mlmax.localmode.debug_image import probe_image
+    from mlmax.localmode.image import ensure_job_image
 
     plain = ensure_job_image(with_debugpy=False)
     assert probe_image(plain)["debugpy"] is False  # the premise: no debugpy in it
@@ -246,7 +247,9 @@ def test_repl_mode_runs_python_i_and_prints_the_docker_commands(tmp_path):
         sock = container.attach_socket(params={"stdin": 1, "stream": 1})
         try:
             sock._sock.sendall(b"print(6 * 7)\n")
-            assert ">>> print(6 * 7)\r\n42" in _wait_for_log(container, "42", 30)
+            # The whole echo, not "42" alone: the log's file listing may hold the clock's 42.
+            # _wait_for_log fails the test when the echo does not come.
+            _wait_for_log(container, ">>> print(6 * 7)\r\n42", 30)
             sock._sock.sendall(b"raise SystemExit(0)\n")
         finally:
             sock.close()

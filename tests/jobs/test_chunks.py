@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlmax.data import generate
-from mlmax.jobs import inference, monitoring, preprocessing, schema, tables
+from mlmax.jobs import csv_input, inference, monitoring, preprocessing, schema
 from mlmax.jobs.jobs_common import JobInputError
 
 from .helpers import write_csv
@@ -86,7 +86,7 @@ def test_a_bad_value_in_a_later_chunk_names_its_line_in_the_file(tmp_path: Path)
     write_csv(path, frame)
     for chunk_rows in (None, 1000, 7):
         with pytest.raises(JobInputError, match="'forty' on line 2347"):
-            tables.read_census(path, chunk_rows=chunk_rows)
+            csv_input.read_census(path, chunk_rows=chunk_rows)
 
 
 def test_a_column_empty_in_some_chunks_only_is_read_and_empty_in_all_is_refused(
@@ -95,18 +95,18 @@ def test_a_column_empty_in_some_chunks_only_is_read_and_empty_in_all_is_refused(
     path, frame = _census(tmp_path)
     frame.loc[:1999, "education"] = "?"  # the first two chunks hold no education
     write_csv(path, frame)
-    chunked = tables.read_census(path, chunk_rows=1000)
-    assert chunked.equals(tables.read_census(path))
+    chunked = csv_input.read_census(path, chunk_rows=1000)
+    assert chunked.equals(csv_input.read_census(path))
     frame["education"] = "?"
     write_csv(path, frame)
     with pytest.raises(JobInputError, match=r"column 'education' .* has no values"):
-        tables.read_census(path, chunk_rows=1000)
+        csv_input.read_census(path, chunk_rows=1000)
 
 
 def test_optional_labels_go_when_one_file_lacks_them_whatever_the_chunks(tmp_path: Path) -> None:
     write_csv(tmp_path / "a.csv", generate(30, seed=1))
     write_csv(tmp_path / "b.csv", generate(20, seed=2).drop(columns=schema.LABEL))
-    chunks = list(tables.iter_census(tmp_path, label="optional", chunk_rows=8))
+    chunks = list(csv_input.iter_census(tmp_path, label="optional", chunk_rows=8))
     assert len(chunks) == 4 + 3
     assert all(schema.LABEL not in chunk.columns for chunk in chunks)
 
@@ -114,9 +114,9 @@ def test_optional_labels_go_when_one_file_lacks_them_whatever_the_chunks(tmp_pat
 def test_numeric_table_chunks_fall_back_to_the_slow_path_at_the_bad_chunk(tmp_path: Path) -> None:
     path = tmp_path / "features.csv"
     path.write_text("a,b\n" + "".join(f"{i},{i / 2}\n" for i in range(25)))
-    chunks = list(tables.iter_numeric_table(path, 10))
+    chunks = list(csv_input.iter_numeric_table(path, 10))
     assert [len(c) for c in chunks] == [10, 10, 5]
     assert [float(v) for c in chunks for v in c["a"]] == [float(i) for i in range(25)]
     path.write_text(path.read_text() + "25,x\n")
     with pytest.raises(JobInputError, match="holds the text 'x' on line 27"):
-        list(tables.iter_numeric_table(path, 10))
+        list(csv_input.iter_numeric_table(path, 10))

@@ -14,7 +14,7 @@ from mlmax.jobs import preprocessing, schema
 from mlmax.jobs.jobs_common import JobInputError, tar_writer
 
 from .helpers import assert_nothing_written, assert_one_error_line, run_script, write_csv
-from .test_tables import BAD_CENSUS_CASES, _bad_census
+from .test_csv_input import BAD_CENSUS_CASES, _bad_census
 
 
 def _train_args(source: Path, out: Path, *extra: str):

@@ -137,7 +137,7 @@ def test_feature_rows_with_and_without_header_equal_batch_inference(server, rows
 
 
 def serving_table(rows: pd.DataFrame) -> pd.DataFrame:
-    from mlmax.jobs.tables import census_table
+    from mlmax.jobs.csv_input import census_table
 
     return census_table(rows.drop(columns=[schema.LABEL]), schema.FEATURES, "rows", 2)
 

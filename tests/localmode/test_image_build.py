@@ -16,15 +16,15 @@ import docker.errors
 import pytest
 
 from mlmax.localmode import base_image
-from mlmax.localmode.base_image import ImageBuildError, ensure_base_image, ensure_offline_base
-from mlmax.localmode.image import (
+from mlmax.localmode.base_image import (
     LABEL_PREFIX,
-    docker_dir,
-    ensure_debugpy_image,
-    ensure_job_image,
-    list_job_images,
-    prune_job_images,
+    ImageBuildError,
+    ensure_base_image,
+    ensure_offline_base,
 )
+from mlmax.localmode.debug_image import ensure_debugpy_image
+from mlmax.localmode.image import docker_dir, ensure_job_image
+from mlmax.localmode.image_inventory import list_job_images, prune_job_images
 
 pytestmark = pytest.mark.smlocal
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from mlmax.localmode import reaper
 from mlmax.localmode.labels import Owner, host_identity
 from mlmax.localmode.session import OWNER_MARKER, write_owner_marker
-from mlmax.pipeline.execute import load_record, write_record
 from mlmax.pipeline.killed_runs import killed_runs, mark_killed
+from mlmax.pipeline.run_record import load_record, write_record
 
 # A second live session: makes its temp dir with its owner marker, then waits to be killed.
 OTHER_SESSION = """
@@ -70,7 +70,7 @@ def test_dirs_of_another_pid_namespace_or_without_a_marker_are_never_swept(tmp_p
 
 
 def test_a_running_record_of_a_dead_owner_is_marked_killed(tmp_path: Path) -> None:
-    from mlmax.pipeline.execute import RunRecord, StepRecord
+    from mlmax.pipeline.run_record import RunRecord, StepRecord
 
     def record(owner: Owner) -> RunRecord:
         return RunRecord(

@@ -8,8 +8,8 @@ import stat
 import boto3
 import pytest
 
-from mlmax.localmode.environment import EnvironmentConflictError, scoped_environ
 from mlmax.localmode.s3server import S3Server
+from mlmax.localmode.scoped_environ import EnvironmentConflictError, scoped_environ
 from mlmax.localmode.session import OfflineSession, remove_tree
 
 

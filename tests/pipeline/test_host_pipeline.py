@@ -20,7 +20,8 @@ from mlmax.pipeline import (
     load_record,
     run_census,
 )
-from mlmax.pipeline.execute import RECORD_FILE, REPORT_DIR
+from mlmax.pipeline.execute import REPORT_DIR
+from mlmax.pipeline.run_record import RECORD_FILE
 from mlmax.report import REPORT_FILES, write_report
 from mlmax.runners.host import HostRunner
 

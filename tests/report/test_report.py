@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlmax.pipeline import census_pipeline
-from mlmax.pipeline.execute import RunRecord, StepRecord
+from mlmax.pipeline.run_record import RunRecord, StepRecord
 from mlmax.report import REPORT_FILES, ReportError, write_report
 from tests.report.conftest import assert_valid_png
 

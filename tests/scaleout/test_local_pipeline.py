@@ -36,8 +36,8 @@ from mlmax.cloud.pipeline_export import (
     exported,
 )
 from mlmax.localmode import compose, containers
-from mlmax.localmode.environment import scoped_environ
 from mlmax.localmode.s3server import S3Server
+from mlmax.localmode.scoped_environ import scoped_environ
 from mlmax.localmode.session import OfflineSession
 from mlmax.pipeline import DataSpec, TrainingOptions, run_census, stage_inputs
 

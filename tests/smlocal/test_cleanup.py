@@ -19,8 +19,8 @@ import pytest
 from mlmax.catalog import Channel, JobDefinition, JobRun
 from mlmax.data.generator import write_csv
 from mlmax.localmode import compose, containers, labels
+from mlmax.localmode.container_run import run_job
 from mlmax.localmode.errors import JobFailedError, JobTimeoutError
-from mlmax.localmode.runner import run_job
 from tests.smlocal.leaks import assert_nothing_left, snapshot, wait_for
 
 pytestmark = pytest.mark.smlocal
@@ -116,7 +116,7 @@ def test_job_timeout_stops_the_container_and_leaves_nothing(
 INNER_SLEEPER_TEST = """
 import pytest
 from mlmax.catalog import Channel, JobDefinition, JobRun
-from mlmax.localmode.runner import run_job
+from mlmax.localmode.container_run import run_job
 
 @pytest.mark.smlocal
 def test_sleeps(sm_localmode, tmp_path):

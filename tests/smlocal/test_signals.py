@@ -157,7 +157,7 @@ def test_after_sigkill_the_next_start_sweeps_the_dead_run(
 INNER_SLEEPER_TEST = """
 import pytest
 from mlmax.catalog import Channel, JobDefinition, JobRun
-from mlmax.localmode.runner import run_job
+from mlmax.localmode.container_run import run_job
 
 @pytest.mark.smlocal
 def test_sleeps(sm_localmode, tmp_path):

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mlmax.catalog import JOBS, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
-from mlmax.localmode.debug import ready_line
 from mlmax.localmode.endpoint import SERVING_CODE_ROOT
+from mlmax.localmode.ready_watch import ready_line
 from tests.workspace import jsonc
 from tests.workspace.vscode import (
     DEVCONTAINER,

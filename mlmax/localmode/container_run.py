@@ -1,14 +1,12 @@
 """Run one job in its SageMaker Local Mode container, and always clean up after it.
 
-`run_job` builds the SDK objects (`mlmax.sdk_jobs`), runs them in a worker thread and waits with a
-deadline in the calling thread. That thread is where Ctrl-C lands: running the SDK call in
-it would let the SDK's telemetry wrapper swallow the KeyboardInterrupt while compose and the
-container keep running. On a timeout or an interrupt mlmax kills the run's compose process,
-removes the run's containers by label, and raises. After every run, whatever the outcome,
-the run's containers and private directory are removed; outputs reach the caller's
-directories only when the job succeeded.
+`run_job` builds the SDK objects (`mlmax.sdk_jobs`) and runs them in an `SdkThread`, waiting with
+a deadline in the calling thread (where Ctrl-C lands). On a timeout or an interrupt mlmax
+kills the run's compose process, removes the run's containers by label, and raises. After
+every run, whatever the outcome, the run's containers and private directory are removed;
+outputs reach the caller's directories only when the job succeeded.
 
-`LocalMode` bundles what a series of runs shares (embedded S3, offline session, reaper).
+What a series of runs shares (embedded S3, offline session, reaper) is `local_mode.LocalMode`.
 """
 
 from __future__ import annotations
@@ -18,39 +16,28 @@ import posixpath
 import re
 import shutil
 import tarfile
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from mlmax.catalog import JobDefinition, JobRun, get_job
-from mlmax.localmode import compose, containers, labels, reaper, trainer_hook
+from mlmax.catalog import JobDefinition, JobRun
+from mlmax.localmode import compose, containers, labels, trainer_hook
 from mlmax.localmode.container_user import (
     container_environment,
     container_user,
     with_container_user,
 )
-from mlmax.localmode.debug import DebugOptions
+from mlmax.localmode.debug_command import DebugOptions
 from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
 from mlmax.localmode.network import ensure_network
-from mlmax.localmode.s3server import S3Server
-from mlmax.localmode.session import (
-    OfflineSession,
-    preload_sdk,
-    real_s3_requested,
-    remove_tree_or_warn,
-)
+from mlmax.localmode.sdk_thread import SdkThread, stop_run
+from mlmax.localmode.session import OfflineSession, remove_tree_or_warn
 from mlmax.sdk_jobs import ProcessingStep, TrainingStep, processing_step, training_step
 
 Progress = Callable[[str], None]
-# Runs one JobRun; `run_job`'s signature. LocalMode.job_runner lets inspect mode take over.
-JobRunner = Callable[..., "JobResult"]
 MODEL_ARCHIVE = "model.tar.gz"
-# How long a stopped run may take to unwind (compose killed, SDK copying) before we move on.
-UNWIND_SECONDS = 30.0
 _EXIT_CODE = re.compile(r"Process exited with code: (-?\d+)")
 
 
@@ -64,21 +51,6 @@ class JobResult:
     duration: float
     logs: str
     outputs: dict[str, Path] = field(default_factory=dict)
-
-
-class _Worker(threading.Thread):
-    """Runs the SDK call; keeps whatever it raised for the waiting thread."""
-
-    def __init__(self, name: str, target: Callable[[], None]) -> None:
-        super().__init__(name=name, daemon=True)
-        self._target_call = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._target_call()
-        except BaseException as error:  # handed to the waiting thread
-            self.error = error
 
 
 def _check_directories(run: JobRun) -> None:
@@ -97,19 +69,6 @@ def _check_directories(run: JobRun) -> None:
             )
 
 
-def _check_image(image: str) -> None:
-    from docker.errors import ImageNotFound
-
-    try:
-        containers.docker_client().images.get(image)
-    except ImageNotFound:
-        raise JobSetupError(
-            f"the job image {image!r} is not present in the local Docker engine (there is no "
-            "registry to pull it from); build it with mlmax.localmode.image.ensure_job_image() "
-            "or choose a local image"
-        ) from None
-
-
 def _has_files(path: Path) -> bool:
     return path.is_dir() and any(p.is_file() for p in path.rglob("*"))
 
@@ -119,7 +78,7 @@ def _sdk_exit_code(error: BaseException | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-class _Run:
+class ContainerRun:
     """The state of one run: its id, private directory, step and outcome."""
 
     def __init__(
@@ -196,7 +155,7 @@ class _Run:
     def execute(self, timeout: float | None) -> tuple[BaseException | None, bool]:
         """Run the step; return (the SDK's error, whether the run was stopped by timeout)."""
         step = self.build()
-        worker = _Worker(f"mlmax-{self.run_id}", step.execute)
+        thread = SdkThread(f"mlmax-{self.run_id}", step.execute)
         hook = (
             trainer_hook.extra_service_config(
                 self.trainer_root,
@@ -208,20 +167,16 @@ class _Run:
             else contextlib.nullcontext()
         )
         with hook:
-            worker.start()
-            deadline = None if timeout is None else time.monotonic() + timeout
+            thread.start()
             try:
-                while worker.is_alive():
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        logs = self.logs()
-                        self.stop(worker)
-                        return JobTimeoutError(self.job.name, float(timeout or 0), logs), True
-                    worker.join(0.5 if remaining is None else min(remaining, 0.5))
+                if not thread.finished_within(timeout):
+                    logs = self.logs()
+                    stop_run(thread, self.root, self.run_id)
+                    return JobTimeoutError(self.job.name, float(timeout or 0), logs), True
             except BaseException:  # KeyboardInterrupt, SystemExit: stop the job, re-raise
-                self.stop(worker)
+                stop_run(thread, self.root, self.run_id)
                 raise
-        return worker.error, False
+        return thread.error, False
 
     def _alias_volumes(self) -> list[str]:
         """A mount the caller owns where a debug run links its code alias.
@@ -236,14 +191,6 @@ class _Run:
         parent = self.root / "code-alias"
         parent.mkdir(exist_ok=True)
         return [f"{parent}:{posixpath.dirname(alias)}"]
-
-    def stop(self, worker: _Worker) -> None:
-        """Kill the run's compose process and remove its containers; let the SDK unwind."""
-        compose.kill_processes(self.root)
-        containers.remove_run(self.run_id)
-        worker.join(UNWIND_SECONDS)
-        # compose may have created a container between the two steps above.
-        containers.remove_run(self.run_id)
 
     def logs(self) -> str:
         return containers.logs_of(containers.run_containers(self.run_id))
@@ -308,10 +255,10 @@ def run_job(
     Outputs are copied into `run.outputs` only when the job succeeded and wrote all of them.
     """
     _check_directories(run)
-    _check_image(image)
+    containers.require_image(image)
     ensure_network(containers.docker_client())
     say = progress or (lambda _message: None)
-    state = _Run(
+    state = ContainerRun(
         run,
         image=image,
         session=session,
@@ -352,134 +299,3 @@ def run_job(
         return JobResult(run.job.name, state.run_id, 0, duration, logs, outputs)
     finally:
         state.cleanup()
-
-
-class LocalMode:
-    """Embedded S3 + offline session + reaper: `with LocalMode(image=...) as lm: lm.run(...)`.
-
-    Real S3 is used only when asked for (`real_s3=True` or MLMAX_REAL_S3=1).
-    """
-
-    def __init__(
-        self,
-        *,
-        image: str,
-        real_s3: bool | None = None,
-        s3_endpoint_url: str | None = None,
-        default_timeout: float | None = None,
-        progress: Progress | None = None,
-        temp_parent: Path | None = None,
-        project_root: Path | None = None,
-        image_for: Callable[[JobDefinition], str] | None = None,
-    ) -> None:
-        self.image = image
-        # Where the project's pyproject.toml (its declared jobs) is looked up.
-        self.project_root = project_root
-        # A job's own image (declared image or requirements); default: `image`.
-        self.image_for = image_for or (lambda _job: image)
-        self.real_s3 = real_s3_requested() if real_s3 is None else real_s3
-        # An S3 server someone else owns (a pytest fixture); otherwise LocalMode starts one.
-        self._s3_endpoint_url = s3_endpoint_url
-        self.default_timeout = default_timeout
-        self.progress = progress
-        self._temp_parent = temp_parent
-        self._stack = contextlib.ExitStack()
-        self.session: OfflineSession | None = None
-        self.s3: S3Server | None = None
-        # Inspect mode (mlmax.pytest_inspect) swaps in a runner that debugs selected jobs.
-        self.job_runner: JobRunner = run_job
-        # Runs in progress (parallel steps run in other threads): the session's directory is
-        # removed only once they have returned, or a thread still unwinding after Ctrl-C or
-        # SIGTERM would create its directories again under the removed root.
-        self._runs_in_progress = 0
-        self._runs_done = threading.Condition()
-
-    def __enter__(self) -> LocalMode:
-        with self._stack as stack:
-            swept = reaper.reap()  # what SIGKILLed sessions left
-            if swept and self.progress:
-                self.progress(reaper.describe(swept))
-            stack.callback(self._remove_session_containers)
-            endpoint = self._s3_endpoint_url
-            if not self.real_s3 and endpoint is None:
-                # Its own process starts on another core while this one imports the SDK.
-                self.s3 = S3Server().start(wait=False)
-                stack.callback(self.s3.stop)
-                endpoint = self.s3.endpoint_url
-            preload_sdk()
-            self.session = stack.enter_context(
-                OfflineSession(
-                    s3_endpoint_url=endpoint, real_s3=self.real_s3, temp_parent=self._temp_parent
-                )
-            )
-            # First on exit: jobs still running in other threads (a pipeline's parallel
-            # steps after Ctrl-C) are stopped before their directories go.
-            stack.callback(self._wait_for_runs_in_progress)
-            stack.callback(self._stop_running_jobs, self.session.root)
-            self._stack = stack.pop_all()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stack.close()
-
-    @classmethod
-    def _stop_running_jobs(cls, session_root: Path) -> None:
-        compose.kill_processes(session_root)
-        cls._remove_session_containers()
-
-    @staticmethod
-    def _remove_session_containers() -> None:
-        session_id = labels.current_session().session_id
-        try:
-            found = containers.session_containers(session_id)
-        except Exception:  # no engine to ask (it went away, or never was): nothing ours runs
-            return
-        containers.remove(found)
-
-    def run(
-        self,
-        job: str | JobDefinition,
-        *,
-        inputs: Mapping[str, Path | str] | None = None,
-        outputs: Mapping[str, Path | str] | None = None,
-        arguments: Sequence[str] = (),
-        timeout: float | None = None,
-        debug: DebugOptions | None = None,
-        environment: Mapping[str, str] | None = None,
-    ) -> JobResult:
-        """Run a declared job (by name) with host directories for its channels."""
-        if self.session is None:
-            raise RuntimeError("use LocalMode as a context manager: with LocalMode(...) as lm")
-        definition = get_job(job, self.project_root) if isinstance(job, str) else job
-        run = JobRun(
-            job=definition,
-            inputs={k: Path(v) for k, v in (inputs or {}).items()},
-            outputs={k: Path(v) for k, v in (outputs or {}).items()},
-            arguments=tuple(arguments),
-        )
-        with self._runs_done:
-            self._runs_in_progress += 1
-        try:
-            return self.job_runner(
-                run,
-                image=self.image_for(definition),
-                session=self.session,
-                timeout=self.default_timeout if timeout is None else timeout,
-                debug=debug,
-                environment=environment,
-                progress=self.progress,
-            )
-        finally:
-            with self._runs_done:
-                self._runs_in_progress -= 1
-                self._runs_done.notify_all()
-
-    def _wait_for_runs_in_progress(self) -> None:
-        # Their containers are gone by now (_stop_running_jobs), so they return quickly.
-        with self._runs_done:
-            self._runs_done.wait_for(lambda: self._runs_in_progress == 0, UNWIND_SECONDS)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mlmax.data import generate
-from mlmax.jobs import jobs_common, schema, tables
+from mlmax.jobs import csv_input, jobs_common, schema
 from mlmax.jobs.jobs_common import JobInputError
 
 from .helpers import JOBS_DIR, write_csv, write_kdd_file
@@ -65,7 +65,7 @@ def test_jobs_import_only_the_ml_stack_and_their_siblings() -> None:
 def test_read_census_header_csv_strips_values_and_ignores_extra_columns(tmp_path: Path) -> None:
     frame = generate(50, seed=1)
     frame.insert(2, "extra column", "x")
-    data = tables.read_census(write_csv(tmp_path / "a.csv", frame))
+    data = csv_input.read_census(write_csv(tmp_path / "a.csv", frame))
     assert list(data.columns) == list(schema.REQUIRED)
     assert not data["education"].str.startswith(" ").any()
     assert set(data[schema.LABEL]) <= {0, 1}
@@ -77,7 +77,7 @@ def test_read_census_reads_a_directory_in_name_order(tmp_path: Path) -> None:
     write_csv(tmp_path / "b.csv", generate(5, seed=2))
     write_csv(tmp_path / "a.csv", generate(3, seed=1))
     (tmp_path / "notes.txt").write_text("not data")
-    data = tables.read_census(tmp_path)
+    data = csv_input.read_census(tmp_path)
     assert len(data) == 8
     expected = pd.concat([generate(3, seed=1), generate(5, seed=2)], ignore_index=True)
     assert (data["age"].to_numpy() == expected["age"].to_numpy()).all()
@@ -85,7 +85,7 @@ def test_read_census_reads_a_directory_in_name_order(tmp_path: Path) -> None:
 
 def test_read_census_reads_the_headerless_kdd_extract(tmp_path: Path) -> None:
     path = write_kdd_file(tmp_path / "census-income.data", rows=30, seed=4, missing_every=10)
-    data = tables.read_census(path)
+    data = csv_input.read_census(path)
     assert len(data) == 30
     assert list(data.columns) == list(schema.REQUIRED)
     assert data["class of worker"].isna().sum() == 3  # "?" is missing
@@ -97,7 +97,7 @@ def test_read_census_reads_the_headerless_kdd_extract(tmp_path: Path) -> None:
 
 def test_read_census_optional_label_is_dropped_when_absent(tmp_path: Path) -> None:
     frame = generate(10).drop(columns=schema.LABEL)
-    data = tables.read_census(write_csv(tmp_path / "a.csv", frame), label="optional")
+    data = csv_input.read_census(write_csv(tmp_path / "a.csv", frame), label="optional")
     assert schema.LABEL not in data.columns
     assert len(data) == 10
 
@@ -158,7 +158,7 @@ BAD_CENSUS_CASES = {
 def test_read_census_rejects_bad_input_with_one_clear_sentence(tmp_path: Path, case: str) -> None:
     path = _bad_census(tmp_path, case)
     with pytest.raises(JobInputError) as caught:
-        tables.read_census(path)
+        csv_input.read_census(path)
     message = str(caught.value)
     assert BAD_CENSUS_CASES[case] in message
     assert "\n" not in message
@@ -172,20 +172,20 @@ def test_read_numeric_table_and_labels_reject_bad_tables(tmp_path: Path) -> None
     features = tmp_path / "f.csv"
     features.write_text("a,b\n1,2\n3,\n")
     with pytest.raises(JobInputError, match=r"column 'b' .* has empty values"):
-        tables.read_numeric_table(features)
+        csv_input.read_numeric_table(features)
     features.write_text("a,b\n1,2\n3,x\n")
     with pytest.raises(JobInputError, match="holds the text 'x' on line 3"):
-        tables.read_numeric_table(features)
+        csv_input.read_numeric_table(features)
     labels = tmp_path / "l.csv"
     labels.write_text("label\n0\n")
     with pytest.raises(JobInputError, match="lacks the required column 'income'"):
-        tables.read_labels(labels)
+        csv_input.read_labels(labels)
     labels.write_text("income\n0\n\n1\n2\n")
     with pytest.raises(JobInputError, match="unknown label '2'"):
-        tables.read_labels(labels)
+        csv_input.read_labels(labels)
     labels.write_text("income\n")
     with pytest.raises(JobInputError, match="no data rows"):
-        tables.read_labels(labels)
+        csv_input.read_labels(labels)
 
 
 def test_write_outputs_is_all_or_nothing(tmp_path: Path) -> None:

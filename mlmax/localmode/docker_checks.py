@@ -1,4 +1,5 @@
-"""Is this machine ready to run SageMaker Local Mode jobs? Checks with one-sentence fixes."""
+"""Is this machine ready to run SageMaker Local Mode jobs? Docker, compose and disk checks,
+each failure one sentence naming the fix."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One call for a whole census run: pick the run directory, stage the data, run, report."""
+"""Run directories: a new one per run (or the user's --output, checked), and finding the
+latest run that trained a model (what `mlmax serve` serves by default)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,6 @@ from datetime import datetime
 from pathlib import Path
 
 from mlmax.errors import UsageError
-from mlmax.pipeline.definition import TrainingOptions, census_pipeline
-from mlmax.pipeline.execute import ReportWriter, RunRecord, StepListener, execute
-from mlmax.pipeline.inputs import DataSpec, stage_inputs
-from mlmax.runner_contract import Runner
 
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -78,34 +75,3 @@ def latest_trained_run(base: Path = DEFAULT_RUNS_DIR) -> Path | None:
         return None
     runs = sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
     return next((run for run in runs if served_model_dirs(run) is not None), None)
-
-
-def run_census(
-    runner: Runner,
-    run_dir: Path,
-    data: DataSpec,
-    options: TrainingOptions,
-    *,
-    on_step: StepListener | None = None,
-    write_report: ReportWriter | None = None,
-) -> RunRecord:
-    """Stage (or generate) the data into `run_dir`, then run the census pipeline.
-
-    Raises InputDataError before anything runs when a user's file is unusable. `runner` must
-    be entered already (it is a context manager).
-    """
-    inputs = stage_inputs(run_dir, data)
-    recorded = {
-        "model_type": options.model_type,
-        "seed": options.seed,
-        **{k: str(v) for k, v in data.describe().items()},
-    }
-    return execute(
-        census_pipeline(options),
-        runner,
-        inputs,
-        run_dir,
-        options=recorded,
-        on_step=on_step,
-        write_report=write_report,
-    )

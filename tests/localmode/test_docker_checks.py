@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.localmode import docker_env
-from mlmax.localmode.docker_env import (
+from mlmax.localmode import docker_checks
+from mlmax.localmode.docker_checks import (
     COMPOSE_V1_FAST_START,
     DockerUnavailableError,
     check_compose,
@@ -95,7 +95,7 @@ def test_this_machine_passes_every_check() -> None:
         assert client.ping() is True
     finally:
         client.close()
-    assert docker_env.check_daemon().detail.startswith("engine ")
+    assert docker_checks.check_daemon().detail.startswith("engine ")
 
 
 def test_compose_check_is_cached_until_compose_changes(
@@ -154,10 +154,10 @@ def test_docker_py_skips_its_ssh_transport_unless_the_engine_is_ssh() -> None:
     # A fresh interpreter: whether paramiko is loaded depends on the first docker-py import.
     probe = (
         "import os, sys\n"
-        "from mlmax.localmode import docker_env\n"
+        "from mlmax.localmode import docker_checks\n"
         "print('paramiko' in sys.modules)\n"
         f"os.environ['DOCKER_HOST'] = {UNREACHABLE_SSH!r}\n"
-        "print(docker_env.check_daemon().detail)\n"
+        "print(docker_checks.check_daemon().detail)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
     done = subprocess.run(

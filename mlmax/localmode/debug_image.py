@@ -1,0 +1,183 @@
+"""debugpy for any image: the image itself if its python3 has debugpy, else a derived image.
+
+The derived `mlmax-debug:<hash12>` installs debugpy from a wheelhouse downloaded on the host
+for the image's own Python version and glibc, so the container needs no network. Which
+Python and libc an image has is asked of the image itself (`probe_image`), cached by ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+import docker
+import docker.errors
+
+from mlmax.localmode.base_image import LABEL_PREFIX, ImageBuildError
+from mlmax.localmode.image import DEBUG_REQUIREMENTS, docker_dir
+from mlmax.localmode.image_build import build, engine, image_exists, wheelhouse_for
+from mlmax.localmode.wheelhouse import cache_lock, manylinux_tags
+from mlmax.progress import Progress, or_default
+
+DEBUG_REPOSITORY = "mlmax-debug"
+
+# Run inside the image: what is needed to pick debugpy wheels for its Python.
+_PROBE = """
+import json, platform, sys
+try:
+    import debugpy
+    has_debugpy = True
+except Exception:
+    has_debugpy = False
+try:
+    import pip
+    has_pip = True
+except Exception:
+    has_pip = False
+libc, libc_version = platform.libc_ver()
+print(json.dumps({"debugpy": has_debugpy, "pip": has_pip, "libc": libc,
+                  "libc_version": libc_version, "machine": platform.machine(),
+                  "python": "%d.%d" % sys.version_info[:2]}))
+"""
+
+
+def probe_image(image: str) -> dict[str, object]:
+    """What the image's python3 offers: debugpy, pip, libc, machine, Python version."""
+    with engine() as client:
+        try:
+            # Not containers.run(remove=True): it leaves the container behind when the
+            # start itself fails (no python3 in the image).
+            container = client.containers.create(
+                image,
+                entrypoint=["python3", "-c", _PROBE],
+                command=[],
+                network_disabled=True,
+                labels={f"{LABEL_PREFIX}.role": "probe"},
+            )
+        except docker.errors.ImageNotFound:
+            raise ImageBuildError(_not_in_engine(image)) from None
+        try:
+            container.start()
+            code = container.wait(timeout=120)["StatusCode"]
+            output = container.logs(stdout=True, stderr=False).decode()
+            errors = container.logs(stdout=False, stderr=True).decode()
+        except docker.errors.APIError as error:
+            code, output, errors = -1, "", _short(error)
+        finally:
+            container.remove(force=True)
+    if code != 0 or not output.strip():
+        reason = _short(Exception(errors)) if errors.strip() else f"exit code {code}"
+        raise ImageBuildError(
+            f"Could not run python3 in image {image} ({reason}); debugging needs an "
+            "image with python3 on its PATH."
+        )
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str:
+    """image itself if its python3 can import debugpy, else a derived image that can.
+
+    The derived `mlmax-debug:<hash12>` installs debugpy from a wheelhouse downloaded on the
+    host for the image's own Python version and glibc, so the container needs no network.
+    """
+    say = or_default(progress)
+    with engine() as client:
+        source_id = _image_id(client, image)
+        # The probe's answer depends only on the image's contents: cache it by image ID.
+        cached = _debug_images_for(client, source_id)
+        if cached:
+            return cached[0]
+        facts = probe_image(image)
+        if facts["debugpy"]:
+            return image
+        platforms = _platforms_for(image, facts)
+        folder = docker_dir()
+        dockerfile = (folder / "Dockerfile.debugpy").read_bytes()
+        requirements = (folder / DEBUG_REQUIREMENTS).read_bytes()
+        build_args = {"SOURCE_IMAGE": image}
+        digest = hashlib.sha256(
+            json.dumps(
+                {
+                    "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
+                    "requirements": hashlib.sha256(requirements).hexdigest(),
+                    "source_image_id": source_id,
+                    "python": facts["python"],
+                    "platforms": list(platforms),
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        tag = f"{DEBUG_REPOSITORY}:{digest[:12]}"
+        if image_exists(client, tag):
+            return tag
+        with cache_lock("debug-image"):
+            if image_exists(client, tag):
+                return tag
+            wheelhouse = wheelhouse_for(
+                [folder / DEBUG_REQUIREMENTS],
+                say,
+                python_version=str(facts["python"]),
+                platforms=platforms,
+            )
+            labels = {
+                f"{LABEL_PREFIX}.role": "debug",
+                f"{LABEL_PREFIX}.debugpy": "1",
+                f"{LABEL_PREFIX}.debug-hash": digest,
+                f"{LABEL_PREFIX}.source-image": image,
+                f"{LABEL_PREFIX}.source-image-id": source_id,
+            }
+            say(f"Building {tag}: {image} plus debugpy")
+            build(
+                client,
+                {"Dockerfile": dockerfile, DEBUG_REQUIREMENTS: requirements},
+                wheelhouse,
+                tag,
+                build_args,
+                labels,
+                digest,
+                say,
+            )
+        return tag
+
+
+def _platforms_for(image: str, facts: Mapping[str, object]) -> tuple[str, ...]:
+    if facts["libc"] != "glibc" or facts["machine"] != "x86_64":
+        raise ImageBuildError(
+            f"Image {image} runs {facts['libc'] or 'an unknown libc'} on {facts['machine']}; "
+            "mlmax can add debugpy only to glibc x86_64 images, so use an image with debugpy."
+        )
+    if not facts["pip"]:
+        raise ImageBuildError(
+            f"Image {image} has no pip for its python3, so debugpy cannot be added; "
+            "use an image with pip or one with debugpy already installed."
+        )
+    minor = int(str(facts["libc_version"]).split(".")[1])
+    return manylinux_tags(minor)
+
+
+def _debug_images_for(client: docker.DockerClient, source_id: str) -> list[str]:
+    """Tags of debug images already derived from this exact source image."""
+    filters = {
+        "label": [f"{LABEL_PREFIX}.role=debug", f"{LABEL_PREFIX}.source-image-id={source_id}"]
+    }
+    tags: list[str] = []
+    for entry in client.api.images(filters=filters):
+        tags += [t for t in entry.get("RepoTags") or [] if t.startswith(DEBUG_REPOSITORY + ":")]
+    return sorted(tags)
+
+
+def _image_id(client: docker.DockerClient, image: str) -> str:
+    try:
+        return client.api.inspect_image(image)["Id"]
+    except docker.errors.ImageNotFound:
+        raise ImageBuildError(_not_in_engine(image)) from None
+
+
+def _not_in_engine(image: str) -> str:
+    return f"Image {image} is not in the Docker engine; build it or load it with `docker load`."
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[-1][:200] if text else type(error).__name__
