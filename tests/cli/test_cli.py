@@ -23,6 +23,7 @@ from tests.foreground import foreground_job
 COMMANDS = [
     [],
     ["pipeline"],
+    ["pipeline", "export"],
     ["run"],
     ["debug"],
     ["image"],
@@ -32,6 +33,8 @@ COMMANDS = [
     ["data"],
     ["data", "generate"],
     ["doctor"],
+    ["serve"],
+    ["vscode"],
     ["clean"],
 ]
 
