@@ -17,8 +17,6 @@ jobs is `watch.py`'s; the settings and their environment variables are `settings
 
 from __future__ import annotations
 
-import shutil
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -55,40 +53,6 @@ from mlmax.sdk_jobs import processing_step, training_step
 
 class SageMakerConfigError(RunnerUnavailableError, ValueError):
     """The runner cannot start: a role, bucket, image or instance type is missing or wrong."""
-
-
-class UnsafeArchiveError(ValueError):
-    """A downloaded model archive has a member that would land outside its directory."""
-
-
-def extract_model_archive(archive_path: Path, destination: Path) -> None:
-    """Unpack the regular files (and directories) of a model.tar.gz inside `destination`.
-
-    Done by hand rather than with `extractall(filter="data")`: that filter exists only from
-    Python 3.11.4, and Debian 12 (the dev container, the job image) ships 3.11.2. Links and
-    special files are skipped (a model never needs them); a path that would leave
-    `destination` is refused before anything is written.
-    """
-    root = destination.resolve()
-    with tarfile.open(archive_path) as archive:
-        members = [m for m in archive.getmembers() if m.isfile() or m.isdir()]
-        for member in members:
-            target = (root / member.name).resolve()
-            if Path(member.name).is_absolute() or not target.is_relative_to(root):
-                raise UnsafeArchiveError(
-                    f"model archive {archive_path} has a member {member.name!r} outside its "
-                    "directory; refusing to unpack it (rebuild the archive with relative paths)"
-                )
-        for member in members:
-            target = root / member.name
-            if member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = archive.extractfile(member)
-            assert source is not None  # a regular file always has a stream
-            with source, target.open("wb") as sink:
-                shutil.copyfileobj(source, sink)
 
 
 @dataclass(frozen=True)
@@ -351,8 +315,6 @@ class SageMakerRunner:
         assert self.session is not None
         host_dir.mkdir(parents=True, exist_ok=True)
         bucket, _, key = uri.removeprefix("s3://").partition("/")
+        # A model stays packed (model.tar.gz), as Local Mode leaves it: the jobs and the
+        # endpoint read the archive in memory, so nothing is ever extracted.
         self.session.download_data(str(host_dir), bucket, key_prefix=key)
-        if uri.endswith("model.tar.gz"):
-            # The host runner's model directory holds model.joblib; keep the archive too,
-            # the jobs accept either.
-            extract_model_archive(host_dir / "model.tar.gz", host_dir)

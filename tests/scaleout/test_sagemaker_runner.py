@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,6 @@ from mlmax.cloud.runner import (
     SageMakerConfigError,
     SageMakerOptions,
     SageMakerRunner,
-    UnsafeArchiveError,
-    extract_model_archive,
     parse_instance_types,
 )
 from mlmax.cloud.watch import PROCESSING_API, TRAINING_API, CloudWatchTail, JobWatcher
@@ -185,7 +184,12 @@ def test_code_is_uploaded_by_the_sdk(emulated_aws: EmulatedAws, tmp_path: Path, 
 def test_outputs_come_back_to_the_host(emulated_aws: EmulatedAws, tmp_path: Path, raw_data: Path):
     runner, lines, sleeps = run_three_steps(emulated_aws, tmp_path, raw_data)
     assert (tmp_path / "pre" / "train" / "train.csv").read_text() == "a,b\n1,2\n"
-    assert (tmp_path / "train" / "model" / "model.joblib").read_bytes() == b"not really a model"
+    # The model stays packed, as Local Mode leaves it; the jobs read it from the archive.
+    model_dir = tmp_path / "train" / "model"
+    assert [p.name for p in model_dir.iterdir()] == ["model.tar.gz"]
+    with tarfile.open(model_dir / "model.tar.gz") as archive:
+        member = archive.extractfile("model.joblib")
+        assert member is not None and member.read() == b"not really a model"
     assert (tmp_path / "evaluation" / "evaluation" / "evaluation.csv").exists()
     assert set(runner.job_names) == {"preprocessing", "train", "evaluation"}
     # the emulated jobs are done at once: status lines but no waiting
@@ -333,22 +337,3 @@ def test_cloudwatch_tail_is_silent_without_logs(emulated_aws: EmulatedAws):
     assert tail.new_lines() == []
     assert tail.available
     assert json.dumps(tail.new_lines()) == "[]"
-
-
-def test_model_archive_unpacks_files_at_any_depth(tmp_path: Path):
-    archive = tmp_path / "model.tar.gz"
-    archive.write_bytes(model_archive({"model.joblib": b"m", "extra/notes.txt": b"n"}))
-    extract_model_archive(archive, tmp_path / "out")
-    assert (tmp_path / "out" / "model.joblib").read_bytes() == b"m"
-    assert (tmp_path / "out" / "extra" / "notes.txt").read_bytes() == b"n"
-
-
-@pytest.mark.parametrize("name", ["../escaped.joblib", "/abs/escaped.joblib"])
-def test_model_archive_member_outside_is_refused(tmp_path: Path, name: str):
-    archive = tmp_path / "model.tar.gz"
-    archive.write_bytes(model_archive({"model.joblib": b"m", name: b"x"}))
-    with pytest.raises(UnsafeArchiveError, match="outside its directory; refusing"):
-        extract_model_archive(archive, tmp_path / "out")
-    # refused before anything was written
-    assert not (tmp_path / "out" / "model.joblib").exists()
-    assert not (tmp_path / "escaped.joblib").exists()

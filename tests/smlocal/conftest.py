@@ -1,6 +1,6 @@
 """The production chain, run once per session in Local Mode containers.
 
-Each stage is a module-scoped fixture fed by the previous stage's outputs, exactly as the
+Each stage is a session-scoped fixture fed by the previous stage's outputs, exactly as the
 pipeline wires them: generated data -> preprocessing -> training -> evaluation and
 preprocessing-infer -> batch inference; monitoring compares baseline and new data.
 """

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlmax.localmode import compose, containers, labels
+from mlmax.waiting import WaitTimeout, wait_until
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,9 @@ def assert_nothing_left(before: Snapshot, temp_dir: Path, session_root: Path) ->
 
 
 def wait_for(predicate, timeout: float, what: str):
-    """Poll `predicate` until it returns a truthy value or `timeout` s pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)  # poll interval
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+    """Poll `predicate` (mlmax's one wait helper) until it returns a truthy value, which is
+    returned; the test fails once `timeout` s pass."""
+    try:
+        return wait_until(predicate, timeout=timeout, what=what, interval=0.2)
+    except WaitTimeout:
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from None
