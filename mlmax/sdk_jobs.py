@@ -85,12 +85,6 @@ def processing_step(
     URIs in Local Mode or `s3://` URIs anywhere.
     """
     from sagemaker.core.processing import FrameworkProcessor
-    from sagemaker.core.shapes import (
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-    )
 
     if job.kind != "processing":
         raise ValueError(f"job {job.name!r} is a {job.kind} job, not a processing job")
@@ -108,7 +102,26 @@ def processing_step(
         base_job_name=_base_name(job.name),
         max_runtime_in_seconds=max_runtime_seconds,
     )
-    processing_inputs = [
+    return ProcessingStep(
+        job=job,
+        processor=processor,
+        run_arguments={
+            "code": job.script,
+            "source_dir": str(code_dir or job.source_dir),
+            "inputs": _processing_inputs(job, inputs),
+            "outputs": _processing_outputs(job, outputs),
+            # SageMaker refuses an empty ContainerArguments list; None leaves it out.
+            "arguments": list(arguments) or None,
+            "job_name": job_name,
+        },
+    )
+
+
+def _processing_inputs(job: JobDefinition, inputs: Mapping[str, str]) -> list[Any]:
+    """Each input channel, downloaded into the job's declared container path."""
+    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+
+    return [
         ProcessingInput(
             input_name=name,
             s3_input=ProcessingS3Input(
@@ -120,7 +133,13 @@ def processing_step(
         )
         for name, source in inputs.items()
     ]
-    processing_outputs = [
+
+
+def _processing_outputs(job: JobDefinition, outputs: Mapping[str, str]) -> list[Any]:
+    """Each output channel, uploaded from the job's declared container path when it ends."""
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+
+    return [
         ProcessingOutput(
             output_name=name,
             s3_output=ProcessingS3Output(
@@ -131,19 +150,6 @@ def processing_step(
         )
         for name, destination in outputs.items()
     ]
-    return ProcessingStep(
-        job=job,
-        processor=processor,
-        run_arguments={
-            "code": job.script,
-            "source_dir": str(code_dir or job.source_dir),
-            "inputs": processing_inputs,
-            "outputs": processing_outputs,
-            # SageMaker refuses an empty ContainerArguments list; None leaves it out.
-            "arguments": list(arguments) or None,
-            "job_name": job_name,
-        },
-    )
 
 
 def training_step(

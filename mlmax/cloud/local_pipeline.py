@@ -266,6 +266,22 @@ class _S3:
         return keys
 
 
+def _run_session(offline: OfflineSession, sdk_root: Path, run_id: str) -> Any:
+    """The run's local pipeline session: its jobs' containers carry the run's labels."""
+    return local_pipeline_session(
+        offline,
+        container_root=sdk_root,
+        container_config=with_container_user(
+            {"labels": labels.current_session().for_run(RUN_JOB_LABEL, run_id)}
+        ),
+    )
+
+
+def _shown(values: Mapping[str, str | float]) -> str:
+    """The execution parameters worth a progress line (the data URIs are not)."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(values.items()) if not k.endswith("Uri"))
+
+
 def run_local_pipeline(
     local: LocalMode,
     inputs: Mapping[str, Path],
@@ -311,30 +327,20 @@ def run_local_pipeline(
                 name: s3.upload_dir(Path(path), f"{DEFAULT_PREFIX}/{INPUTS_PREFIX}/{run_id}/{name}")
                 for name, path in inputs.items()
             }
-            session = local_pipeline_session(
-                offline,
-                container_root=sdk_root,
-                container_config=with_container_user(
-                    {"labels": labels.current_session().for_run(RUN_JOB_LABEL, run_id)}
-                ),
-            )
+            session = _run_session(offline, sdk_root, run_id)
             options = local_export_options(s3.bucket, local.image, training)
             values = start_parameters(data_uris, parameters)
             say(f"building the exported pipeline {options.pipeline_name} (run {run_id})")
             with exported(options, session=session) as export:
                 export.pipeline.create(role_arn=LOCAL_ROLE, description="mlmax local pipeline")
-                shown = ", ".join(
-                    f"{k}={v}" for k, v in sorted(values.items()) if not k.endswith("Uri")
-                )
-                say(f"running it in the local pipeline session ({shown})")
+                say(f"running it in the local pipeline session ({_shown(values)})")
                 execution = _execute(export.pipeline, values, root, run_id, timeout)
                 definition = export.definition
             description = execution.describe()
             execution_id = description["PipelineExecutionArn"]
             prefix = f"{DEFAULT_PREFIX}/{execution_id}"
-            evaluation = s3.read_json(
-                f"{prefix}/{EVALUATION_STEP}/{EVALUATION_OUTPUT}/{REPORT_FILE}"
-            )
+            report = f"{prefix}/{EVALUATION_STEP}/{EVALUATION_OUTPUT}/{REPORT_FILE}"
+            evaluation = s3.read_json(report)
             keys = s3.download(prefix, download_to) if download_to is not None else s3.keys(prefix)
         ran = containers.run_containers(run_id)
         return LocalPipelineResult(

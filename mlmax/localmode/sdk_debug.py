@@ -21,6 +21,7 @@ import posixpath
 import shlex
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from mlmax import sdk_internals
@@ -59,6 +60,40 @@ def trainer_script(command: str | None) -> list[str] | None:
     return parts[1:]
 
 
+@dataclass(frozen=True)
+class _Watched:
+    """Runs one SDK call with the debug port forwarded and its readiness watched."""
+
+    job: str
+    port: int
+    wait_timeout: float
+    on_ready: Callable[[Any], None] | None
+    flags: DebugFlags
+
+    def __call__(self, kind: str, options: DebugOptions, call: Callable[[], Any]) -> Any:
+        with open_forward(self.port, self.flags) as forward:
+            watch = ReadyWatch(
+                job=self.job,
+                kind=kind,
+                options=options,
+                wait_timeout=self.wait_timeout,
+                on_ready=self.on_ready,
+                started=time.monotonic(),
+                forward=forward,
+            )
+            watch.start()
+            try:
+                return call()
+            except Exception:
+                if watch.gave_up:
+                    raise DebuggerNotAttachedError(
+                        self.job, forward.port, self.wait_timeout, self.flags
+                    ) from None
+                raise
+            finally:
+                watch.stop()
+
+
 @contextlib.contextmanager
 def sdk_objects_under_debugger(
     *,
@@ -76,26 +111,7 @@ def sdk_objects_under_debugger(
     """
     from sagemaker.core.processing import FrameworkProcessor
 
-    def watched(kind: str, options: DebugOptions, call: Callable[[], Any]) -> Any:
-        with open_forward(port, flags) as forward:
-            watch = ReadyWatch(
-                job=job,
-                kind=kind,
-                options=options,
-                wait_timeout=wait_timeout,
-                on_ready=on_ready,
-                started=time.monotonic(),
-                forward=forward,
-            )
-            watch.start()
-            try:
-                return call()
-            except Exception:
-                if watch.gave_up:
-                    raise DebuggerNotAttachedError(job, forward.port, wait_timeout, flags) from None
-                raise
-            finally:
-                watch.stop()
+    watched = _Watched(job, port, wait_timeout, on_ready, flags)
 
     def processor_run(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
