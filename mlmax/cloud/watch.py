@@ -15,6 +15,7 @@ from typing import Any
 
 from mlmax.progress import Progress
 from mlmax.runner_contract import StepFailed
+from mlmax.waiting import wait_until
 
 DEFAULT_POLL_SECONDS = 15.0
 _TERMINAL = {"Completed", "Failed", "Stopped"}
@@ -111,25 +112,34 @@ class JobWatcher:
 
     def wait(self) -> dict[str, Any]:
         """The final Describe*Job response; StepFailed if the job failed or was stopped."""
-        last_state: tuple[str, str] | None = None
+        last_state: list[tuple[str, str]] = []  # the one state reported last
+
+        def finished() -> dict[str, Any] | None:
+            description: dict[str, Any] = getattr(self._client, self._api.describe)(
+                **{self._api.name_field: self.job_name}
+            )
+            status = description[self._api.status_field]
+            state = (status, description.get("SecondaryStatus", ""))
+            if state not in last_state:
+                detail = f" ({state[1]})" if state[1] and state[1] != status else ""
+                self._progress(f"[{self._step}] {self.job_name}: {status}{detail}")
+                last_state[:] = [state]
+            self._pump_logs()
+            return description if status in _TERMINAL else None
+
         try:
-            while True:
-                description = getattr(self._client, self._api.describe)(
-                    **{self._api.name_field: self.job_name}
-                )
-                status = description[self._api.status_field]
-                state = (status, description.get("SecondaryStatus", ""))
-                if state != last_state:
-                    detail = f" ({state[1]})" if state[1] and state[1] != status else ""
-                    self._progress(f"[{self._step}] {self.job_name}: {status}{detail}")
-                    last_state = state
-                self._pump_logs()
-                if status in _TERMINAL:
-                    break
-                self._sleep(self._poll_seconds)
+            # No deadline: a managed job ends on SageMaker's side (its own max runtime).
+            description = wait_until(
+                finished,
+                timeout=None,
+                what=f"SageMaker job {self.job_name}",
+                interval=self._poll_seconds,
+                pause=self._sleep,
+            )
         except KeyboardInterrupt:
             self._stop()
             raise
+        status = description[self._api.status_field]
         if status != "Completed":
             reason = description.get("FailureReason") or "gave no failure reason"
             raise StepFailed(
