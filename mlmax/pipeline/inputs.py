@@ -59,11 +59,13 @@ def validate_data_file(path: Path, *, labels_required: bool) -> None:
     # Imported here: the jobs' stack (pandas, joblib) would cost every `mlmax` command a
     # second of start-up otherwise.
     from mlmax.jobs.csv_input import read_census
-    from mlmax.jobs.jobs_common import JobInputError
+    from mlmax.jobs.jobs_common import DEFAULT_CHUNK_ROWS, JobInputError
     from mlmax.jobs.preprocessing import check_trainable
 
     try:
-        data = read_census(path, label="required" if labels_required else "optional")
+        # In chunks, as the jobs read it: the raw text of a large file is never held whole.
+        label = "required" if labels_required else "optional"
+        data = read_census(path, label=label, chunk_rows=DEFAULT_CHUNK_ROWS)
         if labels_required:  # training data: the preprocessing job's own checks, on the host
             check_trainable(data)
     except JobInputError as error:
