@@ -1,7 +1,8 @@
 """The code's own contracts, checked by the tools that own them, with the suite's interpreter.
 
 - the import layers and the absence of cycles: import-linter, contracts in pyproject.toml
-  (`[tool.importlinter]`).
+  (`[tool.importlinter]`);
+- the types of mlmax/: mypy, config in pyproject.toml (`[tool.mypy]`).
 """
 
 from __future__ import annotations
@@ -26,3 +27,10 @@ def test_import_contracts_hold():
     result = _run("-c", LINT_IMPORTS, "--no-cache")
     broken = result.stdout[result.stdout.find("Broken contracts") :]
     assert result.returncode == 0, f"lint-imports failed:\n{broken or result.stdout}{result.stderr}"
+
+
+def test_types_check():
+    # The config is [tool.mypy]; the cache is the checkout's .mypy_cache (ignored by git), so a
+    # second run checks only what changed.
+    result = _run("-m", "mypy")
+    assert result.returncode == 0, f"mypy found type errors:\n{result.stdout}{result.stderr}"
