@@ -333,6 +333,12 @@ def role_from_sdk_config(session: Any) -> str | None:
     return str(role) if role else None
 
 
+def role_validation_error() -> type[BaseException]:
+    """The exception the SDK raises when IAM says the execution role cannot run a job."""
+    error: type[BaseException] = ROLE_VALIDATION_ERROR.target()[2]
+    return error
+
+
 @functools.cache
 def offline_pipeline_session_class() -> type:
     """A local pipeline session that also captures steps like a PipelineSession.

@@ -97,9 +97,8 @@ def run_export(args: argparse.Namespace) -> int:
 def _upsert(options: ExportOptions, args: argparse.Namespace, region: str) -> int:
     import boto3
     from botocore.exceptions import NoCredentialsError
-    from sagemaker.core.helper.iam_role_resolver import RoleValidationError
 
-    from mlmax.cloud.pipeline_export import export_pipeline, role_validation_line
+    from mlmax.cloud.pipeline_export import export_pipeline
 
     try:
         result = export_pipeline(
@@ -112,7 +111,5 @@ def _upsert(options: ExportOptions, args: argparse.Namespace, region: str) -> in
             "found; configure them (AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY) or leave --upsert out"
         ) from None
-    except RoleValidationError as error:
-        raise UsageError(role_validation_line(error, options.role)) from None
     print(result.path)
     return EXIT_OK

@@ -30,6 +30,7 @@ from mlmax.cloud.settings import (
     DEFAULT_PROCESSING_INSTANCE,
     DEFAULT_TRAINING_INSTANCE,
 )
+from mlmax.errors import UsageError
 from mlmax.pipeline.definition import (
     Pipeline as Dag,
 )
@@ -308,6 +309,10 @@ class ExportResult:
     execution_arn: str | None = None
 
 
+class RoleRefusedError(UsageError):
+    """IAM says the execution role cannot run the pipeline's jobs (`--upsert` validates it)."""
+
+
 class OfflineIamCallError(RuntimeError):
     """The offline export tried to call IAM; it must not (there is no account to ask)."""
 
@@ -343,7 +348,7 @@ def emulated_aws_session(region: str) -> Iterator[Any]:
         yield session
 
 
-def role_validation_line(error: BaseException, role: str) -> str:
+def _role_validation_line(error: BaseException, role: str) -> str:
     """The SDK's multi-line RoleValidationError as one sentence naming the role and the fix."""
     text = str(error)
     missing = next(
@@ -376,17 +381,20 @@ def export_pipeline(
     say = progress or (lambda _line: None)
     if start and not upsert:
         raise ValueError("--start needs --upsert: a pipeline must exist before it can start")
-    with exported(options, boto_session) as export:
-        write_definition(export.definition, path)
-        say(f"wrote the pipeline definition to {path}")
-        if not upsert:
-            return ExportResult(path)
-        response = export.pipeline.upsert(role_arn=options.role)
-        pipeline_arn = response["PipelineArn"]
-        say(f"pipeline {options.pipeline_name} created or updated: {pipeline_arn}")
-        execution_arn = None
-        if start:
-            execution = export.pipeline.start()
-            execution_arn = execution.arn
-            say(f"execution started: {execution_arn}")
-        return ExportResult(path, pipeline_arn, execution_arn)
+    try:
+        with exported(options, boto_session) as export:
+            write_definition(export.definition, path)
+            say(f"wrote the pipeline definition to {path}")
+            if not upsert:
+                return ExportResult(path)
+            response = export.pipeline.upsert(role_arn=options.role)
+            pipeline_arn = response["PipelineArn"]
+            say(f"pipeline {options.pipeline_name} created or updated: {pipeline_arn}")
+            execution_arn = None
+            if start:
+                execution = export.pipeline.start()
+                execution_arn = execution.arn
+                say(f"execution started: {execution_arn}")
+            return ExportResult(path, pipeline_arn, execution_arn)
+    except sdk_internals.role_validation_error() as error:
+        raise RoleRefusedError(_role_validation_line(error, options.role)) from None

@@ -15,9 +15,9 @@ from mlmax.cli import main
 from mlmax.cloud.pipeline_export import (
     ExportOptions,
     OfflineIamCallError,
+    RoleRefusedError,
     emulated_aws_session,
     export_pipeline,
-    role_validation_line,
 )
 
 OPTIONS_FOR_ROLE = ExportOptions(role=ROLE, bucket=BUCKET, image_uri=IMAGE)
@@ -122,16 +122,14 @@ def test_upsert_without_credentials_is_one_line(
 def test_upsert_with_a_role_lacking_a_permission_is_one_line_naming_both(
     offline_aws_env: None, tmp_path: Path
 ) -> None:
-    from sagemaker.core.helper.iam_role_resolver import RoleValidationError
-
     with (
         emulated_aws_account(denied=("cloudwatch:PutMetricData",)) as aws,
-        pytest.raises(RoleValidationError) as failure,
+        pytest.raises(RoleRefusedError) as failure,
     ):
         export_pipeline(OPTIONS_FOR_ROLE, tmp_path / "p.json", boto_session=aws.boto_session,
                         upsert=True)  # fmt: skip
-    line = role_validation_line(failure.value, ROLE)
-    assert "\n" not in line
+    line = str(failure.value)
+    assert "\n" not in line and failure.value.is_usage_error()
     assert line == (
         f"the execution role {ROLE} failed validation: it lacks the permission(s) "
         "cloudwatch:PutMetricData; grant that, or pass another --role"
