@@ -204,6 +204,12 @@ class ReadyWatch(threading.Thread):
             since_start=ready_at - self.started,
         )
         self._announce(info)
+        self._await_client(container, info, ready_at)
+
+    def _await_client(self, container: Any, info: ReadyInfo, ready_at: float) -> None:
+        """Until a debugger attaches (`on_grace` once the grace is over), the job ends, or
+        `wait_timeout` from the ready line, which ends the job."""
+        port = self.options.container_port
         grace_at = [] if self.grace is None else [ready_at + self.grace]
 
         def attached_or_gone() -> str | None:
