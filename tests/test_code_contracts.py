@@ -2,7 +2,8 @@
 
 - the import layers and the absence of cycles: import-linter, contracts in pyproject.toml
   (`[tool.importlinter]`);
-- the types of mlmax/: mypy, config in pyproject.toml (`[tool.mypy]`).
+- the types of mlmax/: mypy, config in pyproject.toml (`[tool.mypy]`);
+- the lint rules and the formatting of the whole checkout: ruff (`[tool.ruff]`).
 """
 
 from __future__ import annotations
@@ -34,3 +35,13 @@ def test_types_check():
     # second run checks only what changed.
     result = _run("-m", "mypy")
     assert result.returncode == 0, f"mypy found type errors:\n{result.stdout}{result.stderr}"
+
+
+def test_lint_and_format_are_clean():
+    # --no-cache: ruff is fast enough cold, and the check leaves no .ruff_cache behind.
+    lint = _run("-m", "ruff", "check", "--no-cache", ".")
+    assert lint.returncode == 0, f"ruff check:\n{lint.stdout}{lint.stderr}"
+    formatting = _run("-m", "ruff", "format", "--check", "--no-cache", ".")
+    assert formatting.returncode == 0, (
+        f"ruff format --check:\n{formatting.stdout}{formatting.stderr}"
+    )
