@@ -61,11 +61,6 @@ class Project:
     image: str | None = None
     requirements: Path | None = None
 
-    @property
-    def code_roots(self) -> list[Path]:
-        """The host folders whose code runs in containers, each once, in declaration order."""
-        return list(dict.fromkeys(job.source_dir for job in self.jobs.values()))
-
 
 def find_pyproject(start: Path | None = None) -> Path | None:
     """The nearest pyproject.toml at or above `start` (default: the working directory)."""

@@ -76,7 +76,6 @@ def test_a_declared_job_gets_its_folder_channels_defaults_and_image(tmp_path):
     assert fit.code_root == "/opt/ml/input/data/code"
     # The project's requirements become every job's image unless a job names its own.
     assert clean.requirements == fit.requirements == tmp_path / "requirements.txt"
-    assert project.code_roots == [tmp_path / "src" / "jobs"]
 
 
 def test_project_jobs_join_mlmax_jobs_found_from_any_subfolder(tmp_path):
