@@ -73,8 +73,11 @@ class S3Server:
         try:
             listener.bind((LOOPBACK, 0))
             listener.listen(128)
+            server = [sys.executable, "-m", "mlmax.localmode.s3server_process"]
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "mlmax.localmode.s3server_process", str(listener.fileno())],
+                # Through sh: a debugger that follows Python subprocesses (debugpy, as in
+                # Debug Test) would otherwise start the server under its tracer and stall it.
+                ["/bin/sh", "-c", 'exec "$@"', "sh", *server, str(listener.fileno())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
