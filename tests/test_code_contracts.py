@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +30,18 @@ def test_import_contracts_hold():
     result = _run("-c", LINT_IMPORTS, "--no-cache")
     broken = result.stdout[result.stdout.find("Broken contracts") :]
     assert result.returncode == 0, f"lint-imports failed:\n{broken or result.stdout}{result.stderr}"
+
+
+def test_every_top_level_module_has_a_layer():
+    # A layer contract checks only the modules it names: a new module left out would be free
+    # to import anything.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (layers,) = [c["layers"] for c in config["tool"]["importlinter"]["contracts"] if "layers" in c]
+    named = {name for layer in layers for name in re.split(r"[:|]", layer.replace(" ", ""))}
+    package = ROOT / "mlmax"
+    modules = {p.stem for p in package.glob("*.py") if p.name != "__init__.py"}
+    modules |= {p.parent.name for p in package.glob("*/__init__.py")}
+    assert not modules - named, f"modules in no layer of [tool.importlinter]: {modules - named}"
 
 
 def test_types_check():
