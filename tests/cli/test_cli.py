@@ -19,6 +19,7 @@ from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
 from mlmax.localmode.ports import port_is_free
 from tests.foreground import foreground_job
+from tests.xdist_groups import DEFAULT_DEBUG_PORT
 
 COMMANDS = [
     [],
@@ -331,6 +332,7 @@ def test_doctor_fails_with_the_fix_when_the_daemon_is_unreachable(
     assert "fix: Start the Docker daemon" in out
 
 
+@DEFAULT_DEBUG_PORT
 def test_doctor_fails_when_the_debug_port_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
     if not port_is_free(5678):
         pytest.fail("port 5678 is already taken on this machine; free it to run this test")

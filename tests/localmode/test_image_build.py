@@ -25,8 +25,9 @@ from mlmax.localmode.base_image import (
 from mlmax.localmode.debug_image import ensure_debugpy_image
 from mlmax.localmode.image import docker_dir, ensure_job_image
 from mlmax.localmode.image_inventory import list_job_images, prune_job_images
+from tests.xdist_groups import JOB_IMAGE_BUILDS
 
-pytestmark = pytest.mark.smlocal
+pytestmark = [pytest.mark.smlocal, JOB_IMAGE_BUILDS]
 
 
 @pytest.fixture(scope="module")

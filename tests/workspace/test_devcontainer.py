@@ -4,7 +4,8 @@
 .devcontainer/devcontainer.json of a fresh copy of the workspace and builds it from a local
 Debian base image (no registry), with the host's Docker socket. Inside it:
 
-- the unit suite passes (two xdist workers: this test must fit a CI budget),
+- a slice of the unit suite passes (UNIT_SLICE, two xdist workers): the tests of what the
+  dev container changes, while the whole unit suite is proven on the host,
 - the job image is the host's (same tag through the shared engine: nothing rebuilt),
 - a container test passes (Local Mode through the host's engine, same-path bind mounts),
 - the inspect task's command reaches its ready line, and a debugger attached from INSIDE the
@@ -63,6 +64,11 @@ CONTAINER_FILE = "tests/smlocal/test_chain.py"
 CONTAINER_TEST = "test_preprocessing_splits_generated_data"
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 PHASE_PREFIX = "phase "  # user_properties names; tests/workspace/conftest.py prints them
+# The unit tests of what the dev container changes: the Docker engine reached through the
+# host's socket, Local Mode's dirs under MLMAX_WORK_DIR/TMPDIR, the job image's hash, the
+# plugin, and its own .venv against requirements.lock. The rest of the unit suite depends on
+# nothing the dev container changes and runs on the host (its whole run here took ~100 s).
+UNIT_SLICE = ("tests/localmode", "tests/test_lock_file.py")
 
 
 def _devcontainer_cli() -> str:
@@ -258,14 +264,15 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(
 
     # The workspace tests that run tasks or build dev containers are covered on the host
     # (they skip themselves in a nested run).
-    with dev_container.phase("unit suite (-n 2)"):
+    with dev_container.phase("unit suite slice (-n 2)"):
         output = dev_container.run(
-            f"{inside} .venv/bin/python -m pytest -q --tb=short -p no:cacheprovider -n 2",
+            f"{inside} .venv/bin/python -m pytest -q --tb=short -p no:cacheprovider -n 2 "
+            f"{shlex.join(UNIT_SLICE)}",
             timeout=1200,
         )
     summary = output.strip().splitlines()[-1]
-    _record(request, "unit suite inside", summary)
-    assert _count("passed", summary) > 100 and _count("failed", summary) == 0, output[-6000:]
+    _record(request, "unit suite slice inside", summary)
+    assert _count("passed", summary) > 50 and _count("failed", summary) == 0, output[-6000:]
 
     from mlmax.localmode.image import current_job_tags
 

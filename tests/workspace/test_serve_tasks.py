@@ -26,9 +26,11 @@ from tests.inspect.driver import line_of
 from tests.workspace import jsonc
 from tests.workspace.taskrun import BackgroundTask
 from tests.workspace.vscode import copy_workspace, nested_run, substitute_all, task, task_command
+from tests.xdist_groups import DEFAULT_DEBUG_PORT
 
 pytestmark = [
     pytest.mark.smlocal,
+    DEFAULT_DEBUG_PORT,  # the debugger task listens on it; its fixture is built once
     pytest.mark.skipif(
         nested_run(),
         reason="runs the workspace's tasks, and is itself running inside one (nested run)",

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.workspace.attach import attach, attach_config, main_entry_lines
-from tests.workspace.taskrun import BackgroundTask, run_to_completion
+from tests.workspace.taskrun import COLLECT_ONLY, BackgroundTask, collected_ids, run_to_completion
 from tests.workspace.vscode import (
+    UNIT_TASK,
     Editor,
     TaskCommand,
     copy_workspace,
@@ -31,6 +32,7 @@ from tests.workspace.vscode import (
     task,
     task_command,
 )
+from tests.xdist_groups import DEFAULT_DEBUG_PORT, WHOLE_TREE_COLLECTION
 
 pytestmark = pytest.mark.skipif(
     nested_run(),
@@ -39,7 +41,6 @@ pytestmark = pytest.mark.skipif(
 
 INSPECT_AT_CURSOR_TASK = "mlmax: inspect the container test at the cursor"
 INSPECT_FILE_TASK = "mlmax: inspect the container test in this file"
-UNIT_TASK = "mlmax: run unit tests"
 CONTAINER_TASK = "mlmax: run container tests"
 # The small selections the test-running tasks are proven on: one unit test file, and one
 # container test (one job).
@@ -71,8 +72,7 @@ def _run(label: str, workspace: Path, timeout: float, *selection: str) -> str:
 
 def _collected(label: str, workspace: Path) -> set[str]:
     """The test ids the task's whole command line selects (pytest --collect-only)."""
-    ids = _run(label, workspace, 600, "--collect-only", "-q", "-p", "no:cacheprovider")
-    return {line for line in ids.splitlines() if "::" in line}
+    return set(collected_ids(_run(label, workspace, 600, *COLLECT_ONLY)))
 
 
 def _pytest_counts(output: str) -> dict[str, int]:
@@ -94,9 +94,13 @@ def test_unit_tests_task_command_runs_a_selection(workspace: Path) -> None:
     assert "need --smlocal option to run" in output
 
 
-def test_unit_tests_task_command_line_selects_the_whole_suite(workspace: Path) -> None:
+@WHOLE_TREE_COLLECTION
+def test_unit_tests_task_command_line_selects_the_whole_suite(
+    unit_task_collection: tuple[Path, list[str]],
+) -> None:
+    workspace, ids = unit_task_collection
     assert task_command(UNIT_TASK, workspace).argv == [sys.executable, "-m", "pytest"]
-    selected = _collected(UNIT_TASK, workspace)
+    selected = set(ids)
     every_test_file = {
         str(path.relative_to(workspace)) for path in (workspace / "tests").rglob("test_*.py")
     }
@@ -137,6 +141,7 @@ def test_host_pipeline_launch_configuration(workspace: Path) -> None:
 
 
 @pytest.mark.smlocal
+@DEFAULT_DEBUG_PORT  # `mlmax doctor` fails while the port is taken
 def test_check_environment_task(workspace: Path) -> None:
     _run("mlmax: check the environment", workspace, timeout=300)
 
@@ -185,6 +190,7 @@ def _inspect_and_attach(command_label: str, workspace: Path, editor: Editor) -> 
 
 
 @pytest.mark.smlocal
+@DEFAULT_DEBUG_PORT
 def test_inspect_at_cursor_task_reaches_its_ready_line_and_a_debugger_attaches(
     workspace: Path,
 ) -> None:
@@ -194,5 +200,6 @@ def test_inspect_at_cursor_task_reaches_its_ready_line_and_a_debugger_attaches(
 
 
 @pytest.mark.smlocal
+@DEFAULT_DEBUG_PORT
 def test_inspect_current_file_task(workspace: Path) -> None:
     _inspect_and_attach(INSPECT_FILE_TASK, workspace, Editor(file=workspace / CONTAINER_FILE))

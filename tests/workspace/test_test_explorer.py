@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.docker_tripwire import DockerTripwire
+from tests.workspace.taskrun import COLLECT_ONLY, collected_ids
 from tests.workspace.vscode import REPO, copy_workspace, nested_run, settings
+from tests.xdist_groups import WHOLE_TREE_COLLECTION
 
-COLLECT = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+COLLECT = [sys.executable, "-m", "pytest", *COLLECT_ONLY]
 
 
 def run_options() -> list[str]:
@@ -44,21 +46,21 @@ def _discover(*pytest_args: str, docker_host: str) -> subprocess.CompletedProces
     )
 
 
-def _test_ids(output: str) -> list[str]:
-    return [line for line in output.splitlines() if "::" in line]
-
-
-def test_discovery_with_the_workspace_arguments_touches_no_docker() -> None:
+@WHOLE_TREE_COLLECTION
+def test_discovery_with_the_workspace_arguments_touches_no_docker(
+    unit_task_collection: tuple[Path, list[str]],
+) -> None:
     workspace_args = settings()["python.testing.pytestArgs"]
     assert "--smlocal" in workspace_args
     with DockerTripwire() as tripwire:
         discovered = _discover(*workspace_args, docker_host=tripwire.docker_host)
-        plain = _discover("tests", docker_host=tripwire.docker_host)
     assert discovered.returncode == 0, discovered.stdout + discovered.stderr
     assert tripwire.connections == 0, "discovery connected to the Docker engine"
-    # The same tree as plain collection: unit and container tests alike.
-    assert _test_ids(discovered.stdout) == _test_ids(plain.stdout)
-    assert any("tests/smlocal/" in test_id for test_id in _test_ids(discovered.stdout))
+    # The same tree as plain collection (the unit-tests task's, `python -m pytest`, in a copy
+    # of this workspace): unit and container tests alike.
+    _, plain = unit_task_collection
+    assert collected_ids(discovered.stdout) == plain
+    assert any("tests/smlocal/" in test_id for test_id in plain)
 
 
 @pytest.mark.smlocal

@@ -31,6 +31,9 @@ DEVCONTAINER_SCHEMA = REPO.parent / "shared" / "schemas" / "devContainer.base.sc
 # the suite again) skips inside such a nested run instead of recursing.
 NESTED_ENV = "MLMAX_WORKSPACE_TASK_RUN"
 
+# The task that runs the unit suite (tests/workspace/test_tasks.py proves it).
+UNIT_TASK = "mlmax: run unit tests"
+
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
