@@ -148,6 +148,9 @@ class SageMakerRunner:
         import boto3
         from sagemaker.core.helper.session_helper import Session
 
+        from mlmax.localmode.sdk_speedups import cache_config_validation
+
+        cache_config_validation()  # the SDK re-validates its config on every lookup
         boto_session = self._boto_session or boto3.Session(region_name=self.options.region)
         if not boto_session.region_name:
             raise SageMakerConfigError(
