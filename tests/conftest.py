@@ -11,6 +11,7 @@ from tests.network_guard import (  # noqa: F401
     pytest_sessionfinish,
     pytest_sessionstart,
 )
+from tests.phase_timings import pytest_terminal_summary  # noqa: F401
 
 
 def pytest_configure(config: object) -> None:

@@ -63,7 +63,7 @@ INSPECT_TASK = "mlmax: inspect the container test at the cursor"
 CONTAINER_FILE = "tests/smlocal/test_chain.py"
 CONTAINER_TEST = "test_preprocessing_splits_generated_data"
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-PHASE_PREFIX = "phase "  # user_properties names; tests/workspace/conftest.py prints them
+PHASE_PREFIX = "phase "  # user_properties names; tests/phase_timings.py prints them
 # The unit tests of what the dev container changes: the Docker engine reached through the
 # host's socket, Local Mode's dirs under MLMAX_WORK_DIR/TMPDIR, the job image's hash, the
 # plugin, and its own .venv against requirements.lock. The rest of the unit suite depends on
