@@ -7,6 +7,7 @@ would against a dead engine, and the count says how many connections it tried.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import tempfile
@@ -41,7 +42,11 @@ class DockerTripwire:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.close()  # accept() then fails and the thread ends
+        # close() alone does not wake an accept() already blocked in the thread (Linux): the
+        # join below then waited its whole timeout. shutdown() does wake it; accept() fails.
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
         self._thread.join(timeout=10)
         shutil.rmtree(self._directory, ignore_errors=True)
 
