@@ -8,6 +8,7 @@ user, so nothing can be written into the source tree: outputs go to the user's o
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -49,8 +50,14 @@ class DockerUser:
     setpriv: str
 
     def command(self, *argv: str) -> list[str]:
-        """`argv` run as this user with their groups (docker among them)."""
-        return [self.setpriv, f"--reuid={self.uid}", f"--regid={self.name}", "--init-groups", *argv]
+        """`argv` run as this user with their groups (docker among them).
+
+        Through a shell's `exec`: setpriv itself execs while it still holds root's
+        capabilities, so it can start an interpreter the user could not reach; the shell
+        cannot, exactly like every process the user's commands start in turn.
+        """
+        user = [self.setpriv, f"--reuid={self.uid}", f"--regid={self.name}", "--init-groups"]
+        return [*user, "/bin/sh", "-c", 'exec "$@"', "sh", *argv]
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -95,8 +102,29 @@ def _create_user() -> None:
         subprocess.run(["usermod", "-aG", "docker", USER], check=True, capture_output=True)
 
 
+@contextlib.contextmanager
+def _reachable_by_others(paths: list[Path]) -> Iterator[None]:
+    """Let other users search (x, not read) the directories above `paths`, then restore.
+
+    The suite's interpreter may live under root's home (0700 on Debian, e.g. a pyenv), which
+    a user in the docker group never has to reach on their own machine: their Python is theirs.
+    """
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for parent in path.resolve().parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001 and parent not in changed:
+                changed[parent] = mode
+                parent.chmod((mode & 0o7777) | 0o001)
+    try:
+        yield
+    finally:
+        for parent, mode in changed.items():
+            parent.chmod(mode & 0o7777)
+
+
 @pytest.fixture(scope="module")
-def docker_user() -> DockerUser:
+def docker_user() -> Iterator[DockerUser]:
     if os.getuid() != 0:
         # Honest limit: only root can create the user. CI runs as root, where this runs.
         pytest.skip(
@@ -108,22 +136,23 @@ def docker_user() -> DockerUser:
     _create_user()
     entry = pwd.getpwnam(USER)
     user = DockerUser(USER, entry.pw_uid, Path(entry.pw_dir), setpriv)
-    probe = user.run(
-        sys.executable,
-        "-c",
-        "import mlmax, docker; docker.from_env().ping(); print(mlmax.__file__)",
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-    if probe.returncode != 0:
-        pytest.fail(
-            f"{USER} cannot use this checkout ({REPO}), the interpreter {sys.executable} or "
-            f"the Docker engine: {probe.stderr.strip()[-1500:]}; the checkout and its .venv "
-            "must be readable by other users and the engine's socket must belong to the "
-            "docker group"
+    with _reachable_by_others([Path(sys.executable), Path(sys.base_prefix), REPO]):
+        probe = user.run(
+            sys.executable,
+            "-c",
+            "import mlmax, docker; docker.from_env().ping(); print(mlmax.__file__)",
+            cwd=REPO,
+            timeout=120,
+            check=False,
         )
-    return user
+        if probe.returncode != 0:
+            pytest.fail(
+                f"{USER} cannot use this checkout ({REPO}), the interpreter {sys.executable} or "
+                f"the Docker engine: {probe.stderr.strip()[-1500:]}; the checkout and its .venv "
+                "must be readable by other users and the engine's socket must belong to the "
+                "docker group"
+            )
+        yield user
 
 
 def _users_localmode_dirs(user: DockerUser) -> set[Path]:
