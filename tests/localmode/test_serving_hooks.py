@@ -30,8 +30,9 @@ def _serving_container(tmp_path, container_config, serving_port):
 def test_sdk_still_publishes_the_serving_port_on_every_interface_without_the_hook(tmp_path):
     from sagemaker.core.local.image import _SageMakerContainer
 
-    method = _SageMakerContainer._create_docker_host
-    original = getattr(method, "__wrapped__", method)
+    # Every layer: other hooks (mounts, credentials) may have stacked on this one already in
+    # this process, depending on which tests ran first.
+    original = inspect.unwrap(_SageMakerContainer._create_docker_host)
     container = _serving_container(tmp_path, {"labels": {"org.mlmax.session": "s"}}, 8123)
     container.sagemaker_session.config["local"]["container_config"]["ports"] = ["1:2"]
     service = original(container, "algo-1-x", [], set(), "serve", [])
