@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 # The network guard, on for the whole session: no test and no fixture of any scope reaches
 # beyond 127.0.0.0/8 (local sockets are fine).
 from tests.network_guard import (  # noqa: F401
@@ -12,6 +14,7 @@ from tests.network_guard import (  # noqa: F401
     pytest_sessionstart,
 )
 from tests.phase_timings import pytest_terminal_summary  # noqa: F401
+from tests.xdist_groups import keep_module_fixtures_on_one_worker
 
 
 def pytest_configure(config: object) -> None:
@@ -21,3 +24,9 @@ def pytest_configure(config: object) -> None:
     # becomes the default disposition in a child after exec; an ignored signal stays ignored).
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# tryfirst: the group marks must be in place before xdist's own hook reads them.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    keep_module_fixtures_on_one_worker(items)

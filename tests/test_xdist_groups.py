@@ -1,0 +1,95 @@
+"""The suite's `-n 2 --dist loadgroup` keeps each group on one worker (tests/xdist_groups.py).
+
+Run on a small project with the suite's own grouping hook: a group named by a mark and
+spread over two files (as the default debug port's tests are) runs on one worker, and a
+module-scoped fixture is built once, not once per test that uses it. Both fail silently
+when xdist's grouping does not take effect (as with pytest 9.2 and pytest-xdist 3.8).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.inner_pytest import isolate
+
+REPO = Path(__file__).resolve().parents[1]
+
+CONFTEST = """
+import pytest
+from tests.xdist_groups import keep_module_fixtures_on_one_worker
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    keep_module_fixtures_on_one_worker(items)
+"""
+
+# Each build of the fixture, and each test of the named group, leaves its worker's name.
+SHARED = """
+import os
+import pytest
+
+@pytest.fixture(scope="module")
+def built():
+    with open(os.environ["BUILDS"], "a") as log:
+        log.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+
+@pytest.mark.parametrize("n", range(6))
+def test_uses_it(built, n):
+    pass
+"""
+
+GROUPED = """
+import os
+import pytest
+
+@pytest.mark.xdist_group("one-port")
+@pytest.mark.parametrize("n", range(5))
+def test_in_the_group(n):
+    with open(os.environ["GROUPED"], "a") as log:
+        log.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+"""
+
+# Cheap tests between the others: what made a worker tear a module fixture down between
+# two of its users, and what a second worker takes while the first runs a group.
+OTHERS = """
+import pytest
+
+@pytest.mark.parametrize("n", range(20))
+def test_cheap(n):
+    pass
+"""
+
+
+def test_groups_and_module_fixtures_stay_on_one_worker(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    isolate(project)
+    files = {
+        "conftest.py": CONFTEST,
+        "test_a_others.py": OTHERS,
+        "test_b_shared.py": SHARED,
+        "test_c_grouped.py": GROUPED,
+        "test_d_others.py": OTHERS,
+        "test_e_grouped.py": GROUPED,
+    }
+    for name, text in files.items():
+        (project / name).write_text(text)
+    builds, grouped = tmp_path / "builds.log", tmp_path / "grouped.log"
+    env = {**os.environ, "BUILDS": str(builds), "GROUPED": str(grouped), "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    done = subprocess.run(
+        [*argv, "--dist", "loadgroup"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "56 passed" in done.stdout, done.stdout
+    assert len(builds.read_text().splitlines()) == 1, builds.read_text()
+    workers = grouped.read_text().splitlines()
+    assert len(workers) == 10 and len(set(workers)) == 1, workers
