@@ -34,6 +34,7 @@ from mlmax.localmode.docker_checks import compose_environment
 from mlmax.localmode.s3auth import SessionKeys
 from mlmax.localmode.s3server import keys_for, wait_until_ready
 from mlmax.localmode.scoped_environ import scoped_environ
+from mlmax.localmode.sdk_speedups import deferred_model_builds
 
 logger = logging.getLogger(__name__)
 DEFAULT_REGION = "us-east-1"
@@ -96,9 +97,10 @@ def preload_sdk() -> None:
     Called while the embedded S3 server starts in its own process, so the two overlap; the
     first run would otherwise import them itself.
     """
-    import sagemaker.core.local
-    import sagemaker.core.processing
-    import sagemaker.core.shapes  # noqa: F401
+    with deferred_model_builds():
+        import sagemaker.core.local
+        import sagemaker.core.processing
+        import sagemaker.core.shapes  # noqa: F401
 
 
 WORK_DIR_ENV = "MLMAX_WORK_DIR"

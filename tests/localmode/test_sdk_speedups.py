@@ -1,11 +1,16 @@
-"""Pins the SDK config validation mlmax caches; fails loudly if an SDK upgrade moves it."""
+"""The SDK speed-ups: config validation cached (pinned: fails loudly if an SDK upgrade moves
+it) and the SDK's pydantic models built on first use, validating exactly as before."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import jsonschema
+import pydantic
 import pytest
 
-from mlmax.localmode.sdk_speedups import cache_config_validation
+from mlmax.localmode.sdk_speedups import cache_config_validation, deferred_model_builds
 from mlmax.localmode.session import TELEMETRY_OPT_OUT
 
 
@@ -30,3 +35,46 @@ def test_sdk_still_validates_through_the_wrapped_names():
 
     source = inspect.getsource(common_utils.get_sagemaker_config_value)
     assert "SageMakerConfig().validate_sagemaker_config(" in source
+
+
+def test_models_defined_in_the_block_build_on_first_use_and_validate_as_before():
+    with deferred_model_builds():
+
+        class Deferred(pydantic.BaseModel):
+            count: int
+
+    class Immediate(pydantic.BaseModel):
+        count: int
+
+    assert "defer_build" not in pydantic.BaseModel.model_config  # put back as it was
+    assert Immediate.__pydantic_complete__
+    assert not Deferred.__pydantic_complete__
+    assert Deferred(count="3").count == 3  # built now, coercing as pydantic does
+    assert Deferred.__pydantic_complete__
+    with pytest.raises(pydantic.ValidationError):
+        Deferred(count="three")
+
+
+# In a fresh interpreter: which SDK modules are already imported depends on the tests before.
+SDK_PRELOADED = """
+from mlmax.localmode.session import preload_sdk
+preload_sdk()
+import pydantic
+from sagemaker.core.shapes import ProcessingS3Input
+assert "defer_build" not in pydantic.BaseModel.model_config
+assert not ProcessingS3Input.__pydantic_complete__, "the SDK's models were built at import"
+given = ProcessingS3Input(s3_uri="s3://bucket/key", s3_data_type="S3Prefix")
+assert given.s3_uri == "s3://bucket/key"
+try:
+    ProcessingS3Input(s3_uri=["not", "a", "string"], s3_data_type="S3Prefix")
+except pydantic.ValidationError:
+    print("refused")
+"""
+
+
+def test_the_sdk_preloaded_by_mlmax_builds_its_models_on_first_use():
+    done = subprocess.run(
+        [sys.executable, "-c", SDK_PRELOADED], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused"
