@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from mlmax.cli import main
 from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
 from mlmax.localmode.ports import port_is_free
+from mlmax.waiting import wait_until
 from tests.foreground import foreground_job
 from tests.xdist_groups import DEFAULT_DEBUG_PORT
 
@@ -403,17 +403,16 @@ def test_a_signal_during_a_pipeline_marks_the_run_interrupted_and_leaves_no_repo
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "host"]
     with foreground_job([*command, "--rows", "3000", "--output", str(run_dir)]) as process:
-        deadline = time.monotonic() + 60
         record = run_dir / "pipeline.json"
-        while time.monotonic() < deadline:  # wait until the first job is running
-            if (
+        wait_until(  # the first job is running
+            lambda: (
                 record.is_file()
                 and '"status": "running"' in record.read_text().split('"steps"')[-1]
-            ):
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the pipeline never started a step")
+            ),
+            timeout=60,
+            what="the pipeline's first step",
+            interval=0.05,
+        )
         if signum == signal.SIGINT:
             os.killpg(process.pid, signum)  # what Ctrl-C in a terminal does
         else:

@@ -17,6 +17,7 @@ import pytest
 from mlmax.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from mlmax.localmode import compose, containers, labels
 from mlmax.localmode.debug import path_mappings
+from mlmax.waiting import WaitTimeout, wait_until
 from tests.dap_client import DapClient
 from tests.inspect.driver import READY, InspectRun, line_of
 from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
@@ -218,13 +219,14 @@ def _processes(container) -> list[str]:
 
 
 def _wait_for_log(container, text: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
+    def log_with_text() -> str | None:
         log = container.logs().decode(errors="replace")
-        if text in log:
-            return log
-        assert time.monotonic() < deadline, f"{text!r} not in the container log:\n{log}"
-        time.sleep(0.2)  # poll interval
+        return log if text in log else None
+
+    try:
+        return wait_until(log_with_text, timeout=timeout, what=f"{text!r} in the container log")
+    except WaitTimeout as error:
+        raise AssertionError(f"{error}:\n{container.logs().decode(errors='replace')}") from None
 
 
 def test_repl_mode_runs_python_i_and_prints_the_docker_commands(tmp_path):
@@ -237,10 +239,11 @@ def test_repl_mode_runs_python_i_and_prints_the_docker_commands(tmp_path):
         container = containers.docker_client().containers.get(name)
         # The ready line comes once the container runs; its entry script reaches the
         # interpreter a moment later (later still on a loaded machine).
-        deadline = time.monotonic() + 60
-        while not any("python3 -i" in p for p in _processes(container)):
-            assert time.monotonic() < deadline, _processes(container)
-            time.sleep(0.2)  # poll interval
+        wait_until(
+            lambda: any("python3 -i" in p for p in _processes(container)),
+            timeout=60,
+            what="python3 -i in the container",
+        )
         # The script runs to its end, then the interpreter waits on the container's tty (its
         # first prompt shows only once input arrives).
         _wait_for_log(container, "test rows", 120)

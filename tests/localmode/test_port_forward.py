@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 import urllib.request
 
 import pytest
 
 from mlmax.localmode import containers, labels
 from mlmax.localmode.port_forward import PortForward
+from mlmax.waiting import wait_until
 from tests.inspect.isolation import PROBE
 
 PORT = 8000  # inside the container, on its loopback only
@@ -27,10 +27,7 @@ def loopback_server(sm_image):
         detach=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while b"Serving HTTP" not in container.logs():
-            assert time.monotonic() < deadline, container.logs()
-            time.sleep(0.1)  # poll interval
+        wait_until(lambda: b"Serving HTTP" in container.logs(), timeout=60, what="the HTTP server")
         yield container
     finally:
         containers.remove([container])

@@ -5,25 +5,26 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from mlmax.localmode.s3server import S3Server, S3ServerError
+from mlmax.waiting import WaitTimeout, wait_until
 
 
 def _gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    def exited() -> bool:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             return True
-        if state == "Z":
-            return True
-        time.sleep(0.05)  # poll interval
-    return False
+        return state == "Z"
+
+    try:
+        return wait_until(exited, timeout=within, what=f"process {pid} exiting", interval=0.05)
+    except WaitTimeout:
+        return False
 
 
 def test_the_keys_are_in_neither_the_command_line_nor_the_environment() -> None:

@@ -10,12 +10,12 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from mlmax.localmode import compose, containers, labels
+from mlmax.waiting import wait_until
 from tests.foreground import foreground_job
 
 pytestmark = pytest.mark.smlocal
@@ -39,11 +39,12 @@ def test_ctrl_c_with_two_steps_in_containers_stops_both_and_leaves_nothing(
     command = [sys.executable, "-m", "mlmax", "pipeline", "--runner", "local"]
     arguments = [*command, "--rows", "2000", "--output", str(run_dir)]
     with foreground_job(arguments, env=env) as process:
-        deadline = time.monotonic() + 300
-        while len(_running_containers(process.pid)) < 2:  # preprocessing and monitoring
+
+        def two_steps_running() -> bool:  # preprocessing and monitoring
             assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "two steps never ran side by side"
-            time.sleep(0.1)
+            return len(_running_containers(process.pid)) >= 2
+
+        wait_until(two_steps_running, timeout=300, what="two steps running side by side")
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
