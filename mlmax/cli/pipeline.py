@@ -94,6 +94,15 @@ def register(commands: Commands) -> None:
         help="run directory (new or empty; default runs/<time>-<id>)",
     )
     pipeline.add_argument(
+        "--instance-type",
+        type=instance_type,
+        action="append",
+        default=[],
+        metavar="JOB=ml.TYPE",
+        help="with --runner sagemaker: the instance type of one job, e.g. train=ml.m5.2xlarge "
+        "(repeat for more jobs; the others run on the defaults)",
+    )
+    pipeline.add_argument(
         "--endpoint",
         action="store_true",
         help="afterwards, serve the model as a real-time endpoint in its container, send it "
@@ -110,6 +119,16 @@ def register(commands: Commands) -> None:
     pipeline_export.register(verbs)
 
 
+def instance_type(text: str) -> tuple[str, str]:
+    """`--instance-type JOB=ml.TYPE`, checked as argparse reads it (exit 2 with one line)."""
+    from mlmax.cloud.runner import SageMakerConfigError, parse_instance_type
+
+    try:
+        return parse_instance_type(text)
+    except SageMakerConfigError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
+
+
 def _check_inputs(args: argparse.Namespace) -> None:
     """The user's files and the generated rows, before anything is created: UsageError."""
     from mlmax.pipeline import validate_data_file
@@ -118,6 +137,11 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--endpoint runs after the local or host runner, not {args.runner}; drop "
             "--endpoint or use --runner local"
+        )
+    if args.instance_type and args.runner != "sagemaker":
+        raise UsageError(
+            f"--instance-type chooses managed instances, which the {args.runner} runner does "
+            "not use; drop it or use --runner sagemaker"
         )
     if args.input is not None:
         validate_data_file(args.input, labels_required=True)
@@ -181,7 +205,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
         require_docker().close()
         return _run_local_pipeline(_open_run_dir(args.output, data), data, options)
-    with make_runner(args.runner, progress=progress) as runner:
+    chosen = dict(args.instance_type)
+    with make_runner(args.runner, progress=progress, instance_types=chosen) as runner:
         run_dir = _open_run_dir(args.output, data)
         record = run_census(
             runner, run_dir, data, options, on_step=_on_step(args.runner), write_report=write_report

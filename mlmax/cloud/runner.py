@@ -91,20 +91,17 @@ class SageMakerOptions:
         return DEFAULT_PROCESSING_INSTANCE
 
 
-def parse_instance_types(specs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`["train=ml.c5.2xlarge", ...]` -> {"train": "ml.c5.2xlarge"}, with one clear error."""
+def parse_instance_type(spec: str) -> tuple[str, str]:
+    """`"train=ml.c5.2xlarge"` -> ("train", "ml.c5.2xlarge"), or one clear error."""
     from mlmax.catalog import JOBS
 
-    result: dict[str, str] = {}
-    for spec in specs:
-        job, sep, instance = spec.partition("=")
-        if not sep or job not in JOBS or not instance.startswith("ml."):
-            raise SageMakerConfigError(
-                f"bad instance type {spec!r}; write JOB=ml.TYPE with JOB one of "
-                f"{', '.join(sorted(JOBS))}, e.g. train=ml.m5.2xlarge"
-            )
-        result[job] = instance
-    return result
+    job, sep, instance = spec.partition("=")
+    if not sep or job not in JOBS or not instance.startswith("ml."):
+        raise SageMakerConfigError(
+            f"bad instance type {spec!r}; write JOB=ml.TYPE with JOB one of "
+            f"{', '.join(sorted(JOBS))}, e.g. train=ml.m5.2xlarge"
+        )
+    return job, instance
 
 
 def default_run_id(now: datetime | None = None) -> str:

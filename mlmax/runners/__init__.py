@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mlmax.progress import Progress
 from mlmax.runner_contract import Runner, RunnerUnavailableError, StepFailed, StepResult
 
 RUNNER_NAMES = ("local", "host", "sagemaker")
 
 
-def make_runner(name: str, *, progress: Progress | None = None) -> Runner:
-    """A fresh runner by name (use it as a context manager)."""
+def make_runner(
+    name: str,
+    *,
+    progress: Progress | None = None,
+    instance_types: Mapping[str, str] | None = None,
+) -> Runner:
+    """A fresh runner by name (use it as a context manager). `instance_types` (job name ->
+    `ml.*` type) is the sagemaker runner's; jobs not named get the defaults by kind."""
     if name == "host":
         from mlmax.runners.host import HostRunner
 
@@ -24,7 +32,8 @@ def make_runner(name: str, *, progress: Progress | None = None) -> Runner:
         # Managed SageMaker; role, bucket and image from MLMAX_SAGEMAKER_* or the SDK config.
         from mlmax.cloud.runner import SageMakerOptions, SageMakerRunner
 
-        return SageMakerRunner(SageMakerOptions.from_environment(), progress=progress)
+        options = SageMakerOptions.from_environment(instance_types=dict(instance_types or {}))
+        return SageMakerRunner(options, progress=progress)
     raise ValueError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNER_NAMES)}")
 
 

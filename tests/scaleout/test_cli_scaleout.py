@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import BUCKET, IMAGE, ROLE, emulated_aws_account
 
+from mlmax.catalog import JOBS
 from mlmax.cli import main
 from mlmax.cloud.pipeline_export import (
     ExportOptions,
@@ -19,6 +20,7 @@ from mlmax.cloud.pipeline_export import (
     emulated_aws_session,
     export_pipeline,
 )
+from mlmax.cloud.runner import DEFAULT_PROCESSING_INSTANCE
 
 OPTIONS_FOR_ROLE = ExportOptions(role=ROLE, bucket=BUCKET, image_uri=IMAGE)
 
@@ -48,6 +50,36 @@ def test_export_bad_arguments(offline_aws_env: None, tmp_path: Path, capsys, ext
     assert main(["pipeline", "export", "--output", str(out), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--runner", "sagemaker", "--instance-type", "trian=ml.c5.xlarge"],
+         "argument --instance-type: bad instance type 'trian=ml.c5.xlarge'; write JOB=ml.TYPE"),
+        (["--runner", "host", "--instance-type", "train=ml.c5.xlarge"],
+         "error: --instance-type chooses managed instances, which the host runner does not use"),
+    ],
+)  # fmt: skip
+def test_pipeline_instance_type_mistakes_are_one_line_and_exit_2(
+    tmp_path: Path, capsys, arguments: list[str], message: str
+) -> None:
+    run_dir = tmp_path / "run"
+    assert main(["pipeline", *arguments, "--output", str(run_dir)]) == 2
+    assert message in capsys.readouterr().err
+    assert not run_dir.exists()
+
+
+def test_pipeline_instance_types_reach_the_sagemaker_runner(
+    offline_aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlmax.runners import make_runner
+
+    for name, value in {"ROLE": ROLE, "BUCKET": BUCKET, "IMAGE": IMAGE}.items():
+        monkeypatch.setenv(f"MLMAX_SAGEMAKER_{name}", value)
+    runner = make_runner("sagemaker", instance_types={"train": "ml.c5.2xlarge"})
+    assert runner.options.instance_type(JOBS["train"]) == "ml.c5.2xlarge"
+    assert runner.options.instance_type(JOBS["preprocessing"]) == DEFAULT_PROCESSING_INSTANCE
 
 
 def test_doctor_cloud(offline_aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys):

@@ -18,7 +18,7 @@ from mlmax.cloud.runner import (
     SageMakerConfigError,
     SageMakerOptions,
     SageMakerRunner,
-    parse_instance_types,
+    parse_instance_type,
 )
 from mlmax.cloud.watch import PROCESSING_API, TRAINING_API, CloudWatchTail, JobWatcher
 from mlmax.runner_contract import StepFailed
@@ -323,11 +323,11 @@ def test_missing_image_is_one_clear_error(emulated_aws: EmulatedAws):
 
 
 def test_instance_type_overrides_are_checked():
-    assert parse_instance_types(["train=ml.c5.xlarge"]) == {"train": "ml.c5.xlarge"}
+    assert parse_instance_type("train=ml.c5.xlarge") == ("train", "ml.c5.xlarge")
     with pytest.raises(SageMakerConfigError, match=r"write JOB=ml\.TYPE"):
-        parse_instance_types(["trian=ml.c5.xlarge"])
+        parse_instance_type("trian=ml.c5.xlarge")
     with pytest.raises(SageMakerConfigError, match=r"write JOB=ml\.TYPE"):
-        parse_instance_types(["train=c5.xlarge"])
+        parse_instance_type("train=c5.xlarge")
 
 
 def test_cloudwatch_tail_is_silent_without_logs(emulated_aws: EmulatedAws):
