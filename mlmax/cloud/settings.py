@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 ROLE_ENV = "MLMAX_SAGEMAKER_ROLE"
@@ -33,8 +32,8 @@ class EnvironmentSettings:
     image: str | None = None
 
     @classmethod
-    def read(cls, environ: Mapping[str, str] | None = None) -> EnvironmentSettings:
-        env = os.environ if environ is None else environ
+    def read(cls) -> EnvironmentSettings:
+        env = os.environ
         return cls(
             role=env.get(ROLE_ENV) or None,
             bucket=env.get(BUCKET_ENV) or None,
