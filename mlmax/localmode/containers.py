@@ -1,4 +1,4 @@
-"""Finding, reading and removing mlmax's containers by label, reaping orphans; the image check.
+"""Finding, reading and removing mlmax's containers by label, finding orphans; the image check.
 
 Every container a run starts carries the labels of `labels.py`; removal always goes by
 label, so only mlmax's own containers are ever touched on a shared engine.
@@ -136,8 +136,3 @@ def listed_name(container: Any) -> str:
     """The name of a container from a sparse list answer."""
     names = container.attrs.get("Names") or [container.id[:12]]
     return str(names[0]).lstrip("/")
-
-
-def reap_orphans() -> int:
-    """Remove the orphans (see `orphans`); return how many went."""
-    return remove(orphans())
