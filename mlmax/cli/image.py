@@ -24,7 +24,11 @@ def register(commands: Commands) -> None:
         help="build the job image if it is missing",
         description="Build the job image (offline) unless the current one exists; shows progress.",
     )
-    build.add_argument("--base-image", help="base image to build on (default: the Dockerfile's)")
+    build.add_argument(
+        "--base-image",
+        help="base image to build on (default: $MLMAX_BASE_IMAGE, else python:3.11-slim if "
+        "present or pullable, else a Debian base built offline)",
+    )
     build.add_argument("--no-debugpy", action="store_true", help="leave debugpy out")
     build.set_defaults(handler=run_build)
     ls = actions.add_parser(

@@ -7,7 +7,6 @@ Python and libc an image has is asked of the image itself (`probe_image`), cache
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 
@@ -15,12 +14,31 @@ import docker
 import docker.errors
 
 from mlmax.localmode.base_image import LABEL_PREFIX, ImageBuildError
-from mlmax.localmode.image import DEBUG_REQUIREMENTS, docker_dir
-from mlmax.localmode.image_build import build, engine, image_exists, wheelhouse_for
+from mlmax.localmode.image import (
+    DEBUG_REQUIREMENTS,
+    IMAGE_CONFIG,
+    image_settings,
+    read_recipe,
+    recipe_dir,
+    recipe_hash,
+)
+from mlmax.localmode.image_build import (
+    ROLE,
+    UPLOAD_DIR,
+    ImageConfig,
+    Recipe,
+    build,
+    engine,
+    image_exists,
+    wheelhouse_for,
+)
 from mlmax.localmode.wheelhouse import cache_lock, manylinux_tags
 from mlmax.progress import Progress, or_default
 
 DEBUG_REPOSITORY = "mlmax-debug"
+INSTALL_SCRIPT = "install-debugpy.sh"
+# The debugpy image's recipe: every file that decides what it adds (the hash covers them all).
+DEBUG_RECIPE = (INSTALL_SCRIPT, IMAGE_CONFIG, DEBUG_REQUIREMENTS)
 
 # Run inside the image: what is needed to pick debugpy wheels for its Python.
 _PROBE = """
@@ -92,25 +110,27 @@ def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str
         if facts["debugpy"]:
             return image
         platforms = _platforms_for(image, facts)
-        folder = docker_dir()
-        dockerfile = (folder / "Dockerfile.debugpy").read_bytes()
-        requirements = (folder / DEBUG_REQUIREMENTS).read_bytes()
-        build_args = {"SOURCE_IMAGE": image}
-        digest = hashlib.sha256(
-            json.dumps(
-                {
-                    "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
-                    "requirements": hashlib.sha256(requirements).hexdigest(),
-                    "source_image_id": source_id,
-                    "python": facts["python"],
-                    "platforms": list(platforms),
-                },
-                sort_keys=True,
-            ).encode()
-        ).hexdigest()
+        folder = recipe_dir()
+        files = read_recipe(folder, DEBUG_RECIPE)
+        digest = recipe_hash(
+            files,
+            source_image_id=source_id,
+            python=facts["python"],
+            platforms=list(platforms),
+        )
         tag = f"{DEBUG_REPOSITORY}:{digest[:12]}"
         if image_exists(client, tag):
             return tag
+        config = ImageConfig(
+            labels={
+                ROLE: "debug",
+                f"{LABEL_PREFIX}.debugpy": "1",
+                f"{LABEL_PREFIX}.debug-hash": digest,
+                f"{LABEL_PREFIX}.source-image": image,
+                f"{LABEL_PREFIX}.source-image-id": source_id,
+            },
+            env=image_settings(files, "debugpy").get("env", {}),
+        )
         with cache_lock("debug-image"):
             if image_exists(client, tag):
                 return tag
@@ -120,24 +140,9 @@ def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str
                 python_version=str(facts["python"]),
                 platforms=platforms,
             )
-            labels = {
-                f"{LABEL_PREFIX}.role": "debug",
-                f"{LABEL_PREFIX}.debugpy": "1",
-                f"{LABEL_PREFIX}.debug-hash": digest,
-                f"{LABEL_PREFIX}.source-image": image,
-                f"{LABEL_PREFIX}.source-image-id": source_id,
-            }
+            recipe = Recipe(files, ["/bin/sh", f"{UPLOAD_DIR}/{INSTALL_SCRIPT}"], wheelhouse)
             say(f"Building {tag}: {image} plus debugpy")
-            build(
-                client,
-                {"Dockerfile": dockerfile, DEBUG_REQUIREMENTS: requirements},
-                wheelhouse,
-                tag,
-                build_args,
-                labels,
-                digest,
-                say,
-            )
+            build(client, image, recipe, tag, config, say)
         return tag
 
 

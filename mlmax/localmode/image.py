@@ -1,10 +1,11 @@
 """The job image every Local Mode job runs in: built offline, cached by content hash.
 
 The tag is `mlmax-job:<hash12>` where the hash covers everything that goes into the image
-(Dockerfile, requirement pins, the base image's ID, build arguments), so an unchanged
-workspace never rebuilds and a changed pin always does. How one build runs is
-`image_build.py`; debugpy for images without it is `debug_image.py`; listing and pruning
-what mlmax built is `image_inventory.py`.
+(the recipe in mlmax/job_image/: install.sh, image.toml, requirement pins, serve; the base
+image's ID and name; the variant), so an unchanged workspace never rebuilds and a changed
+pin always does. How one build runs (in a container, then committed) is `image_build.py`;
+debugpy for images without it is `debug_image.py`; listing and pruning what mlmax built is
+`image_inventory.py`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import docker
 
@@ -24,7 +27,10 @@ from mlmax.localmode.base_image import (
     local_base_image,
 )
 from mlmax.localmode.image_build import (
-    SERVE_SCRIPT,
+    ROLE,
+    UPLOAD_DIR,
+    ImageConfig,
+    Recipe,
     build,
     engine,
     image_exists,
@@ -37,17 +43,20 @@ JOB_REPOSITORY = "mlmax-job"
 NODEBUG_SUFFIX = "-nodebug"
 REQUIREMENTS = "requirements.txt"
 DEBUG_REQUIREMENTS = "requirements-debug.txt"
+IMAGE_CONFIG = "image.toml"
+INSTALL_SCRIPT = "install.sh"
+# The job image's recipe: every file that decides its contents (the hash covers them all).
+JOB_RECIPE = (INSTALL_SCRIPT, IMAGE_CONFIG, REQUIREMENTS, DEBUG_REQUIREMENTS, "serve")
 
 
-def docker_dir() -> Path:
-    """The folder holding the job image's Dockerfile and requirement pins: package data,
+def recipe_dir() -> Path:
+    """The folder holding the images' recipes, config and requirement pins: package data,
     so an installed wheel builds the image as a source checkout does."""
     return Path(__file__).resolve().parents[1] / "job_image"
 
 
-def _read_docker_dir(folder: Path) -> dict[str, bytes]:
-    """The files that make the job image, by their name in the build context."""
-    names = ("Dockerfile", REQUIREMENTS, DEBUG_REQUIREMENTS, SERVE_SCRIPT)
+def read_recipe(folder: Path, names: tuple[str, ...] = JOB_RECIPE) -> dict[str, bytes]:
+    """The recipe's files by name: what the image is made of, hashed and uploaded."""
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise ImageBuildError(
@@ -57,24 +66,34 @@ def _read_docker_dir(folder: Path) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in names}
 
 
-def image_hash(
-    dockerfile: bytes,
-    requirement_files: Mapping[str, bytes],
-    base_image_id: str,
-    build_args: Mapping[str, str],
-) -> str:
-    """A hex digest of everything that decides the image's contents."""
-    payload = {
-        "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
-        "requirements": {
-            name: hashlib.sha256(content).hexdigest()
-            for name, content in sorted(requirement_files.items())
-        },
-        "base_image_id": base_image_id,
-        "build_args": dict(sorted(build_args.items())),
-        "platforms": list(MANYLINUX_X86_64),
-    }
+def image_settings(files: Mapping[str, bytes], section: str) -> dict[str, Any]:
+    """One section of the recipe's image.toml (`job`, `debugpy`): env, path, cmd."""
+    try:
+        return dict(tomllib.loads(files[IMAGE_CONFIG].decode())[section])
+    except (tomllib.TOMLDecodeError, KeyError, UnicodeDecodeError) as error:
+        raise ImageBuildError(
+            f"The image config {IMAGE_CONFIG} has no valid [{section}] table ({error}); "
+            "restore it (git checkout mlmax/job_image/) or reinstall mlmax."
+        ) from None
+
+
+def recipe_hash(recipe_files: Mapping[str, bytes], **facts: object) -> str:
+    """A hex digest of a recipe's files and the facts (source image, variant) it is built with."""
+    recipe = {name: hashlib.sha256(content).hexdigest() for name, content in recipe_files.items()}
+    payload = {"recipe": recipe, **facts}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def image_hash(
+    recipe_files: Mapping[str, bytes], base_image_id: str, variant: Mapping[str, str]
+) -> str:
+    """A hex digest of everything that decides the job image's contents."""
+    return recipe_hash(
+        recipe_files,
+        base_image_id=base_image_id,
+        variant=dict(variant),
+        platforms=list(MANYLINUX_X86_64),
+    )
 
 
 def ensure_job_image(
@@ -82,15 +101,15 @@ def ensure_job_image(
     base_image: str | None = None,
     with_debugpy: bool = True,
     progress: Progress | None = None,
-    context_dir: Path | None = None,
+    recipe_folder: Path | None = None,
     requirements: Path | None = None,
     project: str | None = None,
 ) -> str:
     """The tag of the job image for the current workspace, building it only when missing.
 
     base_image defaults to $MLMAX_BASE_IMAGE, else the slim Python 3.11 image if present or
-    pullable, else a Debian base built offline. context_dir replaces the job_image/ folder
-    (Dockerfile and requirement files), for tests and experiments. `requirements` (a
+    pullable, else a Debian base built offline. recipe_folder replaces the job_image/ folder
+    (recipe, config and requirement files), for tests and experiments. `requirements` (a
     project's own requirements file) replaces mlmax's pins: the image of that `project`,
     built the same offline, hashed way and tagged `mlmax-job-<project>:<hash12>` so two
     projects on one engine never share or overwrite a tag.
@@ -98,69 +117,72 @@ def ensure_job_image(
     say = or_default(progress)
     with engine() as client:
         base = ensure_base_image(client, base_image, progress=say)
-        folder = context_dir or docker_dir()
-        files = _read_docker_dir(folder)
+        folder = recipe_folder or recipe_dir()
+        files = read_recipe(folder)
         requirement_paths = [folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS]
         repository = JOB_REPOSITORY
-        labels: dict[str, str] = {}
+        extra_labels: dict[str, str] = {}
         if requirements is not None:
             files = {**files, REQUIREMENTS: _read_requirements(requirements)}
             requirement_paths[0] = requirements
             repository = project_repository(project or requirements.parent.name)
-            labels[f"{LABEL_PREFIX}.project"] = project or requirements.parent.name
-        tag, digest, build_args = _job_image_spec(client, base, with_debugpy, files, repository)
+            extra_labels[f"{LABEL_PREFIX}.project"] = project or requirements.parent.name
+        tag, digest = _job_image_spec(client, base, with_debugpy, files, repository)
         if image_exists(client, tag):
             return tag
+        image_labels = {**_job_labels(digest, with_debugpy, base), **extra_labels}
         if not with_debugpy:
             job_image = ensure_job_image(
                 base_image=base_image,
                 progress=progress,
-                context_dir=context_dir,
+                recipe_folder=recipe_folder,
                 requirements=requirements,
                 project=project,
             )
-            return _without_debugpy(client, job_image, tag, digest, base, say)
+            return _without_debugpy(client, job_image, tag, image_labels, say)
+        settings = image_settings(files, "job")
+        config = ImageConfig(
+            labels=image_labels,
+            env=settings.get("env", {}),
+            path=settings.get("path", ()),
+            cmd=settings.get("cmd"),
+        )
         with cache_lock("job-image"):
             if image_exists(client, tag):  # built by another process while we waited
                 return tag
-            wheelhouse = wheelhouse_for(requirement_paths, say)
-            # The Dockerfile labels the image itself (role, hash, debugpy, base) in one step.
-            say(f"Building job image {tag} on {base}")
-            build(
-                client,
-                files,
-                wheelhouse,
-                tag,
-                {**build_args, "MLMAX_JOB_HASH": digest},
-                labels,
-                digest,
-                say,
+            recipe = Recipe(
+                files=files,
+                command=["/bin/sh", f"{UPLOAD_DIR}/{INSTALL_SCRIPT}"],
+                wheelhouse=wheelhouse_for(requirement_paths, say),
             )
+            say(f"Building job image {tag} on {base}")
+            build(client, base, recipe, tag, config, say)
         return tag
 
 
-def _without_debugpy(
-    client: docker.DockerClient, job_image: str, tag: str, digest: str, base: str, say: Progress
-) -> str:
-    """The job image minus debugpy, derived from it: the context is one Dockerfile and the
-    build takes seconds, where installing the whole stack again took minutes."""
-    labels = {
-        f"{LABEL_PREFIX}.role": "job",
+def _job_labels(digest: str, with_debugpy: bool, base: str) -> dict[str, str]:
+    return {
+        ROLE: "job",
         f"{LABEL_PREFIX}.job-hash": digest,
-        f"{LABEL_PREFIX}.debugpy": "0",
+        f"{LABEL_PREFIX}.debugpy": "1" if with_debugpy else "0",
         f"{LABEL_PREFIX}.base-image": base,
     }
-    # One LABEL step: the classic builder commits a layer per label passed through the API.
-    dockerfile = (
-        f"FROM {job_image}\n"
-        "RUN python3 -m pip uninstall --yes --quiet --disable-pip-version-check debugpy"
-        " && ! python3 -c 'import debugpy' 2>/dev/null\n"
-        "LABEL " + " ".join(f"{name}={value}" for name, value in labels.items()) + "\n"
-    ).encode()
+
+
+def _without_debugpy(
+    client: docker.DockerClient, job_image: str, tag: str, labels: dict[str, str], say: Progress
+) -> str:
+    """The job image minus debugpy, derived from it: one uninstall, seconds, where
+    installing the whole stack again took minutes. Its config is the job image's."""
+    uninstall = (
+        "python3 -m pip uninstall --yes --quiet --disable-pip-version-check debugpy"
+        " && ! python3 -c 'import debugpy' 2>/dev/null"
+    )
+    recipe = Recipe(files={}, command=["/bin/sh", "-c", uninstall])
     with cache_lock("job-image"):
         if not image_exists(client, tag):
             say(f"Building job image {tag}: {job_image} without debugpy")
-            build(client, {"Dockerfile": dockerfile}, None, tag, {}, {}, digest, say)
+            build(client, job_image, recipe, tag, ImageConfig(labels=labels), say)
     return tag
 
 
@@ -186,7 +208,7 @@ def current_job_tags(base_image: str | None = None) -> list[str]:
         base = local_base_image(client, base_image)
         if base is None:
             return []
-        files = _read_docker_dir(docker_dir())
+        files = read_recipe(recipe_dir())
         return [_job_image_spec(client, base, flag, files)[0] for flag in (True, False)]
 
 
@@ -196,13 +218,9 @@ def _job_image_spec(
     with_debugpy: bool,
     files: Mapping[str, bytes],
     repository: str = JOB_REPOSITORY,
-) -> tuple[str, str, dict[str, str]]:
-    build_args = {"BASE_IMAGE": base, "WITH_DEBUGPY": "1" if with_debugpy else "0"}
-    digest = image_hash(
-        files["Dockerfile"],
-        {name: content for name, content in files.items() if name != "Dockerfile"},
-        client.api.inspect_image(base)["Id"],
-        build_args,
-    )
+) -> tuple[str, str]:
+    """The image's tag and full hash."""
+    variant = {"BASE_IMAGE": base, "WITH_DEBUGPY": "1" if with_debugpy else "0"}
+    digest = image_hash(files, client.api.inspect_image(base)["Id"], variant)
     tag = f"{repository}:{digest[:12]}" + ("" if with_debugpy else NODEBUG_SUFFIX)
-    return tag, digest, build_args
+    return tag, digest

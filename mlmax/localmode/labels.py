@@ -97,16 +97,28 @@ class SessionLabels:
     pid_start: str
     host: str
 
-    def for_run(self, job: str, run_id: str) -> dict[str, str]:
-        """The labels one job run's containers carry."""
+    def owner(self) -> dict[str, str]:
+        """The labels that let the reaper tell whether this session is gone (`disowned`)."""
         return {
             SESSION: self.session_id,
-            JOB: job,
-            RUN: run_id,
             OWNER_PID: str(self.pid),
             OWNER_START: self.pid_start,
             OWNER_HOST: self.host,
         }
+
+    def for_run(self, job: str, run_id: str) -> dict[str, str]:
+        """The labels one job run's containers carry."""
+        return {**self.owner(), JOB: job, RUN: run_id}
+
+
+def disowned() -> dict[str, str]:
+    """The owner labels blanked, for an image committed from one of our containers.
+
+    A commit keeps the container's labels in the image, and every container run from that
+    image inherits them: without this, they would all look owned by the (soon dead) build
+    process and be swept as its orphans. A blank owner is nobody's (`Owner.from_json`).
+    """
+    return dict.fromkeys(current_session().owner(), "")
 
 
 @cache

@@ -5,17 +5,20 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import subprocess
+import sys
 import tarfile
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import pytest
 
-from mlmax.localmode import base_image
+from mlmax.localmode import base_image, containers, labels
 from mlmax.localmode.base_image import (
     LABEL_PREFIX,
     ImageBuildError,
@@ -23,8 +26,10 @@ from mlmax.localmode.base_image import (
     ensure_offline_base,
 )
 from mlmax.localmode.debug_image import ensure_debugpy_image
-from mlmax.localmode.image import docker_dir, ensure_job_image
+from mlmax.localmode.image import ensure_job_image, recipe_dir
+from mlmax.localmode.image_build import ROLE
 from mlmax.localmode.image_inventory import list_job_images, prune_job_images
+from tests.smlocal.leaks import wait_for
 from tests.xdist_groups import JOB_IMAGE_BUILDS
 
 pytestmark = [pytest.mark.smlocal, JOB_IMAGE_BUILDS]
@@ -59,7 +64,7 @@ def run(client: docker.DockerClient, image: str, script: str) -> tuple[int, str]
 
 
 def pins() -> dict[str, str]:
-    lines = (docker_dir() / "requirements.txt").read_text().splitlines()
+    lines = (recipe_dir() / "requirements.txt").read_text().splitlines()
     pairs = [line.split("==") for line in lines if "==" in line and not line.startswith("#")]
     return {name.strip(): version.strip() for name, version in pairs}
 
@@ -124,31 +129,47 @@ def test_nodebug_variant_lacks_debugpy_until_a_debug_image_adds_it(
     assert ensure_debugpy_image(job_image) == job_image  # already has debugpy
 
 
-def test_fresh_build_then_cache_hit_leaves_no_build_stage(
+def build_containers(client: docker.DockerClient, digest_prefix: str) -> list[str]:
+    """Build containers of a job image whose hash starts with digest_prefix, running or not."""
+    found = client.containers.list(all=True, filters={"label": f"{LABEL_PREFIX}.role=build"})
+    hashes = [c.labels.get(f"{LABEL_PREFIX}.job-hash", "") for c in found]
+    return [h for h in hashes if h.startswith(digest_prefix)]
+
+
+def test_fresh_build_then_cache_hit_leaves_one_layer_and_no_container(
     client: docker.DockerClient, job_image: str, tmp_path: Path
 ) -> None:
-    context = tmp_path / "docker"
-    shutil.copytree(docker_dir(), context)
-    with (context / "Dockerfile").open("a") as dockerfile:
-        dockerfile.write(f"# a variant only this test builds: {uuid.uuid4()}\n")
+    recipe = tmp_path / "recipe"
+    shutil.copytree(recipe_dir(), recipe)
+    with (recipe / "install.sh").open("a") as script:
+        script.write(f"# a variant only this test builds: {uuid.uuid4()}\n")
     # A one-wheel stack keeps this real build short; the full stack is tested above.
-    (context / "requirements.txt").write_text("six==1.17.0\n")
+    (recipe / "requirements.txt").write_text("six==1.17.0\n")
     lines: list[str] = []
-    tag = ensure_job_image(context_dir=context, progress=lines.append)
+    tag = ensure_job_image(recipe_folder=recipe, progress=lines.append)
     try:
         assert tag != job_image
-        assert any(line.strip().startswith("Step 1/") for line in lines)
+        # The install command's own output, line by line, is the progress.
+        assert "  Successfully installed six-1.17.0" in lines
         assert lines[-1].startswith(f"Built {tag} (")
-        digest = client.images.get(tag).labels[f"{LABEL_PREFIX}.job-hash"]
-        leftovers = client.images.list(
-            all=True,
-            filters={"label": [f"{LABEL_PREFIX}.stage=build", f"{LABEL_PREFIX}.job-hash={digest}"]},
+        image = client.images.get(tag)
+        assert build_containers(client, image.labels[f"{LABEL_PREFIX}.job-hash"]) == []
+        # One layer on the base, holding neither the uploaded recipe nor the wheels.
+        base = client.images.get(image.labels[f"{LABEL_PREFIX}.base-image"])
+        layers = image.attrs["RootFS"]["Layers"]
+        assert layers[:-1] == base.attrs["RootFS"]["Layers"] and len(layers) > 1
+        code, output = run(client, tag, "ls -A /tmp; command -v serve; python3 -c 'import six'")
+        assert (code, output.split()) == (0, ["/usr/local/bin/serve"]), output
+        # A commit keeps the build container's labels unless blanked: no owner, no `build`.
+        assert image.labels[f"{LABEL_PREFIX}.role"] == "job"
+        assert image.labels[f"{LABEL_PREFIX}.session"] == image.labels[f"{LABEL_PREFIX}.pid"] == ""
+        assert (
+            image.attrs["Config"]["Cmd"] == ["python3"] and not image.attrs["Config"]["Entrypoint"]
         )
-        assert leftovers == []
 
-        image_id = client.images.get(tag).id
+        image_id = image.id
         again: list[str] = []
-        assert ensure_job_image(context_dir=context, progress=again.append) == tag
+        assert ensure_job_image(recipe_folder=recipe, progress=again.append) == tag
         assert again == [] and client.images.get(tag).id == image_id
         assert tag in {image.tag for image in list_job_images()}
 
@@ -165,29 +186,74 @@ def test_fresh_build_then_cache_hit_leaves_no_build_stage(
 def test_failed_build_says_why_and_leaves_nothing(
     client: docker.DockerClient, job_image: str, tmp_path: Path
 ) -> None:
-    context = tmp_path / "docker"
-    shutil.copytree(docker_dir(), context)
-    dockerfile = (context / "Dockerfile").read_text()
+    recipe = tmp_path / "recipe"
+    shutil.copytree(recipe_dir(), recipe)
+    script = (recipe / "install.sh").read_text()
     marker = f"mlmax-broken-step-{uuid.uuid4().hex[:8]}"
-    broken = dockerfile.replace(
-        "ARG WITH_DEBUGPY=1\n", f"ARG WITH_DEBUGPY=1\nRUN echo {marker} && exit 3\n", 1
-    )
-    assert broken != dockerfile
-    (context / "Dockerfile").write_text(broken)
+    broken = script.replace("python3 -m venv", f"echo {marker}; exit 3\npython3 -m venv", 1)
+    assert broken != script
+    (recipe / "install.sh").write_text(broken)
     with pytest.raises(ImageBuildError) as caught:
-        ensure_job_image(context_dir=context, progress=lambda line: None)
+        ensure_job_image(recipe_folder=recipe, progress=lambda line: None)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith("Building mlmax-job:") and "non-zero code: 3" in message
-    assert marker in message  # the step's own output, for the person reading it
+    assert message.startswith("Building mlmax-job:") and "exited with code 3" in message
+    assert marker in message  # the command's own output, for the person reading it
     failed_tag = message.split()[1]
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(failed_tag)
-    # The build stage got as far as its LABEL step before failing: that image must be gone.
-    short_hash = failed_tag.split(":")[1]
-    leftovers = client.images.list(all=True, filters={"label": f"{LABEL_PREFIX}.stage=build"})
-    hashes = [image.labels.get(f"{LABEL_PREFIX}.job-hash", "") for image in leftovers]
-    assert [h for h in hashes if h.startswith(short_hash)] == []
+    assert build_containers(client, failed_tag.split(":")[1]) == []
+
+
+def test_a_killed_build_leaves_a_container_the_next_session_sweeps(
+    client: docker.DockerClient, job_image: str, tmp_path: Path
+) -> None:
+    recipe = tmp_path / "recipe"
+    shutil.copytree(recipe_dir(), recipe)
+    marker = f"mlmax-slow-step-{uuid.uuid4().hex[:8]}"
+    script = (recipe / "install.sh").read_text()
+    (recipe / "install.sh").write_text(
+        script.replace("python3 -m venv", f"echo {marker}; sleep 300\npython3 -m venv", 1)
+    )
+    (recipe / "requirements.txt").write_text("six==1.17.0\n")
+    build = (
+        "from pathlib import Path; from mlmax.localmode.image import ensure_job_image; "
+        f"ensure_job_image(recipe_folder=Path({str(recipe)!r}))"
+    )
+    with (tmp_path / "build.log").open("w") as log:
+        builder = subprocess.Popen([sys.executable, "-c", build], stdout=log, stderr=log)
+    try:
+        running = wait_for(
+            lambda: _build_container_of(client, builder, marker),
+            timeout=180,
+            what=f"the build container of pid {builder.pid} to run its recipe",
+        )
+    finally:
+        builder.kill()  # SIGKILL: no finally, no clean-up in the builder
+        builder.wait()
+    # A container run from a job image inherits its blank owner labels: nobody's orphan.
+    unowned = client.containers.create(job_image, ["true"], labels={ROLE: "test"})
+    try:
+        assert client.containers.get(running.id).status == "running"
+        containers.reap_orphans()
+        remaining = {c.id for c in client.containers.list(all=True, ignore_removed=True)}
+        assert running.id not in remaining and unowned.id in remaining
+    finally:
+        unowned.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(running.id).remove(force=True)
+
+
+def _build_container_of(
+    client: docker.DockerClient, builder: subprocess.Popen[bytes], marker: str
+) -> Any:
+    """The build container `builder` started, once its recipe has printed `marker`."""
+    assert builder.poll() is None, f"the build ended early (exit code {builder.returncode})"
+    filters = {"label": [f"{ROLE}=build", f"{labels.OWNER_PID}={builder.pid}"]}
+    for container in client.containers.list(all=True, filters=filters):
+        if marker in container.logs().decode(errors="replace"):
+            return container
+    return None
 
 
 def test_missing_mmdebstrap_is_one_sentence(

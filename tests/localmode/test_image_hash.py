@@ -18,17 +18,20 @@ from mlmax.localmode.wheelhouse import (
     wheelhouse_key,
 )
 
-DOCKERFILE = b"FROM ${BASE_IMAGE}\n"
-REQUIREMENTS = {"requirements.txt": b"pandas==3.1.1\n", "requirements-debug.txt": b"debugpy==1\n"}
+RECIPE = {
+    "install.sh": b"python3 -m venv /opt/venv\n",
+    "image.toml": b'[job]\ncmd = ["python3"]\n',
+    "requirements.txt": b"pandas==3.1.1\n",
+    "requirements-debug.txt": b"debugpy==1\n",
+    "serve": b"exec python3 serving.py\n",
+}
 BASE_ID = "sha256:" + "a" * 64
-ARGS = {"BASE_IMAGE": "mlmax-base:x", "WITH_DEBUGPY": "1"}
+VARIANT = {"BASE_IMAGE": "mlmax-base:x", "WITH_DEBUGPY": "1"}
 
 
 def test_image_hash_is_stable_for_the_same_inputs() -> None:
-    first = image_hash(DOCKERFILE, REQUIREMENTS, BASE_ID, ARGS)
-    reordered = image_hash(
-        DOCKERFILE, dict(reversed(REQUIREMENTS.items())), BASE_ID, dict(reversed(ARGS.items()))
-    )
+    first = image_hash(RECIPE, BASE_ID, VARIANT)
+    reordered = image_hash(dict(reversed(RECIPE.items())), BASE_ID, dict(reversed(VARIANT.items())))
     assert first == reordered
     assert len(first) == 64 and int(first, 16) >= 0
 
@@ -36,23 +39,26 @@ def test_image_hash_is_stable_for_the_same_inputs() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        {"dockerfile": DOCKERFILE + b"RUN true\n"},
-        {"requirement_files": {**REQUIREMENTS, "requirements.txt": b"pandas==3.1.2\n"}},
-        {"requirement_files": {**REQUIREMENTS, "requirements-debug.txt": b"debugpy==2\n"}},
+        *({"recipe_files": {**RECIPE, name: content + b"#\n"}} for name, content in RECIPE.items()),
         {"base_image_id": "sha256:" + "b" * 64},
-        {"build_args": {**ARGS, "WITH_DEBUGPY": "0"}},
-        {"build_args": {**ARGS, "BASE_IMAGE": "python:3.11-slim"}},
+        {"variant": {**VARIANT, "WITH_DEBUGPY": "0"}},
+        {"variant": {**VARIANT, "BASE_IMAGE": "python:3.11-slim"}},
     ],
-    ids=["dockerfile", "requirements", "debug-requirements", "base-id", "debugpy-arg", "base-arg"],
+    ids=[*RECIPE, "base-id", "debugpy-variant", "base-name"],
 )
 def test_image_hash_changes_with_every_input(change: dict) -> None:
-    inputs = {
-        "dockerfile": DOCKERFILE,
-        "requirement_files": REQUIREMENTS,
-        "base_image_id": BASE_ID,
-        "build_args": ARGS,
-    }
+    inputs = {"recipe_files": RECIPE, "base_image_id": BASE_ID, "variant": VARIANT}
     assert image_hash(**{**inputs, **change}) != image_hash(**inputs)
+
+
+def test_the_job_image_hash_covers_every_file_of_its_recipe() -> None:
+    # A file in job_image/ that the hash leaves out could change the image without a rebuild.
+    from mlmax.localmode.debug_image import DEBUG_RECIPE
+    from mlmax.localmode.image import JOB_RECIPE, recipe_dir
+
+    shipped = {p.name for p in recipe_dir().iterdir() if p.is_file()}
+    assert shipped == set(JOB_RECIPE) | set(DEBUG_RECIPE)
+    assert set(JOB_RECIPE) == set(RECIPE)
 
 
 def test_manylinux_tags_cover_every_glibc_up_to_the_images() -> None:

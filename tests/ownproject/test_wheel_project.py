@@ -87,13 +87,18 @@ def test_the_wheel_ships_the_image_assets_and_declarations(installed):
     done = _run(
         [str(installed["python"]), "-c",
          "import mlmax.localmode.image as i, mlmax.catalog as c;"
-         "print(i.docker_dir()); print(c.JOBS['train'].script_path)"],
+         "print(i.recipe_dir()); print(c.JOBS['train'].script_path)"],
         cwd=installed["project"], timeout=120,
     )  # fmt: skip
     assets, train_script = (Path(line) for line in done.stdout.split())
     assert "site-packages" in assets.parts and not assets.is_relative_to(REPO)
-    assert {"Dockerfile", "requirements.txt", "requirements-debug.txt"} <= {
-        p.name for p in assets.iterdir()
+    assert {p.name for p in assets.iterdir()} == {
+        "install.sh",
+        "install-debugpy.sh",
+        "image.toml",
+        "requirements.txt",
+        "requirements-debug.txt",
+        "serve",
     }
     assert train_script.is_file() and "site-packages" in train_script.parts
 

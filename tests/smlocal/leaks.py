@@ -47,8 +47,9 @@ def new_leaked_containers(before: Snapshot) -> list[str]:
     for container in containers.docker_client().containers.list(ignore_removed=True, all=True):
         if container.id in before.all_container_ids:
             continue
+        # Blank: the job image's own (disowned) label, inherited by a container not given one.
         session = (container.labels or {}).get(labels.SESSION)
-        unlabelled_sdk = session is None and SDK_CONTAINER_NAME.search(container.name)
+        unlabelled_sdk = not session and SDK_CONTAINER_NAME.search(container.name)
         if session == own or unlabelled_sdk:
             leaked.append(container.name)
     return leaked
