@@ -18,7 +18,7 @@ import docker
 import docker.errors
 import pytest
 
-from mlmax.localmode import base_image, containers, labels
+from mlmax.localmode import base_image, labels, reaper
 from mlmax.localmode.base_image import (
     LABEL_PREFIX,
     ImageBuildError,
@@ -235,7 +235,9 @@ def test_a_killed_build_leaves_a_container_the_next_session_sweeps(
     unowned = client.containers.create(job_image, ["true"], labels={ROLE: "test"})
     try:
         assert client.containers.get(running.id).status == "running"
-        containers.reap_orphans()
+        # What the next session and `mlmax clean` run; roots=[]: containers only.
+        swept = reaper.reap(roots=[])
+        assert running.name in {leftover.name for leftover in swept}
         remaining = {c.id for c in client.containers.list(all=True, ignore_removed=True)}
         assert running.id not in remaining and unowned.id in remaining
     finally:
