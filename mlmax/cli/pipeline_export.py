@@ -62,6 +62,11 @@ def _options(args: argparse.Namespace) -> ExportOptions:
     ]
     if missing:
         raise UsageError(f"the export needs {', '.join(missing)} (or MLMAX_SAGEMAKER_* variables)")
+    from mlmax.cloud.checks import bucket_name_problem
+
+    problem = bucket_name_problem(found.bucket or "")
+    if problem:  # the SDK would otherwise fail on it deep inside the build, with a traceback
+        raise UsageError(f"the bucket {found.bucket!r} {problem}; pass a valid S3 bucket name")
     if args.start and not args.upsert:
         raise UsageError("--start needs --upsert: a pipeline must exist before it can start")
     return ExportOptions(

@@ -43,6 +43,7 @@ def test_export_writes_the_definition_offline(offline_aws_env: None, tmp_path: P
     [
         ([], "the export needs --role, --bucket, --image"),
         (["--role", ROLE, "--bucket", BUCKET, "--image", IMAGE, "--start"], "--start needs"),
+        (["--role", ROLE, "--bucket", "b", "--image", IMAGE], "the bucket 'b' is 1 characters"),
     ],
 )
 def test_export_bad_arguments(offline_aws_env: None, tmp_path: Path, capsys, extra, message):
