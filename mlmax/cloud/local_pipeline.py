@@ -72,8 +72,9 @@ def local_pipeline_session(
     """
     from mlmax.localmode.sdk_credentials import keep_embedded_keys_out_of_containers
     from mlmax.localmode.sdk_mounts import create_mount_sources_first
-    from mlmax.localmode.sdk_speedups import cache_config_validation
+    from mlmax.localmode.sdk_speedups import cache_config_validation, import_sdk
 
+    import_sdk("sagemaker.mlops.local")
     cache_config_validation()
     keep_embedded_keys_out_of_containers()
     create_mount_sources_first()

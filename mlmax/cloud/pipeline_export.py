@@ -264,9 +264,10 @@ def exported(
     The pipeline object is only valid inside the block (its code lives in a temp dir), so
     upsert/start go inside it too.
     """
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from mlmax.localmode.sdk_speedups import cache_config_validation, import_sdk
 
-    from mlmax.localmode.sdk_speedups import cache_config_validation
+    import_sdk("sagemaker.mlops.workflow.pipeline")
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
 
     # The SDK re-validates its config on every lookup: three quarters of an export's CPU.
     cache_config_validation()

@@ -143,9 +143,11 @@ class SageMakerRunner:
     # -- set-up
     def __enter__(self) -> Self:
         import boto3
-        from sagemaker.core.helper.session_helper import Session
 
-        from mlmax.localmode.sdk_speedups import cache_config_validation
+        from mlmax.localmode.sdk_speedups import cache_config_validation, import_sdk
+
+        import_sdk()
+        from sagemaker.core.helper.session_helper import Session
 
         cache_config_validation()  # the SDK re-validates its config on every lookup
         boto_session = self._boto_session or boto3.Session(region_name=self.options.region)

@@ -4,7 +4,8 @@ Import: the SDK defines about 960 pydantic models at import time (its API shapes
 resources), and pydantic builds each one's validator there and then: about 0.45 s of the
 SDK's 1.9 s import on 2 cores, for models a Local Mode run mostly never touches.
 `deferred_model_builds` has pydantic build each one on first use instead (its documented
-`defer_build` setting), for the models the SDK defines while mlmax imports it.
+`defer_build` setting), for the models the SDK defines while mlmax imports it; every path
+into the SDK (Local Mode, the managed runner, the export) starts with `import_sdk`.
 
 Config validation: remember which SageMaker SDK configs passed schema validation.
 
@@ -73,3 +74,13 @@ def deferred_model_builds() -> Iterator[None]:
             config.pop("defer_build", None)
         else:
             config["defer_build"] = previous
+
+
+def import_sdk(*modules: str) -> None:
+    """Import the SDK's core (its API shapes and resources) and `modules` with the models
+    they define built on first use. Modules already imported are left as they are."""
+    import importlib
+
+    with deferred_model_builds():
+        for module in ("sagemaker.core", *modules):
+            importlib.import_module(module)

@@ -34,7 +34,7 @@ from mlmax.localmode.docker_checks import compose_environment
 from mlmax.localmode.s3auth import SessionKeys
 from mlmax.localmode.s3server import keys_for, wait_until_ready
 from mlmax.localmode.scoped_environ import scoped_environ
-from mlmax.localmode.sdk_speedups import deferred_model_builds
+from mlmax.localmode.sdk_speedups import import_sdk
 
 logger = logging.getLogger(__name__)
 DEFAULT_REGION = "us-east-1"
@@ -97,10 +97,7 @@ def preload_sdk() -> None:
     Called while the embedded S3 server starts in its own process, so the two overlap; the
     first run would otherwise import them itself.
     """
-    with deferred_model_builds():
-        import sagemaker.core.local
-        import sagemaker.core.processing
-        import sagemaker.core.shapes  # noqa: F401
+    import_sdk("sagemaker.core.local", "sagemaker.core.processing", "sagemaker.core.shapes")
 
 
 WORK_DIR_ENV = "MLMAX_WORK_DIR"
