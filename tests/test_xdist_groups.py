@@ -79,7 +79,9 @@ def test_groups_and_module_fixtures_stay_on_one_worker(tmp_path: Path) -> None:
         (project / name).write_text(text)
     builds, grouped = tmp_path / "builds.log", tmp_path / "grouped.log"
     env = {**os.environ, "BUILDS": str(builds), "GROUPED": str(grouped), "PYTHONPATH": str(REPO)}
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    # Only xdist matters here: mlmax's plugin and coverage would only slow each worker's start.
+    plugins_off = ["-p", "no:cacheprovider", "-p", "no:mlmax", "-p", "no:cov"]
+    argv = [sys.executable, "-m", "pytest", "-q", *plugins_off, "-n", "2"]
     done = subprocess.run(
         [*argv, "--dist", "loadgroup"],
         cwd=project,
