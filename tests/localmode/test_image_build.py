@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -205,9 +206,9 @@ def test_failed_build_says_why_and_leaves_nothing(
     assert build_containers(client, failed_tag.split(":")[1]) == []
 
 
-def test_a_killed_build_leaves_a_container_the_next_session_sweeps(
-    client: docker.DockerClient, job_image: str, tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def slow_build(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """A build in another process, held in its recipe: (that process, its build container)."""
     recipe = tmp_path / "recipe"
     shutil.copytree(recipe_dir(), recipe)
     marker = f"mlmax-slow-step-{uuid.uuid4().hex[:8]}"
@@ -228,20 +229,10 @@ def test_a_killed_build_leaves_a_container_the_next_session_sweeps(
             timeout=180,
             what=f"the build container of pid {builder.pid} to run its recipe",
         )
+        yield builder, running
     finally:
-        builder.kill()  # SIGKILL: no finally, no clean-up in the builder
+        builder.kill()
         builder.wait()
-    # A container run from a job image inherits its blank owner labels: nobody's orphan.
-    unowned = client.containers.create(job_image, ["true"], labels={ROLE: "test"})
-    try:
-        assert client.containers.get(running.id).status == "running"
-        # What the next session and `mlmax clean` run; roots=[]: containers only.
-        swept = reaper.reap(roots=[])
-        assert running.name in {leftover.name for leftover in swept}
-        remaining = {c.id for c in client.containers.list(all=True, ignore_removed=True)}
-        assert running.id not in remaining and unowned.id in remaining
-    finally:
-        unowned.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):
             client.containers.get(running.id).remove(force=True)
 
@@ -256,6 +247,39 @@ def _build_container_of(
         if marker in container.logs().decode(errors="replace"):
             return container
     return None
+
+
+def test_a_killed_build_leaves_a_container_the_next_session_sweeps(
+    client: docker.DockerClient, job_image: str, tmp_path: Path
+) -> None:
+    with slow_build(client, tmp_path) as (builder, running):
+        builder.kill()  # SIGKILL: no finally, no clean-up in the builder
+        builder.wait()
+        # A container run from a job image inherits its blank owner labels: nobody's orphan.
+        unowned = client.containers.create(job_image, ["true"], labels={ROLE: "test"})
+        try:
+            assert client.containers.get(running.id).status == "running"
+            # What the next session and `mlmax clean` run; roots=[]: containers only.
+            swept = reaper.reap(roots=[])
+            assert running.name in {leftover.name for leftover in swept}
+            remaining = {c.id for c in client.containers.list(all=True, ignore_removed=True)}
+            assert running.id not in remaining and unowned.id in remaining
+        finally:
+            unowned.remove(force=True)
+
+
+def test_an_interrupted_build_removes_its_container(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
+    with slow_build(client, tmp_path) as (builder, running):
+        builder.send_signal(signal.SIGINT)  # Ctrl-C
+        assert builder.wait(timeout=60) != 0
+        output = (tmp_path / "build.log").read_text()
+        assert "KeyboardInterrupt" in output, output
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(running.id)
+        digest = running.labels[f"{LABEL_PREFIX}.job-hash"]
+        assert client.images.list(filters={"label": f"{LABEL_PREFIX}.job-hash={digest}"}) == []
 
 
 def test_missing_mmdebstrap_is_one_sentence(
