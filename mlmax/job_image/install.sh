@@ -10,12 +10,10 @@
 set -eu
 recipe=/tmp/mlmax
 python3 -m venv /opt/venv
-pip_install() {
-    /opt/venv/bin/pip install --no-index --find-links "$recipe/wheelhouse" --no-cache-dir \
-        --disable-pip-version-check --progress-bar off "$@"
-}
-pip_install -r "$recipe/requirements.txt"
-pip_install -r "$recipe/requirements-debug.txt"
+# One pip run for both files: one start-up and one resolution of the whole stack.
+/opt/venv/bin/pip install --no-index --find-links "$recipe/wheelhouse" --no-cache-dir \
+    --disable-pip-version-check --progress-bar off \
+    -r "$recipe/requirements.txt" -r "$recipe/requirements-debug.txt"
 # SageMaker hosting runs the container with the argument `serve` (mlmax/jobs/serving.py).
 install -m 755 "$recipe/serve" /usr/local/bin/serve
 rm -rf "$recipe"

@@ -151,7 +151,7 @@ def test_fresh_build_then_cache_hit_leaves_one_layer_and_no_container(
     try:
         assert tag != job_image
         # The install command's own output, line by line, is the progress.
-        assert "  Successfully installed six-1.17.0" in lines
+        assert "  Successfully installed debugpy-1.8.22 six-1.17.0" in lines
         assert lines[-1].startswith(f"Built {tag} (")
         image = client.images.get(tag)
         assert build_containers(client, image.labels[f"{LABEL_PREFIX}.job-hash"]) == []
