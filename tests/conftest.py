@@ -14,7 +14,7 @@ from tests.network_guard import (  # noqa: F401
     pytest_sessionstart,
 )
 from tests.phase_timings import pytest_terminal_summary  # noqa: F401
-from tests.xdist_groups import keep_module_fixtures_on_one_worker
+from tests.xdist_groups import order_for_two_workers
 
 
 def pytest_configure(config: object) -> None:
@@ -29,4 +29,4 @@ def pytest_configure(config: object) -> None:
 # tryfirst: the group marks must be in place before xdist's own hook reads them.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    keep_module_fixtures_on_one_worker(items)
+    order_for_two_workers(items)

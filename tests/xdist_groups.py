@@ -22,6 +22,11 @@ DEFAULT_DEBUG_PORT = pytest.mark.xdist_group("default-debug-port-5678")
 # prune on the other worker.
 JOB_IMAGE_BUILDS = pytest.mark.xdist_group("job-image-builds")
 
+# Not a collision: a test that takes minutes (a dev container, a second user's whole session)
+# is started early, right after the groups, so that no worker is left running it alone at
+# the end while the other idles (`start_the_longest_first`).
+LONGEST = pytest.mark.longest
+
 # Not a collision: the tests that read the unit-tests task's whole-tree collection share one
 # session fixture (tests/workspace/conftest.py), so on one worker the tree is collected once.
 WHOLE_TREE_COLLECTION = pytest.mark.xdist_group("whole-tree-collection")
@@ -48,3 +53,18 @@ def keep_module_fixtures_on_one_worker(items: list[pytest.Item]) -> None:
         if "module" in scopes:
             module = item.nodeid.split("::")[0]
             item.add_marker(pytest.mark.xdist_group(f"module {module}"))
+
+
+def start_the_longest_first(items: list[pytest.Item]) -> None:
+    """Move the tests marked LONGEST to the front (a stable sort keeps every other order).
+
+    xdist hands out the groups first, largest first, then single tests in collection order:
+    a long test collected last (tests/workspace/) would otherwise start last.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)
+
+
+def order_for_two_workers(items: list[pytest.Item]) -> None:
+    """What tests/conftest.py does to the collection before xdist reads it."""
+    keep_module_fixtures_on_one_worker(items)
+    start_the_longest_first(items)

@@ -31,8 +31,9 @@ from tests.inspect.test_inspect_local import (
     TRAINING_TEST,
     _debug_session,
 )
+from tests.xdist_groups import LONGEST
 
-pytestmark = pytest.mark.smlocal
+pytestmark = [pytest.mark.smlocal, LONGEST]  # about a minute: started early under xdist
 
 USER = "mlmax-test-user"
 TEMP = Path("/tmp")

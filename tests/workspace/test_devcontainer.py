@@ -48,9 +48,11 @@ from tests.workspace.vscode import (
     task,
     task_command,
 )
+from tests.xdist_groups import LONGEST
 
 pytestmark = [
     pytest.mark.smlocal,
+    LONGEST,  # about 2.5 minutes: started early under xdist
     pytest.mark.skipif(nested_run(), reason="builds a dev container; skipped in nested runs"),
 ]
 
