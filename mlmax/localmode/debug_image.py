@@ -17,15 +17,13 @@ from mlmax.localmode.base_image import LABEL_PREFIX, ImageBuildError
 from mlmax.localmode.image import (
     DEBUG_REQUIREMENTS,
     IMAGE_CONFIG,
-    image_settings,
+    image_config,
     read_recipe,
     recipe_dir,
     recipe_hash,
 )
 from mlmax.localmode.image_build import (
     ROLE,
-    UPLOAD_DIR,
-    ImageConfig,
     Recipe,
     build,
     engine,
@@ -121,16 +119,14 @@ def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str
         tag = f"{DEBUG_REPOSITORY}:{digest[:12]}"
         if image_exists(client, tag):
             return tag
-        config = ImageConfig(
-            labels={
-                ROLE: "debug",
-                f"{LABEL_PREFIX}.debugpy": "1",
-                f"{LABEL_PREFIX}.debug-hash": digest,
-                f"{LABEL_PREFIX}.source-image": image,
-                f"{LABEL_PREFIX}.source-image-id": source_id,
-            },
-            env=image_settings(files, "debugpy").get("env", {}),
-        )
+        labels = {
+            ROLE: "debug",
+            f"{LABEL_PREFIX}.debugpy": "1",
+            f"{LABEL_PREFIX}.debug-hash": digest,
+            f"{LABEL_PREFIX}.source-image": image,
+            f"{LABEL_PREFIX}.source-image-id": source_id,
+        }
+        config = image_config(files, "debugpy", labels)
         with cache_lock("debug-image"):
             if image_exists(client, tag):
                 return tag
@@ -140,7 +136,7 @@ def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str
                 python_version=str(facts["python"]),
                 platforms=platforms,
             )
-            recipe = Recipe(files, ["/bin/sh", f"{UPLOAD_DIR}/{INSTALL_SCRIPT}"], wheelhouse)
+            recipe = Recipe.script(INSTALL_SCRIPT, files, wheelhouse)
             say(f"Building {tag}: {image} plus debugpy")
             build(client, image, recipe, tag, config, say)
         return tag

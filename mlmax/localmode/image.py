@@ -16,7 +16,6 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import docker
 
@@ -28,7 +27,6 @@ from mlmax.localmode.base_image import (
 )
 from mlmax.localmode.image_build import (
     ROLE,
-    UPLOAD_DIR,
     ImageConfig,
     Recipe,
     build,
@@ -66,15 +64,23 @@ def read_recipe(folder: Path, names: tuple[str, ...] = JOB_RECIPE) -> dict[str, 
     return {name: (folder / name).read_bytes() for name in names}
 
 
-def image_settings(files: Mapping[str, bytes], section: str) -> dict[str, Any]:
-    """One section of the recipe's image.toml (`job`, `debugpy`): env, path, cmd."""
+def image_config(
+    files: Mapping[str, bytes], section: str, labels: Mapping[str, str]
+) -> ImageConfig:
+    """The config of one section of the recipe's image.toml (`job`, `debugpy`): env, path, cmd."""
     try:
-        return dict(tomllib.loads(files[IMAGE_CONFIG].decode())[section])
+        settings = dict(tomllib.loads(files[IMAGE_CONFIG].decode())[section])
     except (tomllib.TOMLDecodeError, KeyError, UnicodeDecodeError) as error:
         raise ImageBuildError(
             f"The image config {IMAGE_CONFIG} has no valid [{section}] table ({error}); "
             "restore it (git checkout mlmax/job_image/) or reinstall mlmax."
         ) from None
+    return ImageConfig(
+        labels=labels,
+        env=settings.get("env", {}),
+        path=settings.get("path", ()),
+        cmd=settings.get("cmd"),
+    )
 
 
 def recipe_hash(recipe_files: Mapping[str, bytes], **facts: object) -> str:
@@ -140,21 +146,11 @@ def ensure_job_image(
                 project=project,
             )
             return _without_debugpy(client, job_image, tag, image_labels, say)
-        settings = image_settings(files, "job")
-        config = ImageConfig(
-            labels=image_labels,
-            env=settings.get("env", {}),
-            path=settings.get("path", ()),
-            cmd=settings.get("cmd"),
-        )
+        config = image_config(files, "job", image_labels)
         with cache_lock("job-image"):
             if image_exists(client, tag):  # built by another process while we waited
                 return tag
-            recipe = Recipe(
-                files=files,
-                command=["/bin/sh", f"{UPLOAD_DIR}/{INSTALL_SCRIPT}"],
-                wheelhouse=wheelhouse_for(requirement_paths, say),
-            )
+            recipe = Recipe.script(INSTALL_SCRIPT, files, wheelhouse_for(requirement_paths, say))
             say(f"Building job image {tag} on {base}")
             build(client, base, recipe, tag, config, say)
         return tag

@@ -53,6 +53,13 @@ class Recipe:
     command: Sequence[str]
     wheelhouse: Path | None = None
 
+    @classmethod
+    def script(
+        cls, name: str, files: Mapping[str, bytes], wheelhouse: Path | None = None
+    ) -> Recipe:
+        """The recipe whose command is its own shell script `name`, one of `files`."""
+        return cls(files, ["/bin/sh", f"{UPLOAD_DIR}/{name}"], wheelhouse)
+
 
 @dataclass(frozen=True)
 class ImageConfig:

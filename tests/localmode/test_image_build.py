@@ -19,7 +19,7 @@ import docker
 import docker.errors
 import pytest
 
-from mlmax.localmode import base_image, labels, reaper
+from mlmax.localmode import base_image, containers, labels, reaper
 from mlmax.localmode.base_image import (
     LABEL_PREFIX,
     ImageBuildError,
@@ -233,18 +233,7 @@ def slow_build(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[An
     finally:
         builder.kill()
         builder.wait()
-        _remove_if_there(client, running.id)
-
-
-def _remove_if_there(client: docker.DockerClient, container_id: str) -> None:
-    """Force-remove a container unless it is gone or another session is removing it."""
-    try:
-        client.containers.get(container_id).remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:
-        if error.status_code != 409:  # 409: "removal ... already in progress"
-            raise
+        containers.remove([running])  # gone, or being removed by a sweep: both are fine
 
 
 def _build_container_of(
