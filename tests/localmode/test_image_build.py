@@ -132,7 +132,9 @@ def test_nodebug_variant_lacks_debugpy_until_a_debug_image_adds_it(
 
 def build_containers(client: docker.DockerClient, digest_prefix: str) -> list[str]:
     """Build containers of a job image whose hash starts with digest_prefix, running or not."""
-    found = client.containers.list(all=True, filters={"label": f"{LABEL_PREFIX}.role=build"})
+    found = client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"{LABEL_PREFIX}.role=build"}
+    )
     hashes = [c.labels.get(f"{LABEL_PREFIX}.job-hash", "") for c in found]
     return [h for h in hashes if h.startswith(digest_prefix)]
 
@@ -223,6 +225,7 @@ def slow_build(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[An
     )
     with (tmp_path / "build.log").open("w") as log:
         builder = subprocess.Popen([sys.executable, "-c", build], stdout=log, stderr=log)
+    running = None
     try:
         running = wait_for(
             lambda: _build_container_of(client, builder, marker),
@@ -233,7 +236,8 @@ def slow_build(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[An
     finally:
         builder.kill()
         builder.wait()
-        containers.remove([running])  # gone, or being removed by a sweep: both are fine
+        if running is not None:
+            containers.remove([running])  # gone, or being removed by a sweep: both are fine
 
 
 def _build_container_of(
@@ -242,7 +246,7 @@ def _build_container_of(
     """The build container `builder` started, once its recipe has printed `marker`."""
     assert builder.poll() is None, f"the build ended early (exit code {builder.returncode})"
     filters = {"label": [f"{ROLE}=build", f"{labels.OWNER_PID}={builder.pid}"]}
-    for container in client.containers.list(all=True, filters=filters):
+    for container in client.containers.list(all=True, ignore_removed=True, filters=filters):
         if marker in container.logs().decode(errors="replace"):
             return container
     return None
