@@ -1,5 +1,6 @@
 """The SDK speed-ups: config validation cached (pinned: fails loudly if an SDK upgrade moves
-it) and the SDK's pydantic models built on first use, validating exactly as before."""
+it), the SDK's pydantic models built on first use, validating exactly as before, and the
+objects of its import kept out of garbage collections."""
 
 from __future__ import annotations
 
@@ -78,3 +79,25 @@ def test_the_sdk_preloaded_by_mlmax_builds_its_models_on_first_use():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "refused"
+
+
+SDK_FROZEN = """
+import gc
+from mlmax.localmode.sdk_speedups import import_sdk
+import_sdk("sagemaker.core.local")
+from sagemaker.core.local.local_session import LocalSession
+class DefinedAfter:
+    pass
+# gc.get_objects() lists the generations collections walk, not the permanent one.
+walked = {id(o) for o in gc.get_objects()}
+print(id(LocalSession) in walked, id(DefinedAfter) in walked, gc.get_freeze_count() > 0)
+"""
+
+
+def test_the_sdks_import_is_left_out_of_garbage_collections():
+    done = subprocess.run(
+        [sys.executable, "-c", SDK_FROZEN], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    # The SDK's classes are frozen; what the process creates later is collected as usual.
+    assert done.stdout.split() == ["False", "True", "True"]
