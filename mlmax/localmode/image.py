@@ -38,6 +38,9 @@ from mlmax.localmode.wheelhouse import MANYLINUX_X86_64, cache_lock
 from mlmax.progress import Progress, or_default
 
 JOB_REPOSITORY = "mlmax-job"
+# "1" on an image whose recipe installed debugpy (job images, derived debug images), "0" on
+# a job image built without it.
+DEBUGPY_LABEL = f"{LABEL_PREFIX}.debugpy"
 NODEBUG_SUFFIX = "-nodebug"
 REQUIREMENTS = "requirements.txt"
 DEBUG_REQUIREMENTS = "requirements-debug.txt"
@@ -160,7 +163,7 @@ def _job_labels(digest: str, with_debugpy: bool, base: str) -> dict[str, str]:
     return {
         ROLE: "job",
         f"{LABEL_PREFIX}.job-hash": digest,
-        f"{LABEL_PREFIX}.debugpy": "1" if with_debugpy else "0",
+        DEBUGPY_LABEL: "1" if with_debugpy else "0",
         f"{LABEL_PREFIX}.base-image": base,
     }
 

@@ -8,7 +8,7 @@ import docker.errors
 
 from mlmax.localmode.base_image import LABEL_PREFIX, LOCAL_BASE_REPOSITORY
 from mlmax.localmode.debug_image import DEBUG_REPOSITORY
-from mlmax.localmode.image import JOB_REPOSITORY, current_job_tags
+from mlmax.localmode.image import DEBUGPY_LABEL, JOB_REPOSITORY, current_job_tags
 from mlmax.localmode.image_build import engine
 
 # An image is ours when both its label and its repository say so: images built FROM ours
@@ -46,7 +46,7 @@ def list_job_images() -> list[JobImage]:
         for entry in client.api.images(filters={"label": f"{LABEL_PREFIX}.role"}):
             labels = entry.get("Labels") or {}
             role = labels.get(f"{LABEL_PREFIX}.role", "")
-            debugpy = {"1": True, "0": False}.get(labels.get(f"{LABEL_PREFIX}.debugpy", ""))
+            debugpy = {"1": True, "0": False}.get(labels.get(DEBUGPY_LABEL, ""))
             if role == "debug":
                 debugpy = True
             ours = [

@@ -19,7 +19,7 @@ import docker
 import docker.errors
 import pytest
 
-from mlmax.localmode import base_image, containers, labels, reaper
+from mlmax.localmode import base_image, containers, debug_image, labels, reaper
 from mlmax.localmode.base_image import (
     LABEL_PREFIX,
     ImageBuildError,
@@ -27,7 +27,7 @@ from mlmax.localmode.base_image import (
     ensure_offline_base,
 )
 from mlmax.localmode.debug_image import ensure_debugpy_image
-from mlmax.localmode.image import ensure_job_image, recipe_dir
+from mlmax.localmode.image import DEBUGPY_LABEL, ensure_job_image, recipe_dir
 from mlmax.localmode.image_build import ROLE
 from mlmax.localmode.image_inventory import list_job_images, prune_job_images
 from tests.smlocal.leaks import wait_for
@@ -128,6 +128,20 @@ def test_nodebug_variant_lacks_debugpy_until_a_debug_image_adds_it(
     assert ensure_debugpy_image(nodebug, progress=lines.append) == debug
     assert lines == []
     assert ensure_debugpy_image(job_image) == job_image  # already has debugpy
+
+
+def test_a_job_image_with_debugpy_is_used_without_a_probe_container(
+    client: docker.DockerClient, job_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its label says its recipe installed debugpy (proven in the image above): no container
+    # is run to ask it, at the start of every debug run.
+    assert client.images.get(job_image).labels[DEBUGPY_LABEL] == "1"
+
+    def no_probe(image: str) -> dict[str, object]:
+        raise AssertionError(f"probed {image}")
+
+    monkeypatch.setattr(debug_image, "probe_image", no_probe)
+    assert ensure_debugpy_image(job_image) == job_image
 
 
 def build_containers(client: docker.DockerClient, digest_prefix: str) -> list[str]:
