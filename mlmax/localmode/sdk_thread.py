@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlmax.localmode import compose, containers
+from mlmax.localmode.sdk_speedups import untraced
 from mlmax.waiting import WaitTimeout, wait_until
 
 # How long a stopped run may take to unwind (compose killed, SDK copying) before we move on.
@@ -32,7 +33,8 @@ class SdkThread(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._target_call()
+            with untraced():  # under Debug Test: the SDK's own work, no one steps through it
+                self._target_call()
         except BaseException as error:  # handed to the waiting thread
             self.error = error
 

@@ -4,6 +4,8 @@ objects of its import kept out of garbage collections."""
 
 from __future__ import annotations
 
+import ast
+import os
 import subprocess
 import sys
 
@@ -11,7 +13,11 @@ import jsonschema
 import pydantic
 import pytest
 
-from mlmax.localmode.sdk_speedups import cache_config_validation, deferred_model_builds
+from mlmax.localmode.sdk_speedups import (
+    cache_config_validation,
+    deferred_model_builds,
+    untraced,
+)
 from mlmax.localmode.session import TELEMETRY_OPT_OUT
 
 
@@ -101,3 +107,51 @@ def test_the_sdks_import_is_left_out_of_garbage_collections():
     assert done.returncode == 0, done.stderr
     # The SDK's classes are frozen; what the process creates later is collected as usual.
     assert done.stdout.split() == ["False", "True", "True"]
+
+
+UNDER_DEBUGPY = """
+import sys, threading
+import debugpy
+from mlmax.localmode.sdk_speedups import untraced
+from mlmax.localmode.sdk_thread import SdkThread
+debugpy.listen(("127.0.0.1", 0))  # from here on, debugpy traces every thread
+seen = {"before": sys.gettrace() is not None}
+with untraced():
+    seen["in the block"] = sys.gettrace() is not None
+seen["after"] = sys.gettrace() is not None
+def sdk_call():
+    seen["in the SDK thread"] = sys.gettrace() is not None
+thread = SdkThread("sdk", sdk_call)
+thread.start()
+thread.join()
+print(seen)
+"""
+
+
+def test_mlmax_drives_the_sdk_untraced_under_debugpy_and_traced_again_after():
+    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", UNDER_DEBUGPY], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    seen = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert seen == {
+        "before": True,
+        "in the block": False,
+        "after": True,
+        "in the SDK thread": False,
+    }
+
+
+def test_untraced_leaves_another_tracer_alone():
+    def tracer(frame: object, event: str, arg: object) -> None:
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        with untraced():
+            inside = sys.gettrace()
+    finally:
+        sys.settrace(previous)
+    assert inside is tracer
