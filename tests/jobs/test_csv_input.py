@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -50,7 +52,7 @@ def test_jobs_import_only_the_ml_stack_and_their_siblings() -> None:
     allowed = {"pandas", "numpy", "sklearn", "joblib", "matplotlib", "__future__"} | siblings
     allowed |= {"waitress"}  # serving.py's WSGI server, pinned in the image like the ML stack
     stdlib = {"argparse", "csv", "io", "json", "math", "os", "sys", "tarfile", "collections"}
-    stdlib |= {"pathlib", "typing", "contextlib", "itertools"}
+    stdlib |= {"pathlib", "typing", "contextlib", "itertools", "gc"}
     for script in JOBS_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(script.read_text())):
             if isinstance(node, ast.Import):
@@ -244,3 +246,26 @@ def test_run_main_prints_one_error_line_and_returns_2(capsys: pytest.CaptureFixt
     assert jobs_common.run_main(main, lambda argv: "thing", []) == 2
     assert capsys.readouterr().err == "error: bad thing\n"
     assert jobs_common.run_main(lambda args: None, lambda argv: None, []) == 0
+
+
+def test_a_job_run_as_a_script_leaves_its_imports_out_of_garbage_collections() -> None:
+    job = JOBS_DIR / "preprocessing.py"
+    script = f"""
+import gc, runpy, sys
+sys.path.insert(0, {str(job.parent)!r})  # the flat code folder, as in the container
+sys.argv = [{str(job)!r}, "--help"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+import pandas
+class DefinedAfter:
+    pass
+walked = {{id(o) for o in gc.get_objects()}}  # not the permanent generation
+print(id(pandas.DataFrame) in walked, id(DefinedAfter) in walked)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["False", "True"]
