@@ -12,6 +12,7 @@ then runs on the second core while the parent imports the SageMaker SDK.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -68,6 +69,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keys = SessionKeys(**json.loads(sys.stdin.readline()))
     server = _serve(int(argv[0]), keys)
+    # moto's import and S3 backend (tens of thousands of objects) live until the process
+    # ends: in the collector's permanent generation no collection walks them, nor the one at
+    # exit, which the session waits for when it stops the server (0.16 -> 0.06 s).
+    gc.freeze()
     print(READY, flush=True)
     sys.stdin.read()  # returns at EOF: the parent stopped us or is gone
     server.shutdown()
