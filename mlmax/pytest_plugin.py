@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from mlmax import pytest_inspect, pytest_select
+from mlmax import process_exit, pytest_inspect, pytest_select
 from mlmax.errors import EnvironmentNotReadyError, MlmaxError
 from mlmax.localmode.debug_forward import (
     DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT,  # re-exported
@@ -174,6 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}: runs a job in its SageMaker Local Mode container (needs --smlocal)",
     )
+    process_exit.skip_the_last_collection()
     try:
         _configure(config)
     except MlmaxError as error:  # the one place an MlmaxError becomes pytest's usage error

@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 
+from mlmax import process_exit
 from mlmax.cli import clean, data, debug, doctor, image, pipeline, run, serve, vscode
 from mlmax.cli.common import EXIT_FAILURE, EXIT_USAGE, Handler, error
 from mlmax.errors import MlmaxError
@@ -66,6 +67,7 @@ def _split_job_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    process_exit.skip_the_last_collection()
     own, job_args = _split_job_args(list(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(own)
