@@ -328,12 +328,21 @@ def sm_localmode(
         real_s3=False,
         s3_endpoint_url=sm_s3.endpoint_url,
         default_timeout=pytestconfig.getoption("--sm-timeout"),
-        temp_parent=tmp_path_factory.getbasetemp(),
+        temp_parent=_session_parent(tmp_path_factory.getbasetemp()),
     ) as local_mode:
         inspect = pytest_inspect.plugin_of(pytestconfig)
         if inspect is not None:
             local_mode.job_runner = inspect.run_job
         yield local_mode
+
+
+def _session_parent(basetemp: Path) -> Path | None:
+    """pytest's basetemp when the next session's sweep looks there (the default one), else
+    None: the temp root. A SIGKILLed run's dir under a --basetemp that no later run uses
+    would otherwise never be swept."""
+    from mlmax.localmode import reaper
+
+    return basetemp if reaper.is_swept(basetemp) else None
 
 
 class SmLocal:

@@ -35,9 +35,28 @@ def temp_roots() -> list[Path]:
     return roots
 
 
+# A session's dir sits in a temp root, directly or in pytest's default basetemp there (the
+# pytest plugin's session): the only places a later session's sweep looks.
+_DEFAULT_BASETEMP = "pytest-of-*/pytest-*"
+
+
+def is_swept(parent: Path) -> bool:
+    """Whether a session dir made in `parent` would be found by the next session's sweep.
+
+    A pytest --basetemp elsewhere is not: the plugin then makes its dir in the temp root, so
+    that a SIGKILLed run's dir is still swept.
+    """
+    parent = parent.resolve()
+    for root in (r.resolve() for r in temp_roots()):
+        if parent == root:
+            return True
+        if parent.parent.parent == root and parent.match(_DEFAULT_BASETEMP):
+            return True
+    return False
+
+
 def _candidates(root: Path) -> list[Path]:
-    # The pytest plugin puts its session's dir under pytest's basetemp.
-    patterns = (f"{TEMP_PREFIX}*", f"pytest-of-*/pytest-*/{TEMP_PREFIX}*")
+    patterns = (f"{TEMP_PREFIX}*", f"{_DEFAULT_BASETEMP}/{TEMP_PREFIX}*")
     found: list[Path] = []
     for pattern in patterns:
         try:

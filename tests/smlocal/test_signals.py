@@ -171,9 +171,19 @@ def test_sleeps(sm_localmode, tmp_path):
 """
 
 
+# Where the killed run's session dir is, in the temp root (TMPDIR): under pytest's default
+# basetemp; with a --basetemp elsewhere (a place no later run's sweep looks), directly in it.
+SESSION_DIR_OF = {
+    "default basetemp": ([], "pytest-of-*/pytest-*/mlmax-localmode-*"),
+    "own --basetemp": (["--basetemp", "{tmp_path}/own-basetemp"], "mlmax-localmode-*"),
+}
+
+
+@pytest.mark.parametrize("basetemp", SESSION_DIR_OF)
 def test_mlmax_clean_lists_and_removes_what_a_sigkilled_pytest_left(
-    sm_image: str, tmp_path: Path
+    sm_image: str, tmp_path: Path, basetemp: str
 ) -> None:
+    basetemp_args, session_dirs = SESSION_DIR_OF[basetemp]
     env = _environment(tmp_path)
     env.pop("MLMAX_WORK_DIR")  # the plugin's session dir is under pytest's basetemp in TMPDIR
     test_file = tmp_path / "inner" / "test_inner.py"
@@ -182,7 +192,7 @@ def test_mlmax_clean_lists_and_removes_what_a_sigkilled_pytest_left(
     inner = subprocess.Popen(
         [sys.executable, "-m", "pytest", "--smlocal", "--sm-image", sm_image, "-p",
          "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(test_file.parent), "-q",
-         str(test_file)],
+         *(arg.format(tmp_path=tmp_path) for arg in basetemp_args), str(test_file)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path,
     )  # fmt: skip
     try:
@@ -193,7 +203,7 @@ def test_mlmax_clean_lists_and_removes_what_a_sigkilled_pytest_left(
         if inner.poll() is None:
             inner.kill()
         inner.wait(timeout=60)
-    left_dirs = list((tmp_path / "tmp").glob("pytest-of-*/pytest-*/mlmax-localmode-*"))
+    left_dirs = list((tmp_path / "tmp").glob(session_dirs))
     assert left_dirs != []  # (its container may be reaped by another live session first)
 
     clean = subprocess.run(
@@ -205,5 +215,5 @@ def test_mlmax_clean_lists_and_removes_what_a_sigkilled_pytest_left(
     assert table[0].split() == ["kind", "what", "owner", "pid"]
     assert any(row.startswith("temp dir") and str(left_dirs[0]) in row for row in table)
     assert _containers_of(inner.pid) == []
-    assert list((tmp_path / "tmp").glob("pytest-of-*/pytest-*/mlmax-localmode-*")) == []
+    assert list((tmp_path / "tmp").glob(session_dirs)) == []
     assert compose.processes_using(tmp_path / "tmp") == []
