@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from mlmax import process_exit
+import pytest
 
 # A reference cycle alive until the interpreter ends: only the exit's last collection
 # would reach it (and call its __del__).
@@ -37,14 +38,19 @@ def test_the_last_collection_is_skipped_once_asked():
     assert _run(skip=skip) == ["end of script"]
 
 
-def test_the_mlmax_command_and_the_pytest_plugin_ask_for_it():
-    assert process_exit._registered  # this pytest process: the plugin's pytest_configure
-    script = (
-        "from mlmax import process_exit; from mlmax.cli import main; "
-        "main(['--help']); print(process_exit._registered)"
-    )
+# Each in a fresh interpreter: in this one, anything earlier may have asked already.
+ASKED_BY = {
+    "the mlmax command": "from mlmax.cli import main; main(['--help'])",
+    "the pytest plugin": "import pytest; pytest.main(['--collect-only', '-q', {folder!r}])",
+}
+
+
+@pytest.mark.parametrize("caller", ASKED_BY)
+def test_the_mlmax_command_and_the_pytest_plugin_ask_for_it(caller: str, tmp_path: Path):
+    call = ASKED_BY[caller].format(folder=str(tmp_path))
+    script = f"from mlmax import process_exit; {call}; print(process_exit._registered)"
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "True"

@@ -12,7 +12,6 @@ then runs on the second core while the parent imports the SageMaker SDK.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import signal
@@ -21,6 +20,7 @@ import threading
 import urllib.request
 from typing import Any
 
+from mlmax import process_exit
 from mlmax.localmode.s3auth import SessionKeys, SessionOnly
 
 READY = "ready"
@@ -69,10 +69,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keys = SessionKeys(**json.loads(sys.stdin.readline()))
     server = _serve(int(argv[0]), keys)
-    # moto's import and S3 backend (tens of thousands of objects) live until the process
-    # ends: in the collector's permanent generation no collection walks them, nor the one at
-    # exit, which the session waits for when it stops the server (0.16 -> 0.06 s).
-    gc.freeze()
+    # The session waits for this process's exit when it stops the server: skipping the last
+    # collection over moto's objects takes that from 0.16 to 0.06 s.
+    process_exit.skip_the_last_collection()
     print(READY, flush=True)
     sys.stdin.read()  # returns at EOF: the parent stopped us or is gone
     server.shutdown()
