@@ -1,12 +1,12 @@
 """How fast does the debugger reach the job? Inspect mode and Debug Test, with a real DAP client.
 
-For the preprocessing job of `tests/smlocal/test_chain.py`, each run in a fresh pytest
+For the preprocessing job of `tests/localmode/run/test_chain.py`, each run in a fresh pytest
 process, repeated (median, min, max), with the machine's load (`uptime`) printed next to
 the table:
 
 - inspect mode (`pytest --smlocal --inspectlocal --inspect-port 0`): pytest start -> ready
   line, and attach (TCP connect to the forward) -> stopped at the first line of `main`;
-- Debug Test (the DAP client of `tests/inspect/vscode_debug.py` playing VS Code): launch ->
+- Debug Test (the DAP client of `tests/support/vscode_debug.py` playing VS Code): launch ->
   stopped at the first line of `main`, and child-session request -> that stop.
 
     .venv/bin/python benchmarks/debug_startup.py [--repeats 5]
@@ -26,14 +26,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests' DAP client and VS Code driver
 
-from mlmax.catalog import JOBS_DIR  # noqa: E402
-from mlmax.localmode.debug import path_mappings  # noqa: E402
-from mlmax.tables import render  # noqa: E402
-from tests.dap_client import DapClient  # noqa: E402
-from tests.inspect.driver import READY, InspectRun, line_of  # noqa: E402
-from tests.inspect.vscode_debug import DebugTest  # noqa: E402
+from mlmax.common.tables import render  # noqa: E402
+from mlmax.localmode.run.debug_job import path_mappings  # noqa: E402
+from mlmax.project.catalog import JOBS_DIR  # noqa: E402
+from tests.support.dap_client import DapClient  # noqa: E402
+from tests.support.inspect_driver import READY, InspectRun, line_of  # noqa: E402
+from tests.support.vscode_debug import DebugTest  # noqa: E402
 
-TEST = "tests/smlocal/test_chain.py::test_preprocessing_splits_generated_data"
+TEST = "tests/localmode/run/test_chain.py::test_preprocessing_splits_generated_data"
 JOB_FILE = JOBS_DIR / "preprocessing.py"
 FIRST_LINE_OF_MAIN = line_of(JOB_FILE, "def main(") + 1
 TIMEOUT = 600

@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mlmax.common.tables import render
 from mlmax.data.generator import write_csv
-from mlmax.localmode.endpoint import deploy
-from mlmax.localmode.endpoint_client import Endpoint
-from mlmax.localmode.local_mode import LocalMode
+from mlmax.localmode.endpoint.client import Endpoint
+from mlmax.localmode.endpoint.deploy import deploy
+from mlmax.localmode.run.local_mode import LocalMode
 from mlmax.sample_model import train_sample_model
-from mlmax.tables import render
 
 
 def _train(root: Path) -> tuple[Path, Path, str, str]:
@@ -96,7 +96,7 @@ def _deploy_to_first_prediction(
 
 def _failure_noticed_after(local: LocalMode, broken: Path, sdk_health_check: bool) -> float:
     """Seconds from deploy to the error, for a model whose preprocessor cannot be loaded."""
-    from mlmax.localmode.endpoint import EndpointFailedError
+    from mlmax.localmode.endpoint.deploy import EndpointFailedError
 
     assert local.session is not None
     started = time.perf_counter()
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-failure", action="store_true", help="skip the broken-model case (~2 min)"
     )
     args = parser.parse_args(argv)
-    from mlmax.localmode.image import ensure_job_image
+    from mlmax.localmode.image.job_image import ensure_job_image
 
     image = args.image or ensure_job_image(progress=lambda line: print(line, file=sys.stderr))
     with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp, LocalMode(image=image) as lm:

@@ -34,13 +34,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mlmax.tables import print_table, render
+from mlmax.common.tables import print_table, render
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 MLMAX = [PYTHON, "-m", "mlmax"]
-CONTAINER_TEST = "tests/smlocal/test_chain.py::test_preprocessing_splits_generated_data"
-CONTAINER_TEST_ROWS = 1500  # tests/smlocal/conftest.py's ROWS
+CONTAINER_TEST = "tests/localmode/run/test_chain.py::test_preprocessing_splits_generated_data"
+CONTAINER_TEST_ROWS = 1500  # tests/localmode/run/conftest.py's ROWS
 
 
 def _timed(command: list[str]) -> float:
@@ -122,9 +122,9 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[list[float], list[f
     """A no-op processing job: the SDK's run() with default wait/logs, and mlmax's run."""
     from localmode_overhead import NOOP  # benchmarks/ is on sys.path when run as a script
 
-    from mlmax.catalog import JobRun
-    from mlmax.localmode.container_run import ContainerRun, run_job
-    from mlmax.localmode.local_mode import LocalMode
+    from mlmax.localmode.run.container_run import ContainerRun, run_job
+    from mlmax.localmode.run.local_mode import LocalMode
+    from mlmax.project.catalog import JobRun
 
     with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp:
         code = Path(temp) / "code"
@@ -165,7 +165,7 @@ GROUPS = ("run", "test", "pipeline", "debug", "unit", "sdk", "floor")
 
 def measure_all(repeats: int, skip: set[str]) -> dict[str, list[float]]:
     """Every measure of the groups not skipped, `repeats` times, interleaved."""
-    from mlmax.localmode.image import ensure_job_image
+    from mlmax.localmode.image.job_image import ensure_job_image
 
     image = ensure_job_image(progress=lambda m: print(f"  {m}", file=sys.stderr))
     samples: dict[str, list[float]] = {}

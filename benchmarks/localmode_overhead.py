@@ -21,12 +21,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from mlmax.catalog import Channel, JobDefinition, JobRun, get_job
+from mlmax.common.tables import print_table
 from mlmax.data.generator import write_csv
-from mlmax.localmode.container_run import run_job
-from mlmax.localmode.local_mode import LocalMode
+from mlmax.localmode.run.container_run import run_job
+from mlmax.localmode.run.local_mode import LocalMode
+from mlmax.project.catalog import Channel, JobDefinition, JobRun, get_job
 from mlmax.runners.host import _job_environment, job_command
-from mlmax.tables import print_table
 
 NOOP = JobDefinition(
     name="noop",
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.image is None:
-        from mlmax.localmode.image import ensure_job_image
+        from mlmax.localmode.image.job_image import ensure_job_image
 
         args.image = ensure_job_image(progress=lambda m: print(f"  {m}", file=sys.stderr))
     host_times: dict[str, list[float]] = {}

@@ -26,8 +26,8 @@ import threading
 import time
 from pathlib import Path
 
-from mlmax import tables
-from mlmax.localmode import containers, labels
+from mlmax.common import tables
+from mlmax.localmode.engine import containers, labels
 from mlmax.pipeline import DataSpec, TrainingOptions, run_census
 from mlmax.runners.host import HostRunner
 from mlmax.runners.local import LocalModeRunner

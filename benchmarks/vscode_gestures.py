@@ -6,7 +6,8 @@ both: discovery is `pytest --collect-only <args>`; Run on one test is `pytest <o
 This times each (median of --repeats, after one warm-up), discovery also without --smlocal,
 and prints a table with the machine's load. The gestures are interleaved, repeat by repeat.
 
-    python benchmarks/vscode_gestures.py [--repeats 5] [--test tests/smlocal/test_chain.py::...]
+    python benchmarks/vscode_gestures.py [--repeats 5] \
+        [--test tests/localmode/run/test_chain.py::...]
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import json5
 
-from mlmax.tables import render
+from mlmax.common.tables import render
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TEST = "tests/smlocal/test_chain.py::test_preprocessing_splits_generated_data"
+DEFAULT_TEST = "tests/localmode/run/test_chain.py::test_preprocessing_splits_generated_data"
 
 
 def workspace_pytest_args() -> list[str]:

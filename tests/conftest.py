@@ -8,13 +8,13 @@ import pytest
 
 # The network guard, on for the whole session: no test and no fixture of any scope reaches
 # beyond 127.0.0.0/8 (local sockets are fine).
-from tests.network_guard import (  # noqa: F401
+from tests.support.network_guard import (  # noqa: F401
     network_guard,
     pytest_sessionfinish,
     pytest_sessionstart,
 )
-from tests.phase_timings import pytest_terminal_summary  # noqa: F401
-from tests.xdist_groups import order_for_two_workers
+from tests.support.phase_timings import pytest_terminal_summary  # noqa: F401
+from tests.support.xdist_groups import order_for_two_workers
 
 
 def pytest_configure(config: object) -> None:

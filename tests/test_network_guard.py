@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.network_guard import guarded_network
+from tests.support.network_guard import guarded_network
 
 
 def test_a_connection_beyond_loopback_is_refused_and_recorded() -> None:
@@ -55,8 +55,9 @@ def test_a_session_fixtures_connection_beyond_loopback_fails_the_test(tmp_path: 
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     inner = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.network_guard", "-p", "no:cacheprovider",
-         "-p", "no:xdist", "--rootdir", str(tmp_path), "-q", str(tmp_path / "test_inner.py")],
+        [sys.executable, "-m", "pytest", "-p", "tests.support.network_guard",
+         "-p", "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(tmp_path), "-q",
+         str(tmp_path / "test_inner.py")],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
     )  # fmt: skip
     output = inner.stdout + inner.stderr

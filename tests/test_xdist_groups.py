@@ -1,5 +1,5 @@
-"""The suite's `-n 2 --dist loadgroup` keeps each group on one worker (tests/xdist_groups.py),
-and starts the tests marked longest before the other single tests.
+"""The suite's `-n 2 --dist loadgroup` keeps each group on one worker
+(tests/support/xdist_groups.py), and starts the tests marked longest before the other single tests.
 
 Run on a small project with the suite's own grouping hook: a group named by a mark and
 spread over two files (as the default debug port's tests are) runs on one worker, and a
@@ -14,13 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.inner_pytest import isolate
+from tests.support.inner_pytest import isolate
 
 REPO = Path(__file__).resolve().parents[1]
 
 CONFTEST = """
 import pytest
-from tests.xdist_groups import order_for_two_workers
+from tests.support.xdist_groups import order_for_two_workers
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):

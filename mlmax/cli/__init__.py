@@ -15,11 +15,11 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 
-from mlmax import process_exit
 from mlmax.cli import clean, data, debug, doctor, image, pipeline, run, serve, vscode
 from mlmax.cli.common import EXIT_FAILURE, EXIT_USAGE, Handler, error
-from mlmax.errors import MlmaxError
-from mlmax.termination import exit_code_of, interruption_name, terminate_like_interrupt
+from mlmax.common import process_exit
+from mlmax.common.errors import MlmaxError
+from mlmax.common.termination import exit_code_of, interruption_name, terminate_like_interrupt
 
 __all__ = ["build_parser", "main"]
 

@@ -10,7 +10,7 @@ from mlmax.cli.common import EXIT_OK, progress
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.localmode.reaper import Leftover
+    from mlmax.localmode.run.reaper import Leftover
 
 
 def register(commands: Commands) -> None:
@@ -32,7 +32,7 @@ def register(commands: Commands) -> None:
 
 
 def run_clean(args: argparse.Namespace) -> int:
-    from mlmax.tables import print_table
+    from mlmax.common.tables import print_table
 
     found = leftovers(args.runs, remove=False)
     if not found:
@@ -50,7 +50,7 @@ def leftovers(runs_dir: Path | None, *, remove: bool) -> list[Leftover]:
 
     Without a reachable Docker engine only the temp dirs and run records are looked at.
     """
-    from mlmax.localmode import reaper
+    from mlmax.localmode.run import reaper
     from mlmax.pipeline.killed_runs import killed_runs, mark_killed
     from mlmax.pipeline.run_dirs import DEFAULT_RUNS_DIR
     from mlmax.pipeline.run_record import RECORD_FILE
@@ -65,7 +65,7 @@ def leftovers(runs_dir: Path | None, *, remove: bool) -> list[Leftover]:
 
 def sweep_killed_sessions(runs_dir: Path | None) -> None:
     """Sweep what SIGKILLed sessions left and say so in one line (nothing when none)."""
-    from mlmax.localmode import reaper
+    from mlmax.localmode.run import reaper
 
     swept = leftovers(runs_dir, remove=True)
     if swept:

@@ -34,7 +34,7 @@ def register(commands: Commands) -> None:
 def _port_check(port: int) -> Check:
     # The same check the debug runs make (a port in TIME_WAIT after a debug session is
     # usable; a listening one is not), so doctor never disagrees with them.
-    from mlmax.localmode.ports import port_is_free
+    from mlmax.localmode.engine.ports import port_is_free
 
     name = f"Debug port {port}"
     if not port_is_free(port):
@@ -52,9 +52,9 @@ def _image_checks() -> list[Check]:
     """Is the base image here, and the job image of the current workspace?"""
     import docker.errors
 
-    from mlmax.localmode.base_image import local_base_image
-    from mlmax.localmode.docker_checks import docker_client
-    from mlmax.localmode.image import current_job_tags
+    from mlmax.localmode.engine.checks import docker_client
+    from mlmax.localmode.image.base import local_base_image
+    from mlmax.localmode.image.job_image import current_job_tags
 
     def present(tag: str) -> bool:
         try:
@@ -88,7 +88,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in cloud_checks()]
     else:
-        from mlmax.localmode.docker_checks import check_environment
+        from mlmax.localmode.engine.checks import check_environment
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
         if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):

@@ -21,7 +21,7 @@ from mlmax.cli.common import (
     positive_int,
     progress,
 )
-from mlmax.errors import MlmaxError, UsageError
+from mlmax.common.errors import MlmaxError, UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
@@ -201,7 +201,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     _check_inputs(args)
     sweep_killed_sessions(args.output.parent if args.output else None)
     if args.runner == LOCAL_PIPELINE:
-        from mlmax.localmode.docker_checks import require_docker
+        from mlmax.localmode.engine.checks import require_docker
 
         require_docker().close()
         return _run_local_pipeline(_open_run_dir(args.output, data), data, options)
@@ -242,7 +242,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 def _endpoint_step(run_dir: Path) -> StepRow:
     """`--endpoint`: deploy the run's model, send the new data, check parity; a table row."""
-    from mlmax.localmode.image import ensure_job_image
+    from mlmax.localmode.image.job_image import ensure_job_image
     from mlmax.pipeline.endpoint_step import run_endpoint_step
 
     progress("[endpoint] deploying the model and sending the new data")
@@ -283,7 +283,7 @@ def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions)
 
 def print_steps(steps: list[StepRow], status: str, seconds: float, detail: str) -> None:
     """The summary table of a run: one row a step, then the total."""
-    from mlmax.tables import print_table
+    from mlmax.common.tables import print_table
 
     rows = [[name, st, f"{s:.1f} s" if s is not None else "-", d] for name, st, s, d in steps]
     rows.append(["total", status, f"{seconds:.1f} s", ""])

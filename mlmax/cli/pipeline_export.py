@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import EXIT_OK, non_negative_float, progress
-from mlmax.errors import UsageError
+from mlmax.common.errors import UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
@@ -82,7 +82,7 @@ def run_export(args: argparse.Namespace) -> int:
     import boto3
 
     from mlmax.cloud.pipeline_export import emulated_aws_session, export_pipeline
-    from mlmax.localmode.scoped_environ import scoped_environ
+    from mlmax.localmode.sdk.scoped_environ import scoped_environ
 
     options = _options(args)
     region = args.region or boto3.Session().region_name or "us-east-1"

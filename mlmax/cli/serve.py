@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import non_negative_float, progress
-from mlmax.errors import UsageError
+from mlmax.common.errors import UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
@@ -50,7 +50,7 @@ def register(commands: Commands) -> None:
 
 def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
     """(model dir, preprocessor dir, where they come from) from --model-dir or a run."""
-    from mlmax.localmode.endpoint_model import model_files
+    from mlmax.localmode.endpoint.model import model_files
     from mlmax.localmode.errors import JobSetupError
     from mlmax.pipeline.run_dirs import DEFAULT_RUNS_DIR, latest_trained_run, served_model_dirs
 
@@ -78,7 +78,7 @@ def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from mlmax.localmode.endpoint_serve import serve_until_stopped
+    from mlmax.localmode.endpoint.serve import serve_until_stopped
 
     model_dir, proc_dir, origin = _served_model(args)
     progress(f"Serving the model of {origin}")

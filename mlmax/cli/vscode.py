@@ -7,11 +7,11 @@ import sys
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import EXIT_FAILURE, EXIT_OK
-from mlmax.errors import UsageError
+from mlmax.common.errors import UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.vscode import Change
+    from mlmax.cli.vscode_files import Change
 
 
 def register(commands: Commands) -> None:
@@ -55,8 +55,8 @@ def _show(change: Change, where: str, check: bool) -> None:
 
 
 def run_vscode(args: argparse.Namespace) -> int:
-    from mlmax.declarations import current_project
-    from mlmax.vscode import apply, plan
+    from mlmax.cli.vscode_files import apply, plan
+    from mlmax.project.declarations import current_project
 
     project = current_project()
     if project is None or not project.jobs:

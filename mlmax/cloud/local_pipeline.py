@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlmax import sdk_internals
 from mlmax.cloud.pipeline_export import (
     DEFAULT_PREFIX,
     EVALUATION_OUTPUT,
@@ -42,14 +41,15 @@ from mlmax.cloud.pipeline_export import (
     exported,
     write_definition,
 )
-from mlmax.localmode import compose, containers, labels
-from mlmax.localmode.container_user import with_container_user
+from mlmax.localmode.engine import compose, containers, labels
+from mlmax.localmode.engine.container_user import with_container_user
+from mlmax.localmode.engine.network import ensure_network
 from mlmax.localmode.errors import JobTimeoutError
-from mlmax.localmode.local_mode import LocalMode
-from mlmax.localmode.network import ensure_network
-from mlmax.localmode.scoped_environ import scoped_environ
-from mlmax.localmode.sdk_thread import SdkThread, stop_run
-from mlmax.localmode.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree_or_warn
+from mlmax.localmode.run.local_mode import LocalMode
+from mlmax.localmode.sdk import internals as sdk_internals
+from mlmax.localmode.sdk.scoped_environ import scoped_environ
+from mlmax.localmode.sdk.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree_or_warn
+from mlmax.localmode.sdk.thread import SdkThread, stop_run
 from mlmax.pipeline.definition import TrainingOptions
 from mlmax.pipeline.inputs import DataSpec, stage_inputs
 
@@ -70,9 +70,9 @@ def local_pipeline_session(
     Call inside `offline.pinned()`. `container_config` is merged into every job's compose
     service (labels); jobs keep their staging directories under `container_root`.
     """
-    from mlmax.localmode.sdk_credentials import keep_embedded_keys_out_of_containers
-    from mlmax.localmode.sdk_mounts import create_mount_sources_first
-    from mlmax.localmode.sdk_speedups import cache_config_validation, import_sdk
+    from mlmax.localmode.sdk.credentials import keep_embedded_keys_out_of_containers
+    from mlmax.localmode.sdk.mounts import create_mount_sources_first
+    from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
 
     import_sdk("sagemaker.mlops.local")
     cache_config_validation()
@@ -428,7 +428,7 @@ def run_census_local_pipeline(
     """`mlmax pipeline --runner local-pipeline`: the census data staged into `run_dir`, the
     exported pipeline run locally, its outputs in `run_dir/<step>/<output>/` (the layout of
     the other runners), plus the definition it ran and `execution.json`."""
-    from mlmax.localmode.image import ensure_job_image
+    from mlmax.localmode.image.job_image import ensure_job_image
 
     image = image or ensure_job_image(progress=progress)
     inputs = stage_inputs(run_dir, data)

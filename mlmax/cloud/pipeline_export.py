@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlmax import sdk_internals
 from mlmax.cloud.job_code import code_fingerprint, stage_job_code
 from mlmax.cloud.settings import (
     DEFAULT_PREFIX,
     DEFAULT_PROCESSING_INSTANCE,
     DEFAULT_TRAINING_INSTANCE,
 )
-from mlmax.errors import UsageError
+from mlmax.common.errors import UsageError
+from mlmax.localmode.sdk import internals as sdk_internals
+from mlmax.localmode.sdk.job_objects import processing_step, training_step
 from mlmax.pipeline.definition import (
     Pipeline as Dag,
 )
@@ -40,7 +41,6 @@ from mlmax.pipeline.definition import (
     TrainingOptions,
     census_pipeline,
 )
-from mlmax.sdk_jobs import processing_step, training_step
 
 DEFAULT_PIPELINE_NAME = "mlmax-census"
 DEFAULT_THRESHOLD = 0.75
@@ -264,7 +264,7 @@ def exported(
     The pipeline object is only valid inside the block (its code lives in a temp dir), so
     upsert/start go inside it too.
     """
-    from mlmax.localmode.sdk_speedups import cache_config_validation, import_sdk
+    from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
 
     import_sdk("sagemaker.mlops.workflow.pipeline")
     from sagemaker.core.workflow.pipeline_context import PipelineSession
@@ -340,7 +340,7 @@ def emulated_aws_session(region: str) -> Iterator[Any]:
     import boto3
     import moto
 
-    from mlmax.localmode.scoped_environ import scoped_environ
+    from mlmax.localmode.sdk.scoped_environ import scoped_environ
 
     with moto.mock_aws(), scoped_environ({"SAGEMAKER_VALIDATE_ROLE": "false"}):
         session = boto3.Session(

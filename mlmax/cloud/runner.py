@@ -11,8 +11,9 @@ A host directory that an earlier step of the run wrote is read from that step's 
 so the wiring of the pipeline carries over unchanged and nothing is uploaded twice. Outputs
 are downloaded back into the host directories the caller asked for (the report needs them).
 
-The SDK objects come from the shared job builders (`mlmax.sdk_jobs`); waiting for the managed
-jobs is `watch.py`'s; the settings and their environment variables are `settings.py`'s.
+The SDK objects come from the shared job builders (`mlmax.localmode.sdk.job_objects`);
+waiting for the managed jobs is `watch.py`'s; the settings and their environment variables
+are `settings.py`'s.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from mlmax import sdk_internals
-from mlmax.catalog import JOBS_DIR, JobDefinition, JobRun
 from mlmax.cloud.job_code import stage_job_code
 from mlmax.cloud.settings import (
     DEFAULT_PREFIX,
@@ -46,9 +45,11 @@ from mlmax.cloud.watch import (
     JobKindApi,
     JobWatcher,
 )
-from mlmax.progress import Progress, or_default
-from mlmax.runner_contract import RunnerUnavailableError, StepFailed, StepResult
-from mlmax.sdk_jobs import processing_step, training_step
+from mlmax.common.progress import Progress, or_default
+from mlmax.localmode.sdk import internals as sdk_internals
+from mlmax.localmode.sdk.job_objects import processing_step, training_step
+from mlmax.project.catalog import JOBS_DIR, JobDefinition, JobRun
+from mlmax.project.runner_contract import RunnerUnavailableError, StepFailed, StepResult
 
 
 class SageMakerConfigError(RunnerUnavailableError, ValueError):
@@ -93,7 +94,7 @@ class SageMakerOptions:
 
 def parse_instance_type(spec: str) -> tuple[str, str]:
     """`"train=ml.c5.2xlarge"` -> ("train", "ml.c5.2xlarge"), or one clear error."""
-    from mlmax.catalog import JOBS
+    from mlmax.project.catalog import JOBS
 
     job, sep, instance = spec.partition("=")
     if not sep or job not in JOBS or not instance.startswith("ml."):
@@ -144,7 +145,7 @@ class SageMakerRunner:
     def __enter__(self) -> Self:
         import boto3
 
-        from mlmax.localmode.sdk_speedups import cache_config_validation, import_sdk
+        from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
 
         import_sdk()
         from sagemaker.core.helper.session_helper import Session

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlmax.progress import Progress
-from mlmax.runner_contract import StepFailed
-from mlmax.waiting import wait_until
+from mlmax.common.progress import Progress
+from mlmax.common.waiting import wait_until
+from mlmax.project.runner_contract import StepFailed
 
 DEFAULT_POLL_SECONDS = 15.0
 _TERMINAL = {"Completed", "Failed", "Stopped"}

@@ -20,13 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlmax.catalog import JobRun
-from mlmax.localmode.labels import Owner
+from mlmax.common.termination import interruption_name
+from mlmax.localmode.engine.labels import Owner
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
 from mlmax.pipeline.metrics import step_metrics
 from mlmax.pipeline.run_record import RunRecord, StepRecord, now, write_record
-from mlmax.runner_contract import Runner, StepFailed, StepResult
-from mlmax.termination import interruption_name
+from mlmax.project.catalog import JobRun
+from mlmax.project.runner_contract import Runner, StepFailed, StepResult
 
 REPORT_DIR = "report"
 
@@ -115,7 +115,7 @@ def execute(
                 _report(record, run_dir, write_report)
             if record.status == "running":
                 record.status = "succeeded"
-    except KeyboardInterrupt as interruption:  # Ctrl-C, SIGTERM, SIGHUP (mlmax.termination)
+    except KeyboardInterrupt as interruption:  # Ctrl-C, SIGTERM, SIGHUP (mlmax.common.termination)
         _stop_running_steps(
             record, "interrupted", f"interrupted ({interruption_name(interruption)})"
         )

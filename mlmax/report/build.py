@@ -14,11 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from mlmax.errors import MlmaxError
+from mlmax.common.errors import MlmaxError
+from mlmax.common.tables import html_table, render
 from mlmax.pipeline.metrics import headline
 from mlmax.pipeline.run_record import RunRecord, StepRecord
 from mlmax.report import charts
-from mlmax.tables import html_table, render
 
 REPORT_FILES = (
     "report.md",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mlmax.progress import Progress
-from mlmax.runner_contract import Runner, RunnerUnavailableError, StepFailed, StepResult
+from mlmax.common.progress import Progress
+from mlmax.project.runner_contract import Runner, RunnerUnavailableError, StepFailed, StepResult
 
 RUNNER_NAMES = ("local", "host", "sagemaker")
 

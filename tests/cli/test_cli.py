@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from mlmax.cli import main
+from mlmax.common.waiting import wait_until
 from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
-from mlmax.localmode.ports import port_is_free
-from mlmax.waiting import wait_until
-from tests.foreground import foreground_job
-from tests.xdist_groups import DEFAULT_DEBUG_PORT
+from mlmax.localmode.engine.ports import port_is_free
+from tests.support.foreground import foreground_job
+from tests.support.xdist_groups import DEFAULT_DEBUG_PORT
 
 COMMANDS = [
     [],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlmax.cli import build_parser, main
-from mlmax.errors import MlmaxError, UsageError
+from mlmax.common.errors import MlmaxError, UsageError
 
 # One command line per handler, parsed without touching anything.
 EVERY_COMMAND = [

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.catalog import JOBS_DIR
 from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
-from mlmax.localmode import containers, labels
-from mlmax.localmode.debug import path_mappings
-from tests.dap_client import DapClient
-from tests.inspect.driver import READY, InspectRun, line_of
-from tests.inspect.isolation import assert_debugger_only_on_loopback_forward
+from mlmax.localmode.engine import containers, labels
+from mlmax.localmode.run.debug_job import path_mappings
+from mlmax.project.catalog import JOBS_DIR
+from tests.support.dap_client import DapClient
+from tests.support.inspect_driver import READY, InspectRun, line_of
+from tests.support.isolation import assert_debugger_only_on_loopback_forward
 
 pytestmark = pytest.mark.smlocal
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlmax.cli import main
-from mlmax.localmode import containers, labels
+from mlmax.localmode.engine import containers, labels
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:

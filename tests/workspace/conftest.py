@@ -1,4 +1,4 @@
-"""Fixtures of the workspace tests (the phase timings table: tests/phase_timings.py)."""
+"""Fixtures of the workspace tests (the phase timings table: tests/support/phase_timings.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.workspace.taskrun import COLLECT_ONLY, collected_ids, run_to_completion
-from tests.workspace.vscode import UNIT_TASK, TaskCommand, copy_workspace, task_command
+from tests.support.taskrun import COLLECT_ONLY, collected_ids, run_to_completion
+from tests.support.vscode import UNIT_TASK, TaskCommand, copy_workspace, task_command
 
 
 @pytest.fixture(scope="session")

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.workspace.attach import main_entry_lines
-from tests.workspace.taskrun import BackgroundTask
-from tests.workspace.vscode import (
+from tests.support.attach import main_entry_lines
+from tests.support.taskrun import BackgroundTask
+from tests.support.vscode import (
     NESTED_ENV,
     Editor,
     TaskCommand,
@@ -48,7 +48,7 @@ from tests.workspace.vscode import (
     task,
     task_command,
 )
-from tests.xdist_groups import LONGEST
+from tests.support.xdist_groups import LONGEST
 
 pytestmark = [
     pytest.mark.smlocal,
@@ -62,10 +62,10 @@ JOB_OWNER_LABEL = "org.mlmax.host"
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 INSPECT_TASK = "mlmax: inspect the container test at the cursor"
 # The container test run inside, and inspected with the cursor in it.
-CONTAINER_FILE = "tests/smlocal/test_chain.py"
+CONTAINER_FILE = "tests/localmode/run/test_chain.py"
 CONTAINER_TEST = "test_preprocessing_splits_generated_data"
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-PHASE_PREFIX = "phase "  # user_properties names; tests/phase_timings.py prints them
+PHASE_PREFIX = "phase "  # user_properties names; tests/support/phase_timings.py prints them
 # The unit tests of what the dev container changes: the Docker engine reached through the
 # host's socket, Local Mode's dirs under MLMAX_WORK_DIR/TMPDIR, the job image's hash, the
 # plugin, and its own .venv against requirements.lock. The rest of the unit suite depends on
@@ -88,7 +88,7 @@ def _host_base_image() -> str:
     """
     import docker
 
-    from mlmax.localmode.base_image import ensure_base_image
+    from mlmax.localmode.image.base import ensure_base_image
 
     client = docker.from_env()
     try:
@@ -276,7 +276,7 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(
     _record(request, "unit suite slice inside", summary)
     assert _count("passed", summary) > 50 and _count("failed", summary) == 0, output[-6000:]
 
-    from mlmax.localmode.image import current_job_tags
+    from mlmax.localmode.image.job_image import current_job_tags
 
     with dev_container.phase("job image (host's, by tag)"):
         built = dev_container.run(".venv/bin/mlmax image build", timeout=900)
@@ -315,7 +315,7 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(
             # The debugger runs where VS Code runs: inside the dev container.
             attached = json.loads(
                 dev_container.run(
-                    ".venv/bin/python -m tests.workspace.attach --stop-in-main "
+                    ".venv/bin/python -m tests.support.attach --stop-in-main "
                     f"--timeout 120 --port {port}",
                     timeout=300,
                 )

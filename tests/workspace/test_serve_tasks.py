@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.catalog import JOBS_DIR
-from mlmax.localmode import containers, labels
-from tests.dap_client import DapClient
-from tests.endpoint_http import request
-from tests.inspect.driver import line_of
-from tests.workspace import jsonc
-from tests.workspace.taskrun import BackgroundTask
-from tests.workspace.vscode import copy_workspace, nested_run, substitute_all, task, task_command
-from tests.xdist_groups import DEFAULT_DEBUG_PORT
+from mlmax.localmode.engine import containers, labels
+from mlmax.project.catalog import JOBS_DIR
+from tests.support import jsonc
+from tests.support.dap_client import DapClient
+from tests.support.endpoint_http import request
+from tests.support.inspect_driver import line_of
+from tests.support.taskrun import BackgroundTask
+from tests.support.vscode import copy_workspace, nested_run, substitute_all, task, task_command
+from tests.support.xdist_groups import DEFAULT_DEBUG_PORT
 
 pytestmark = [
     pytest.mark.smlocal,

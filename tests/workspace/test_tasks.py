@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.workspace.attach import attach, attach_config, main_entry_lines
-from tests.workspace.taskrun import COLLECT_ONLY, BackgroundTask, collected_ids, run_to_completion
-from tests.workspace.vscode import (
+from tests.support.attach import attach, attach_config, main_entry_lines
+from tests.support.taskrun import COLLECT_ONLY, BackgroundTask, collected_ids, run_to_completion
+from tests.support.vscode import (
     UNIT_TASK,
     Editor,
     TaskCommand,
@@ -32,7 +32,7 @@ from tests.workspace.vscode import (
     task,
     task_command,
 )
-from tests.xdist_groups import DEFAULT_DEBUG_PORT, WHOLE_TREE_COLLECTION
+from tests.support.xdist_groups import DEFAULT_DEBUG_PORT, WHOLE_TREE_COLLECTION
 
 pytestmark = pytest.mark.skipif(
     nested_run(),
@@ -45,7 +45,7 @@ CONTAINER_TASK = "mlmax: run container tests"
 # The small selections the test-running tasks are proven on: one unit test file, and one
 # container test (one job).
 UNIT_SELECTION = "tests/data/test_generator.py"
-CONTAINER_FILE = "tests/smlocal/test_chain.py"
+CONTAINER_FILE = "tests/localmode/run/test_chain.py"
 CONTAINER_TEST = "test_preprocessing_splits_generated_data"
 
 
@@ -112,11 +112,13 @@ def test_container_tests_task_command_line_selects_the_container_tests(workspace
     argv = task_command(CONTAINER_TASK, workspace).argv
     assert argv == [sys.executable, "-m", "pytest", "--smlocal", "-m", "smlocal"]
     selected = _collected(CONTAINER_TASK, workspace)
-    # All of tests/smlocal, and no unit test (they carry no marker).
-    smlocal_files = {f for f in (workspace / "tests" / "smlocal").glob("test_*.py")}
-    assert {str(f.relative_to(workspace)) for f in smlocal_files} <= {
-        test_id.split("::")[0] for test_id in selected
+    # All of the container tests, and no unit test (they carry no marker).
+    container_files = {
+        CONTAINER_FILE,
+        "tests/localmode/run/test_cleanup.py",
+        "tests/localmode/endpoint/test_endpoint.py",
     }
+    assert container_files <= {test_id.split("::")[0] for test_id in selected}
     assert not any(test_id.startswith(UNIT_SELECTION) for test_id in selected)
 
 

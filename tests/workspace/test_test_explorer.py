@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker_tripwire import DockerTripwire
-from tests.workspace.taskrun import COLLECT_ONLY, collected_ids
-from tests.workspace.vscode import REPO, copy_workspace, nested_run, settings
-from tests.xdist_groups import WHOLE_TREE_COLLECTION
+from tests.support.docker_tripwire import DockerTripwire
+from tests.support.taskrun import COLLECT_ONLY, collected_ids
+from tests.support.vscode import REPO, copy_workspace, nested_run, settings
+from tests.support.xdist_groups import WHOLE_TREE_COLLECTION
 
 COLLECT = [sys.executable, "-m", "pytest", *COLLECT_ONLY]
 
@@ -60,7 +60,7 @@ def test_discovery_with_the_workspace_arguments_touches_no_docker(
     # of this workspace): unit and container tests alike.
     _, plain = unit_task_collection
     assert collected_ids(discovered.stdout) == plain
-    assert any("tests/smlocal/" in test_id for test_id in plain)
+    assert any("tests/localmode/run/" in test_id for test_id in plain)
 
 
 @pytest.mark.smlocal
@@ -68,7 +68,7 @@ def test_discovery_with_the_workspace_arguments_touches_no_docker(
 def test_run_on_a_container_test_runs_it_in_its_container(tmp_path: Path) -> None:
     """Run on one container test, as the extension starts it: settings' options + the id."""
     workspace = copy_workspace(tmp_path / "workspace")
-    test_id = "tests/smlocal/test_chain.py::test_preprocessing_splits_generated_data"
+    test_id = "tests/localmode/run/test_chain.py::test_preprocessing_splits_generated_data"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", *run_options(), test_id],
         cwd=workspace,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from mlmax.catalog import JOBS, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
-from mlmax.localmode.endpoint import SERVING_CODE_ROOT
-from mlmax.localmode.ready_watch import ready_line
-from tests.workspace import jsonc
-from tests.workspace.vscode import (
+from mlmax.localmode.debug.readiness import ready_line
+from mlmax.localmode.endpoint.deploy import SERVING_CODE_ROOT
+from mlmax.project.catalog import JOBS, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
+from tests.support import jsonc
+from tests.support.vscode import (
     DEVCONTAINER,
     DEVCONTAINER_SCHEMA,
     REPO,
@@ -271,7 +271,7 @@ def test_every_path_mapping_local_root_exists_and_holds_the_job_files() -> None:
 
 
 def test_attach_configurations_match_the_inspect_defaults() -> None:
-    from mlmax import pytest_plugin as plugin
+    from mlmax.pytest_plugin import plugin
 
     for config in _attach_configs():
         assert config["type"] == "debugpy"

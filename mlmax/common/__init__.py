@@ -1,0 +1,1 @@
+"""What every layer shares: the error root, tables, waits, progress, signals."""

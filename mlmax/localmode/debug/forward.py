@@ -1,0 +1,43 @@
+"""The host side of a debugger's connection: which port on 127.0.0.1, and its forward."""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from mlmax.localmode.debug.command import DEBUGPY_PORT
+from mlmax.localmode.debug.errors import (
+    INSPECT_FLAGS,
+    DebugFlags,
+    InspectError,
+    InspectPortBusyError,
+)
+from mlmax.localmode.engine.ports import free_port, port_is_free
+
+if TYPE_CHECKING:
+    from mlmax.localmode.debug.relay import PortForward
+
+DEFAULT_INSPECT_PORT = 5678  # the host port on 127.0.0.1, as in VS Code's usual launch config
+
+
+def resolve_host_port(port: int, flags: DebugFlags = INSPECT_FLAGS) -> int:
+    """`port` if free, a free one for 0; InspectPortBusyError if taken."""
+    if port == 0:
+        return free_port()
+    if not 0 < port < 65536:
+        raise InspectError(f"{flags.port} must be between 0 and 65535, not {port}")
+    if not port_is_free(port):
+        raise InspectPortBusyError(port, flags)
+    return port
+
+
+def open_forward(port: int, flags: DebugFlags = INSPECT_FLAGS) -> PortForward:
+    """A PortForward from the host's 127.0.0.1:`port` (0 = free) to debugpy in the container."""
+    from mlmax.localmode.debug.relay import PortForward
+
+    try:
+        return PortForward(port, DEBUGPY_PORT)
+    except OSError as error:
+        if error.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise InspectPortBusyError(port, flags) from None
+        raise

@@ -1,0 +1,1 @@
+"""Real-time endpoints in Local Mode: deploy, invoke, serve until stopped."""

@@ -1,0 +1,321 @@
+"""Real-time endpoints in Local Mode: deploy a trained model, invoke it, tear it down.
+
+`deploy(...)` goes through the SDK's offline hosting path (`LocalSession.sagemaker_client`:
+`create_model`, `create_endpoint_config`, `create_endpoint`) with `file://` model data, so
+the container runs exactly as SageMaker hosting runs it (`serve`, /ping, /invocations on
+8080; see mlmax/jobs/serving.py). What mlmax adds (serving_hooks.py):
+
+- a free host port on 127.0.0.1 only, per endpoint, so several run at once;
+- readiness watched in the calling thread: /ping polled together with the container's
+  state, so a model that fails to load ends the wait at once with its log tail;
+- labels per session and run, and a teardown that kills the endpoint's compose process and
+  removes its containers and directory on exit, error or Ctrl-C (the reaper sweeps after a
+  SIGKILL).
+
+The SDK call runs in a worker thread (its telemetry wrapper would swallow a Ctrl-C). The
+caller's handle is `endpoint_client.Endpoint`; what is served is staged by `endpoint_model`;
+`mlmax serve` is `endpoint_serve`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlmax.common.waiting import WaitTimeout, wait_until
+from mlmax.localmode.debug.command import DEBUGPY_HOST, DEBUGPY_PORT
+from mlmax.localmode.debug.errors import INSPECT_FLAGS, DebugFlags
+from mlmax.localmode.debug.forward import open_forward
+from mlmax.localmode.debug.sockets import container_sockets, is_listening
+from mlmax.localmode.endpoint.client import Endpoint, ping
+from mlmax.localmode.endpoint.model import stage_model
+from mlmax.localmode.engine import compose, containers, labels
+from mlmax.localmode.engine.container_user import container_environment, with_container_user
+from mlmax.localmode.engine.network import ensure_network
+from mlmax.localmode.engine.ports import LOOPBACK, free_port
+from mlmax.localmode.errors import JobFailedError
+from mlmax.localmode.sdk import serving_hooks
+from mlmax.localmode.sdk.session import OfflineSession, remove_tree
+from mlmax.localmode.sdk.thread import UNWIND_SECONDS, SdkThread
+from mlmax.project.catalog import JOBS_DIR
+
+Progress = Callable[[str], None]
+ENDPOINT_JOB = "endpoint"  # the job label of serving containers
+SERVING_SCRIPT = "serving.py"
+SERVING_CODE_ROOT = "/opt/ml/code"  # where the SDK mounts a file:// submit directory
+DEBUG_ENV = "MLMAX_DEBUGPY_LISTEN"  # read by the image's `serve` (mlmax/job_image/serve)
+DEBUG_WAIT_ENV = "MLMAX_DEBUGPY_WAIT"
+DEFAULT_READY_TIMEOUT = 120.0  # the SDK's own limit; a dead container ends the wait at once
+POLL_SECONDS = 0.1  # /ping
+STATE_POLL_SECONDS = 1.0  # the container's state (and, when debugging, its sockets)
+
+
+class EndpointFailedError(JobFailedError):
+    """The endpoint's container stopped (or never answered /ping) before it was ready."""
+
+    def __init__(self, exit_code: int | None, logs: str, reason: str) -> None:
+        super().__init__(ENDPOINT_JOB, exit_code, logs, reason=reason)
+
+
+@dataclass(frozen=True)
+class EndpointDebug:
+    """Run the handler under debugpy, reachable only through 127.0.0.1:`host_port` (0: free).
+
+    debugpy listens on the container's own loopback and nothing is published: a `PortForward`
+    on the host's 127.0.0.1 relays into the container (`mlmax.localmode.debug.relay`), so
+    other containers on the network and the host at the container's IP cannot reach it.
+
+    With `wait_for_client`, the server starts only once a debugger attached (inspect mode:
+    breakpoints are set before the first request); `on_ready(port)` is called (with the
+    forward's port) as soon as debugpy listens, which is when a debugger can attach.
+    """
+
+    host_port: int
+    wait_for_client: bool = False
+    on_ready: Callable[[int], None] | None = None
+    flags: DebugFlags = INSPECT_FLAGS  # the options a busy port's message names
+
+    def environment(self) -> dict[str, str]:
+        values = {DEBUG_ENV: f"{DEBUGPY_HOST}:{DEBUGPY_PORT}"}
+        if self.wait_for_client:
+            values[DEBUG_WAIT_ENV] = "1"
+        return values
+
+
+class _Deployment:
+    """The state of one endpoint while it starts, serves and stops."""
+
+    def __init__(
+        self,
+        *,
+        image: str,
+        session: OfflineSession,
+        code_dir: Path,
+        environment: Mapping[str, str] | None,
+        debug: EndpointDebug | None = None,
+        sdk_health_check: bool = False,
+    ) -> None:
+        # True only to measure the SDK's own readiness loop (benchmarks/endpoint_latency.py).
+        self.sdk_health_check = sdk_health_check
+        self.image = image
+        self.session = session
+        self.code_dir = code_dir
+        self.debug = debug
+        self.environment = {
+            **container_environment(),
+            **(environment or {}),
+            **(debug.environment() if debug else {}),
+        }
+        self.debug_announced = False
+        # Bound now, so a busy port fails before anything starts.
+        self.forward = open_forward(debug.host_port, debug.flags) if debug else None
+        self.run_id = labels.new_run_id(ENDPOINT_JOB)
+        self.name = f"mlmax-{self.run_id}"
+        self.labels = labels.current_session().for_run(ENDPOINT_JOB, self.run_id)
+        self.root = session.run_dir(self.run_id)
+        self.port = free_port()
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.sdk_session: Any = None
+        self.worker: SdkThread | None = None
+        self._next_state_check = 0.0  # when wait_ready next asks the engine
+
+    # -- the SDK side (worker thread) -------------------------------------------------------
+    def _wait_for_mlmax(self) -> None:
+        # Called by the SDK in place of its 5 s polling loop: mlmax's thread decides.
+        self.ready.wait()
+        if self.failure is not None:
+            raise RuntimeError(f"endpoint {self.name} did not start")
+
+    def _create(self, model_uri: str) -> None:
+        client = self.sdk_session.sagemaker_client
+        environment = {
+            # The SDK mounts a file:// submit directory at /opt/ml/code: the current code.
+            "SAGEMAKER_SUBMIT_DIRECTORY": self.code_dir.resolve().as_uri(),
+            "SAGEMAKER_PROGRAM": SERVING_SCRIPT,
+            **self.environment,
+        }
+        client.create_model(
+            ModelName=self.name,
+            PrimaryContainer={
+                "Image": self.image,
+                "ModelDataUrl": model_uri,
+                "Environment": environment,
+            },
+        )
+        client.create_endpoint_config(
+            EndpointConfigName=self.name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": self.name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "local",
+                }
+            ],
+        )
+        client.create_endpoint(EndpointName=self.name, EndpointConfigName=self.name)
+
+    # -- mlmax's side (calling thread) ------------------------------------------------------
+    def start(self, model_dir: Path, proc_model_dir: Path | None) -> None:
+        staged = stage_model(model_dir, proc_model_dir, self.root / "model")
+        sdk_root = self.root / "sdk"
+        sdk_root.mkdir()
+        # As the calling user, like job containers (container_user.py).
+        config: dict[str, Any] = with_container_user({"labels": dict(self.labels)})
+        self.sdk_session = self.session.local_session(
+            container_root=sdk_root, container_config=config, serving_port=self.port
+        )
+        serving_hooks.manage(str(self.root))
+        if not self.sdk_health_check:
+            serving_hooks.register_waiter(self.port, self._wait_for_mlmax)
+        self.worker = SdkThread(self.name, lambda: self._create(staged.as_uri()))
+        self.worker.start()
+
+    def wait_ready(self, timeout: float) -> float:
+        """Block until /ping answers 200; raise EndpointFailedError as soon as it cannot."""
+        started = time.monotonic()
+        self._next_state_check = started
+        assert self.worker is not None
+        try:
+            # The join wakes early when the SDK call ends.
+            wait_until(
+                self._ready_or_failed,
+                timeout=timeout,
+                what=f"endpoint {self.name}'s /ping",
+                interval=POLL_SECONDS,
+                pause=self.worker.join,
+            )
+        except WaitTimeout:
+            self._fail()
+            raise EndpointFailedError(
+                None,
+                containers.logs_of(containers.run_containers(self.run_id)),
+                reason=f"did not answer /ping within {timeout:g} s",
+            ) from None
+        return time.monotonic() - started
+
+    def _ready_or_failed(self) -> bool:
+        """True once ready; EndpointFailedError once the container or the SDK call ended."""
+        assert self.worker is not None
+        sdk_done = not self.worker.is_alive()  # read once: it may end between checks
+        if self.sdk_health_check and sdk_done and self.worker.error is None:
+            return True  # the SDK's loop saw /ping answer
+        if not self.sdk_health_check and ping(self.port):
+            self.ready.set()
+            return True
+        now = time.monotonic()
+        if now < self._next_state_check and not sdk_done:
+            return False
+        # The engine is asked less often than /ping: on a busy 2-core machine its answers
+        # cost the CPU the container needs to start.
+        self._next_state_check = now + STATE_POLL_SECONDS
+        ran = containers.run_containers(self.run_id)
+        self._announce_debugger(ran)
+        codes = containers.exit_codes(ran)
+        # The SDK's own loop does not look at the container (the comparison measures that).
+        if codes and not self.sdk_health_check:
+            self._fail()
+            raise EndpointFailedError(
+                codes[0],
+                containers.logs_of(ran),
+                reason=f"stopped with exit code {codes[0]} before it answered /ping "
+                "(the model or the serving code failed to load)",
+            )
+        if sdk_done:
+            self._fail()
+            raise EndpointFailedError(
+                None,
+                containers.logs_of(ran),
+                reason=f"could not start its container ({self.worker.error})",
+            )
+        return False
+
+    def _announce_debugger(self, ran: list[Any]) -> None:
+        if self.debug is None or self.forward is None or self.debug_announced or len(ran) != 1:
+            return
+        rows = container_sockets(ran[0])
+        if rows and is_listening(rows, DEBUGPY_PORT):
+            self.debug_announced = True
+            self.forward.target(ran[0])
+            self.forward.set_ready()
+            if self.debug.on_ready is not None:
+                self.debug.on_ready(self.forward.port)
+
+    def _fail(self) -> None:
+        self.failure = RuntimeError("not ready")
+        self.ready.set()
+
+    def stop(self) -> None:
+        """Kill compose, remove the containers, let the SDK forget the endpoint."""
+        marker = str(self.root)
+        if not self.ready.is_set():
+            self._fail()
+        try:
+            compose.kill_processes(self.root)
+            containers.remove_run(self.run_id)
+            if self.worker is not None:
+                self.worker.join(UNWIND_SECONDS)
+            if self.sdk_session is not None:
+                with contextlib.suppress(Exception):  # its compose process is already gone
+                    self.sdk_session.sagemaker_client.delete_endpoint(EndpointName=self.name)
+            # compose may have created a container between the steps above.
+            containers.remove_run(self.run_id)
+        finally:
+            if self.forward is not None:
+                self.forward.close()
+            serving_hooks.forget(self.port, marker)
+            remove_tree(self.root)
+
+
+@contextlib.contextmanager
+def deploy(
+    model_dir: Path,
+    *,
+    image: str,
+    session: OfflineSession,
+    proc_model_dir: Path | None = None,
+    timeout: float = DEFAULT_READY_TIMEOUT,
+    environment: Mapping[str, str] | None = None,
+    debug: EndpointDebug | None = None,
+    code_dir: Path = JOBS_DIR,
+    progress: Progress | None = None,
+    sdk_health_check: bool = False,
+) -> Iterator[Endpoint]:
+    """Serve the model of `model_dir` (+ the preprocessor of `proc_model_dir`, default the
+    same directory) in its container until the block ends; yields the ready `Endpoint`.
+
+    `sdk_health_check=True` leaves readiness to the SDK's own 5 s loop (for comparison only).
+    """
+    containers.require_image(image)
+    ensure_network(containers.docker_client())
+    serving_hooks.install()
+    say = progress or (lambda _message: None)
+    state = _Deployment(
+        image=image,
+        session=session,
+        code_dir=code_dir,
+        environment=environment,
+        debug=debug,
+        sdk_health_check=sdk_health_check,
+    )
+    try:
+        with session.pinned():
+            state.start(model_dir, proc_model_dir)
+            say(f"endpoint {state.name}: starting in {image} on {LOOPBACK}:{state.port}")
+            seconds = state.wait_ready(timeout)
+        say(f"endpoint {state.name}: ready at http://{LOOPBACK}:{state.port} in {seconds:.1f} s")
+        yield Endpoint(
+            state.name,
+            state.port,
+            state.run_id,
+            seconds,
+            state.sdk_session.sagemaker_runtime_client,
+        )
+    finally:
+        state.stop()

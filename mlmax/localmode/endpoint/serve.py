@@ -1,0 +1,104 @@
+"""`mlmax serve`: one endpoint served until Ctrl-C, SIGTERM or SIGHUP, or until it dies."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mlmax.common.waiting import wait_until
+from mlmax.localmode.debug.errors import SERVE_COMMAND_FLAGS
+from mlmax.localmode.debug.forward import resolve_host_port
+from mlmax.localmode.debug.readiness import ready_line
+from mlmax.localmode.endpoint.client import Endpoint
+from mlmax.localmode.endpoint.deploy import (
+    DEFAULT_READY_TIMEOUT,
+    ENDPOINT_JOB,
+    SERVING_CODE_ROOT,
+    EndpointDebug,
+    EndpointFailedError,
+    Progress,
+    deploy,
+)
+from mlmax.localmode.engine import containers
+from mlmax.localmode.image.job_image import ensure_job_image
+from mlmax.localmode.run.local_mode import LocalMode
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a served endpoint like Ctrl-C does (with its teardown)."""
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve_until_stopped(
+    model_dir: Path,
+    proc_model_dir: Path | None,
+    *,
+    image: str | None = None,
+    timeout: float = DEFAULT_READY_TIMEOUT,
+    debug_port: int | None = None,
+    progress: Progress | None = None,
+    announce: Callable[[str], None] = print,
+) -> int:
+    """Serve until Ctrl-C, SIGTERM or SIGHUP (0), or until the container dies (raises)."""
+    say = progress or (lambda _message: None)
+    image = image or ensure_job_image(progress=say)
+    debug = None
+    if debug_port is not None:
+        debug = EndpointDebug(
+            resolve_host_port(debug_port, SERVE_COMMAND_FLAGS),
+            on_ready=lambda port: announce(ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)),
+            flags=SERVE_COMMAND_FLAGS,
+        )
+    try:
+        with (
+            _signals_as_interrupt(),
+            LocalMode(image=image) as local,
+            deploy(
+                model_dir,
+                proc_model_dir=proc_model_dir,
+                image=image,
+                session=local.active_session,
+                timeout=timeout,
+                debug=debug,
+                progress=say,
+            ) as endpoint,
+        ):
+            announce(f"mlmax: endpoint ready at {endpoint.url} (POST /invocations, GET /ping)")
+            announce("Press Ctrl-C to stop it.")
+            _watch_until_it_dies(endpoint)
+    except KeyboardInterrupt:
+        say("endpoint stopped; its container was removed")
+    return 0
+
+
+def _watch_until_it_dies(endpoint: Endpoint) -> None:
+    """Raise EndpointFailedError once the endpoint's container is gone or has exited."""
+
+    def died() -> bool:
+        ran = containers.run_containers(endpoint.run_id)
+        codes = containers.exit_codes(ran)
+        if not ran or codes:
+            raise EndpointFailedError(
+                codes[0] if codes else None,
+                containers.logs_of(ran),
+                reason="stopped while serving",
+            )
+        return False
+
+    # Never set: the wait wakes for signals (Ctrl-C, SIGTERM) and once a second.
+    stop = threading.Event()
+    wait_until(died, timeout=None, what="the endpoint's end", interval=1.0, pause=stop.wait)

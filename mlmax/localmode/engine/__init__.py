@@ -1,0 +1,2 @@
+"""Docker itself: engine checks, mlmax's labelled containers, the shared network, compose
+processes and ports on the host's loopback."""

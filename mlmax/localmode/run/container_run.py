@@ -1,0 +1,307 @@
+"""Run one job in its SageMaker Local Mode container, and always clean up after it.
+
+`run_job` builds the SDK objects (`mlmax.localmode.sdk.job_objects`) and runs them in an
+`SdkThread`, waiting with a deadline in the calling thread (where Ctrl-C lands). On a
+timeout or an interrupt mlmax kills the run's compose process, removes the run's containers
+by label, and raises. After every run, whatever the outcome, the run's containers and
+private directory are removed; outputs reach the caller's directories only when the job succeeded.
+
+What a series of runs shares (embedded S3, offline session, reaper) is `local_mode.LocalMode`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import re
+import shutil
+import tarfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlmax.localmode.debug.command import DebugOptions
+from mlmax.localmode.engine import compose, containers, labels
+from mlmax.localmode.engine.container_user import (
+    container_environment,
+    container_user,
+    with_container_user,
+)
+from mlmax.localmode.engine.network import ensure_network
+from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
+from mlmax.localmode.sdk import trainer_hook
+from mlmax.localmode.sdk.job_objects import (
+    ProcessingStep,
+    TrainingStep,
+    processing_step,
+    training_step,
+)
+from mlmax.localmode.sdk.session import OfflineSession, remove_tree_or_warn
+from mlmax.localmode.sdk.thread import SdkThread, stop_run
+from mlmax.project.catalog import JobDefinition, JobRun
+
+Progress = Callable[[str], None]
+MODEL_ARCHIVE = "model.tar.gz"
+_EXIT_CODE = re.compile(r"Process exited with code: (-?\d+)")
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished run produced."""
+
+    job: str
+    run_id: str
+    exit_code: int
+    duration: float
+    logs: str
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _check_directories(run: JobRun) -> None:
+    for name, path in run.inputs.items():
+        if not Path(path).exists():
+            raise JobSetupError(
+                f"input {name!r} of job {run.job.name!r} does not exist: {path}; "
+                "create it or point the input at an existing directory"
+            )
+    for name, path in run.outputs.items():
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise JobSetupError(
+                f"output {name!r} of job {run.job.name!r} must be a new or empty directory, "
+                f"but {path} is not; remove it or choose another directory"
+            )
+
+
+def _has_files(path: Path) -> bool:
+    return path.is_dir() and any(p.is_file() for p in path.rglob("*"))
+
+
+def _sdk_exit_code(error: BaseException | None) -> int | None:
+    match = _EXIT_CODE.search(str(error)) if error else None
+    return int(match.group(1)) if match else None
+
+
+class ContainerRun:
+    """The state of one run: its id, private directory, step and outcome."""
+
+    def __init__(
+        self,
+        run: JobRun,
+        *,
+        image: str,
+        session: OfflineSession,
+        debug: DebugOptions | None,
+        environment: Mapping[str, str] | None,
+        code_dir: Path | None,
+    ) -> None:
+        self.run = run
+        self.job: JobDefinition = run.job
+        self.code_dir = code_dir or self.job.source_dir
+        self.image = image
+        self.session = session
+        self.debug = debug
+        self.environment = {**container_environment(), **(environment or {})}
+        self.run_id = labels.new_run_id(self.job.name)
+        self.labels = labels.current_session().for_run(self.job.name, self.run_id)
+        self.root = session.run_dir(self.run_id)
+        self.staging = self.root / "outputs"
+        # ModelTrainer names the compose project after its root's basename: make it unique.
+        self.trainer_root = self.root / ("sm" + self.run_id.replace("-", ""))
+
+    # -- building --------------------------------------------------------------------------
+    def build(self) -> ProcessingStep | TrainingStep:
+        inputs = {name: str(Path(path).resolve()) for name, path in self.run.inputs.items()}
+        arguments = self.run.all_arguments
+        if self.job.kind == "training":
+            self.trainer_root.mkdir()
+            # Training inputs are bind-mounted: the trainer needs no S3 and no credentials.
+            return training_step(
+                self.job,
+                image=self.image,
+                session=self._sdk_session(container_root=self.trainer_root),
+                inputs=inputs,
+                arguments=arguments,
+                debug=self.debug,
+                environment=self.environment,
+                code_dir=self.code_dir,
+                local_container_root=self.trainer_root,
+            )
+        outputs = {}
+        for name in self.run.outputs:
+            staged = self.staging / name
+            staged.mkdir(parents=True)
+            outputs[name] = staged.as_uri()
+        container_config = with_container_user({"labels": dict(self.labels)})
+        sdk_root = self.root / "sdk"
+        sdk_root.mkdir()
+        return processing_step(
+            self.job,
+            image=self.image,
+            session=self._sdk_session(container_root=sdk_root, container_config=container_config),
+            inputs=inputs,
+            outputs=outputs,
+            arguments=arguments,
+            debug=self.debug,
+            environment=self.environment,
+            code_dir=self.code_dir,
+            job_name=f"mlmax-{self.run_id}",
+        )
+
+    def _sdk_session(
+        self, *, container_root: Path, container_config: dict[str, Any] | None = None
+    ) -> Any:
+        return self.session.local_session(
+            container_root=container_root, container_config=container_config
+        )
+
+    # -- running ---------------------------------------------------------------------------
+    def execute(self, timeout: float | None) -> tuple[BaseException | None, bool]:
+        """Run the step; return (the SDK's error, whether the run was stopped by timeout)."""
+        step = self.build()
+        thread = SdkThread(f"mlmax-{self.run_id}", step.execute)
+        hook = (
+            trainer_hook.extra_service_config(
+                self.trainer_root,
+                labels=self.labels,
+                user=container_user(),
+                volumes=self._alias_volumes(),
+            )
+            if self.job.kind == "training"
+            else contextlib.nullcontext()
+        )
+        with hook:
+            thread.start()
+            try:
+                if not thread.finished_within(timeout):
+                    logs = self.logs()
+                    stop_run(thread, self.root, self.run_id)
+                    return JobTimeoutError(self.job.name, float(timeout or 0), logs), True
+            except BaseException:  # KeyboardInterrupt, SystemExit: stop the job, re-raise
+                stop_run(thread, self.root, self.run_id)
+                raise
+        return thread.error, False
+
+    def _alias_volumes(self) -> list[str]:
+        """A mount the caller owns where a debug run links its code alias.
+
+        The debug command links the processing code path to the training code inside the
+        container (`DebugOptions.code_alias`); that path's parent is root's in the image, so
+        a container running as the calling user gets a writable directory mounted there.
+        """
+        alias = self.debug.code_alias if self.debug else None
+        if not alias or not container_user():
+            return []
+        parent = self.root / "code-alias"
+        parent.mkdir(exist_ok=True)
+        return [f"{parent}:{posixpath.dirname(alias)}"]
+
+    def logs(self) -> str:
+        return containers.logs_of(containers.run_containers(self.run_id))
+
+    # -- results ---------------------------------------------------------------------------
+    def collect_outputs(self) -> dict[str, Path]:
+        """Check the job wrote every output; copy them to the caller's directories."""
+        if self.job.kind == "training":
+            return self._collect_model()
+        for name in self.run.outputs:
+            if not _has_files(self.staging / name) and not self.job.output(name).optional:
+                raise _MissingOutput(name)
+        final = {}
+        for name, destination in self.run.outputs.items():
+            destination = Path(destination)
+            if (self.staging / name).is_dir():
+                shutil.copytree(self.staging / name, destination, dirs_exist_ok=True)
+            destination.mkdir(parents=True, exist_ok=True)  # an optional output left empty
+            final[name] = destination
+        return final
+
+    def _collect_model(self) -> dict[str, Path]:
+        archive = self.trainer_root / "compressed_artifacts" / MODEL_ARCHIVE
+        if not archive.is_file():
+            raise _MissingOutput("model")
+        with tarfile.open(archive) as tar:
+            if not any(member.isfile() for member in tar.getmembers()):
+                raise _MissingOutput("model")
+        final = {}
+        for name, destination in self.run.outputs.items():
+            destination = Path(destination)
+            destination.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(archive, destination / MODEL_ARCHIVE)
+            final[name] = destination
+        return final
+
+    def cleanup(self) -> None:
+        compose.kill_processes(self.root)
+        containers.remove_run(self.run_id)
+        remove_tree_or_warn(self.root)
+
+
+class _MissingOutput(Exception):
+    def __init__(self, channel: str) -> None:
+        super().__init__(channel)
+        self.channel = channel
+
+
+def run_job(
+    run: JobRun,
+    *,
+    image: str,
+    session: OfflineSession,
+    timeout: float | None = None,
+    debug: DebugOptions | None = None,
+    environment: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    code_dir: Path | None = None,
+) -> JobResult:
+    """Run one job in its container; raise JobFailedError (or JobTimeoutError) on failure.
+
+    Outputs are copied into `run.outputs` only when the job succeeded and wrote all of them.
+    """
+    _check_directories(run)
+    containers.require_image(image)
+    ensure_network(containers.docker_client())
+    say = progress or (lambda _message: None)
+    state = ContainerRun(
+        run,
+        image=image,
+        session=session,
+        debug=debug,
+        environment=environment,
+        code_dir=code_dir,
+    )
+    say(f"{run.job.name}: starting in {image} (run {state.run_id})")
+    started = time.monotonic()
+    try:
+        with session.pinned():
+            error, timed_out = state.execute(timeout)
+        if timed_out:
+            assert error is not None
+            raise error
+        ran = containers.run_containers(state.run_id)
+        logs = containers.logs_of(ran)
+        codes = containers.exit_codes(ran)
+        failed_code = next((code for code in codes if code != 0), None)
+        if failed_code is None and error is not None:
+            failed_code = _sdk_exit_code(error)
+        if not ran:
+            reason = f"could not start its container ({error or 'no container was created'})"
+            raise JobFailedError(run.job.name, failed_code, logs, reason=reason)
+        if failed_code is not None or error is not None:
+            raise JobFailedError(run.job.name, failed_code, logs) from error
+        try:
+            outputs = state.collect_outputs()
+        except _MissingOutput as missing:
+            raise JobFailedError(
+                run.job.name,
+                0,
+                logs,
+                reason=f"exited with code 0 but wrote nothing to its output {missing.channel!r}",
+            ) from None
+        duration = time.monotonic() - started
+        say(f"{run.job.name}: done in {duration:.1f} s")
+        return JobResult(run.job.name, state.run_id, 0, duration, logs, outputs)
+    finally:
+        state.cleanup()

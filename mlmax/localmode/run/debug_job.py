@@ -1,0 +1,190 @@
+"""Run one job under a debugger in its Local Mode container (inspect mode, `mlmax debug`).
+
+`debug_job` opens the host-side forward (`debug.forward`), makes sure the image has debugpy
+(`image.debug_variant`), starts a `ReadyWatch` beside the ordinary runner (`container_run.run_job`
+with the debug command of `debug_command`) and turns what the watch saw into the right
+error: no debugger attached in time, or the container lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlmax.localmode.debug.command import (
+    DEFAULT_WAIT_TIMEOUT,
+    INSPECT_MODES,
+    DebugOptions,
+    InspectMode,
+)
+from mlmax.localmode.debug.errors import (
+    INSPECT_FLAGS,
+    DebugFlags,
+    DebuggerNotAttachedError,
+    InspectError,
+)
+from mlmax.localmode.debug.forward import DEFAULT_INSPECT_PORT, open_forward
+from mlmax.localmode.debug.readiness import ReadyInfo, ReadyWatch, ReplInfo
+from mlmax.localmode.errors import JobFailedError
+from mlmax.localmode.image.debug_variant import ensure_debugpy_image
+from mlmax.localmode.run.container_run import JobResult, run_job
+from mlmax.localmode.run.local_mode import LocalMode
+from mlmax.project.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
+
+if TYPE_CHECKING:
+    from mlmax.localmode.debug.relay import PortForward
+    from mlmax.localmode.sdk.session import OfflineSession
+    from mlmax.project.catalog import JobDefinition, JobRun
+
+
+def path_mappings(jobs_dir: Path = JOBS_DIR) -> list[dict[str, str]]:
+    """The pathMappings of VS Code's attach configuration: both container code roots."""
+    return [
+        {"localRoot": str(jobs_dir), "remoteRoot": PROCESSING_CODE_ROOT},
+        {"localRoot": str(jobs_dir), "remoteRoot": TRAINING_CODE_ROOT},
+    ]
+
+
+def job_path_mappings(job: JobDefinition) -> list[dict[str, str]]:
+    """The pathMapping of one declared job: its container code root to its source folder."""
+    return [{"localRoot": str(job.source_dir), "remoteRoot": job.code_root}]
+
+
+@dataclass
+class DebugRun:
+    """What a debug run measured (filled in as it goes; for reports and benchmarks)."""
+
+    ready: ReadyInfo | ReplInfo | None = None
+    attached_after: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def debug_job(
+    run: JobRun,
+    *,
+    image: str,
+    session: OfflineSession | None = None,
+    port: int = DEFAULT_INSPECT_PORT,
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    on_ready: Callable[[Any], None] | None = None,
+    mode: InspectMode = "debugpy",
+    timeout: float | None = None,
+    environment: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    record: DebugRun | None = None,
+    grace: float | None = None,
+    on_grace: Callable[[ReadyInfo], None] | None = None,
+    code_dir: Path | None = None,  # None: the job's declared source folder
+    flags: DebugFlags = INSPECT_FLAGS,
+) -> JobResult:
+    """Run `run` in its Local Mode container under debugpy (or `python3 -i` for "repl").
+
+    - `port`: host port on 127.0.0.1 (0 = a free one) where a PortForward relays to debugpy
+      on the container's loopback; InspectPortBusyError if taken.
+    - `image`: for debugpy, an image without debugpy is replaced by a derived image with
+      debugpy installed offline (`debug_image.ensure_debugpy_image`).
+    - `on_ready(ReadyInfo)` once debugpy listens (`info.line` is the ready line); for "repl"
+      `on_ready(ReplInfo)` once the container runs.
+    - No debugger within `wait_timeout` s: DebuggerNotAttachedError, container removed.
+    - `on_grace(ReadyInfo)` once, if no debugger connected `grace` s after readiness.
+    - `session`: an OfflineSession to reuse; without one a LocalMode (embedded S3, private
+      temp dirs) is started and stopped around the run.
+    - `timeout`: of the whole job (None: as long as the person debugging needs).
+    Returns the runner's JobResult; raises JobFailedError as `run_job` does.
+    """
+    if mode not in INSPECT_MODES:
+        raise InspectError(f"unknown inspect mode {mode!r}; choose one of {INSPECT_MODES}")
+    started = time.monotonic()
+    alias = PROCESSING_CODE_ROOT if run.job.kind == "training" else None
+    options = DebugOptions(mode=mode, code_alias=alias)
+    with contextlib.ExitStack() as stack:
+        forward = None
+        if mode == "debugpy":
+            forward = stack.enter_context(open_forward(port, flags))
+            image = ensure_debugpy_image(image, progress=progress)
+        if session is None:
+            local_mode = stack.enter_context(LocalMode(image=image, progress=progress))
+            session = local_mode.session
+            assert session is not None
+        return _run_watched(
+            run,
+            image=image,
+            session=session,
+            options=options,
+            wait_timeout=wait_timeout,
+            on_ready=on_ready,
+            timeout=timeout,
+            environment=environment,
+            progress=progress,
+            record=record,
+            started=started,
+            forward=forward,
+            grace=grace,
+            on_grace=on_grace,
+            code_dir=code_dir,
+            flags=flags,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
+
+
+def _run_watched(
+    run: JobRun,
+    *,
+    image: str,
+    session: OfflineSession,
+    options: DebugOptions,
+    wait_timeout: float,
+    on_ready: Callable[[Any], None] | None,
+    timeout: float | None,
+    environment: Mapping[str, str] | None,
+    progress: Callable[[str], None] | None,
+    record: DebugRun | None,
+    started: float,
+    forward: PortForward | None,
+    grace: float | None,
+    on_grace: Callable[[ReadyInfo], None] | None,
+    code_dir: Path | None,
+    flags: DebugFlags,
+) -> JobResult:
+    watch = ReadyWatch(
+        job=run.job.name,
+        kind=run.job.kind,
+        options=options,
+        wait_timeout=wait_timeout,
+        on_ready=on_ready,
+        started=started,
+        forward=forward,
+        grace=grace,
+        on_grace=on_grace,
+    )
+    watch.start()
+    try:
+        return run_job(
+            run,
+            image=image,
+            session=session,
+            timeout=timeout,
+            debug=options,
+            environment=environment,
+            progress=progress,
+            code_dir=code_dir,
+        )
+    except JobFailedError as error:
+        if watch.error is not None:
+            raise InspectError(
+                f"inspect mode lost track of job {run.job.name!r}'s container "
+                f"({watch.error}); the job was stopped, run it again"
+            ) from error
+        if watch.gave_up:
+            port = forward.port if forward is not None else 0
+            raise DebuggerNotAttachedError(run.job.name, port, wait_timeout, flags) from None
+        raise
+    finally:
+        watch.stop()
+        if record is not None:
+            record.ready = watch.ready
+            record.attached_after = watch.attached_after

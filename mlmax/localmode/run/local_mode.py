@@ -1,0 +1,164 @@
+"""What a series of Local Mode runs shares: embedded S3, the offline session, the reaper.
+
+`with LocalMode(image=...) as lm: lm.run(job, inputs=..., outputs=...)` sweeps what killed
+sessions left, starts the embedded S3 server (unless real S3 is asked for) and the offline
+session, runs each job through `container_run.run_job` (or inspect mode's runner), and on
+exit stops whatever still runs and removes the session's containers and directories.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from mlmax.localmode.debug.command import DebugOptions
+from mlmax.localmode.engine import compose, containers, labels
+from mlmax.localmode.run import reaper
+from mlmax.localmode.run.container_run import JobResult, Progress, run_job
+from mlmax.localmode.s3.server import S3Server
+from mlmax.localmode.sdk.session import OfflineSession, preload_sdk, real_s3_requested
+from mlmax.localmode.sdk.thread import UNWIND_SECONDS
+from mlmax.project.catalog import JobDefinition, JobRun, get_job
+
+# Runs one JobRun; `run_job`'s signature. LocalMode.job_runner lets inspect mode take over.
+JobRunner = Callable[..., JobResult]
+
+
+class LocalMode:
+    """Embedded S3 + offline session + reaper: `with LocalMode(image=...) as lm: lm.run(...)`.
+
+    Real S3 is used only when asked for (`real_s3=True` or MLMAX_REAL_S3=1).
+    """
+
+    def __init__(
+        self,
+        *,
+        image: str,
+        real_s3: bool | None = None,
+        s3_endpoint_url: str | None = None,
+        default_timeout: float | None = None,
+        progress: Progress | None = None,
+        temp_parent: Path | None = None,
+        project_root: Path | None = None,
+        image_for: Callable[[JobDefinition], str] | None = None,
+    ) -> None:
+        self.image = image
+        # Where the project's pyproject.toml (its declared jobs) is looked up.
+        self.project_root = project_root
+        # A job's own image (declared image or requirements); default: `image`.
+        self.image_for = image_for or (lambda _job: image)
+        self.real_s3 = real_s3_requested() if real_s3 is None else real_s3
+        # An S3 server someone else owns (a pytest fixture); otherwise LocalMode starts one.
+        self._s3_endpoint_url = s3_endpoint_url
+        self.default_timeout = default_timeout
+        self.progress = progress
+        self._temp_parent = temp_parent
+        self._stack = contextlib.ExitStack()
+        self.session: OfflineSession | None = None
+        self.s3: S3Server | None = None
+        # Inspect mode (mlmax.pytest_plugin.inspect_mode) swaps in a runner that debugs jobs.
+        self.job_runner: JobRunner = run_job
+        # Runs in progress (parallel steps run in other threads): the session's directory is
+        # removed only once they have returned, or a thread still unwinding after Ctrl-C or
+        # SIGTERM would create its directories again under the removed root.
+        self._runs_in_progress = 0
+        self._runs_done = threading.Condition()
+
+    def __enter__(self) -> LocalMode:
+        with self._stack as stack:
+            swept = reaper.reap()  # what SIGKILLed sessions left
+            if swept and self.progress:
+                self.progress(reaper.describe(swept))
+            stack.callback(self._remove_session_containers)
+            endpoint = self._s3_endpoint_url
+            if not self.real_s3 and endpoint is None:
+                # Its own process starts on another core while this one imports the SDK.
+                self.s3 = S3Server().start(wait=False)
+                stack.callback(self.s3.stop)
+                endpoint = self.s3.endpoint_url
+            preload_sdk()
+            self.session = stack.enter_context(
+                OfflineSession(
+                    s3_endpoint_url=endpoint, real_s3=self.real_s3, temp_parent=self._temp_parent
+                )
+            )
+            # First on exit: jobs still running in other threads (a pipeline's parallel
+            # steps after Ctrl-C) are stopped before their directories go.
+            stack.callback(self._wait_for_runs_in_progress)
+            stack.callback(self._stop_running_jobs, self.session.root)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    @property
+    def active_session(self) -> OfflineSession:
+        """The offline session; RuntimeError outside `with LocalMode(...)`."""
+        if self.session is None:
+            raise RuntimeError("use LocalMode as a context manager: with LocalMode(...) as lm")
+        return self.session
+
+    @classmethod
+    def _stop_running_jobs(cls, session_root: Path) -> None:
+        compose.kill_processes(session_root)
+        cls._remove_session_containers()
+
+    @staticmethod
+    def _remove_session_containers() -> None:
+        session_id = labels.current_session().session_id
+        try:
+            found = containers.session_containers(session_id)
+        except Exception:  # no engine to ask (it went away, or never was): nothing ours runs
+            return
+        containers.remove(found)
+
+    def run(
+        self,
+        job: str | JobDefinition,
+        *,
+        inputs: Mapping[str, Path | str] | None = None,
+        outputs: Mapping[str, Path | str] | None = None,
+        arguments: Sequence[str] = (),
+        timeout: float | None = None,
+        debug: DebugOptions | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> JobResult:
+        """Run a declared job (by name) with host directories for its channels."""
+        session = self.active_session
+        definition = get_job(job, self.project_root) if isinstance(job, str) else job
+        run = JobRun(
+            job=definition,
+            inputs={k: Path(v) for k, v in (inputs or {}).items()},
+            outputs={k: Path(v) for k, v in (outputs or {}).items()},
+            arguments=tuple(arguments),
+        )
+        with self._runs_done:
+            self._runs_in_progress += 1
+        try:
+            return self.job_runner(
+                run,
+                image=self.image_for(definition),
+                session=session,
+                timeout=self.default_timeout if timeout is None else timeout,
+                debug=debug,
+                environment=environment,
+                progress=self.progress,
+            )
+        finally:
+            with self._runs_done:
+                self._runs_in_progress -= 1
+                self._runs_done.notify_all()
+
+    def _wait_for_runs_in_progress(self) -> None:
+        # Their containers are gone by now (_stop_running_jobs), so they return quickly.
+        with self._runs_done:
+            self._runs_done.wait_for(lambda: self._runs_in_progress == 0, UNWIND_SECONDS)

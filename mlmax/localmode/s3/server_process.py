@@ -1,0 +1,83 @@
+"""The embedded S3 server's own process: moto behind the session's signature check.
+
+Started by `s3server.S3Server` with a listening socket on 127.0.0.1 it already bound (its
+descriptor is the one argument) and the session's keys on stdin (never in the command line
+or the environment, which other local users can read). It serves until stdin closes: when
+the parent stops it, and also when the parent dies, even by SIGKILL, so it never outlives
+its session. Ctrl-C is the parent's to handle: the parent stops this process itself.
+
+A separate process, not a thread: importing moto and loading its S3 backend (0.5-1 s of CPU)
+then runs on the second core while the parent imports the SageMaker SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import urllib.request
+from typing import Any
+
+from mlmax.common import process_exit
+from mlmax.localmode.s3.auth import SessionKeys, SessionOnly
+
+READY = "ready"
+POLL_SECONDS = 0.05  # how often the serving loop looks for a stop request
+
+
+def _signed_list_buckets(endpoint_url: str, keys: SessionKeys) -> urllib.request.Request:
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=f"{endpoint_url}/")
+    S3SigV4Auth(Credentials(keys.access_key, keys.secret_key), "s3", "us-east-1").add_auth(request)
+    return urllib.request.Request(f"{endpoint_url}/", headers=dict(request.headers.items()))
+
+
+def _serve(fd: int, keys: SessionKeys) -> Any:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    # werkzeug logs every request at INFO to stderr: hundreds of lines per job otherwise.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = SessionOnly(DomainDispatcherApplication(create_backend_app), keys)
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler, fd=fd
+    )
+    threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": POLL_SECONDS},
+        name="mlmax-s3",
+        daemon=True,
+    ).start()
+    host, port = server.server_address[:2]
+    # One signed request through the whole chain (signature check, moto's S3 backend,
+    # loaded on first use) before saying ready: the session's first real request is fast.
+    with urllib.request.urlopen(_signed_list_buckets(f"http://{host}:{port}", keys), timeout=30):
+        pass
+    return server
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keys = SessionKeys(**json.loads(sys.stdin.readline()))
+    server = _serve(int(argv[0]), keys)
+    # The session waits for this process's exit when it stops the server: skipping the last
+    # collection over moto's objects takes that from 0.16 to 0.06 s.
+    process_exit.skip_the_last_collection()
+    print(READY, flush=True)
+    sys.stdin.read()  # returns at EOF: the parent stopped us or is gone
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

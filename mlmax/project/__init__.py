@@ -1,0 +1,1 @@
+"""A project's jobs: their declarations in pyproject.toml and the catalogue."""

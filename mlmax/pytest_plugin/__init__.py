@@ -1,0 +1,1 @@
+"""The pytest plugin: `--smlocal`, `--inspectlocal`, Debug Test, `--test-at` and the fixtures."""

@@ -1,0 +1,88 @@
+"""`sm_session`: the offline Local Mode session for a test's own SageMaker SDK objects.
+
+A test written against the SDK (a `FrameworkProcessor(...).run(...)`, a `ScriptProcessor`,
+a `ModelTrainer(...).train()` in Local Mode) runs offline when it passes
+`sagemaker_session=sm_session`: the session talks to the embedded S3 with its per-session
+keys, the test's environment is pinned to them (nothing reads ~/.aws), every container the SDK
+starts carries this test's labels, and after the test those containers and the session's
+directories are removed. A failing test gets the containers' log tail in its report.
+Under `--inspectlocal` its own processors and trainers run under debugpy
+(`localmode.debug.sdk_hooks`).
+
+Loaded by mlmax.pytest_plugin.plugin (`pytest_plugins`): every project installing mlmax has it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+
+_runs_key = pytest.StashKey[list[str]]()
+LOG_TAIL_LINES = 60
+
+
+@pytest.fixture
+def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A SageMaker SDK LocalSession bound to the embedded S3, for the test's own SDK objects."""
+    from mlmax.localmode.engine import compose, containers, labels
+    from mlmax.localmode.engine.container_user import container_user, with_container_user
+    from mlmax.localmode.sdk import trainer_hook
+    from mlmax.localmode.sdk.session import remove_tree
+
+    offline = sm_localmode.session
+    run_id = labels.new_run_id("sdk")
+    run_labels = labels.current_session().for_run(f"sdk:{request.node.name}", run_id)
+    root = offline.run_dir(run_id)
+    request.node.stash.setdefault(_runs_key, []).append(run_id)
+    try:
+        # Pinned for the whole test: the SDK reads the environment again wherever it builds
+        # a boto session of its own (ModelTrainer does).
+        # Containers run as the calling user, as mlmax's own runs do (container_user.py).
+        user = container_user()
+        with (
+            offline.pinned(),
+            trainer_hook.extra_service_config(None, labels=run_labels, user=user),
+            _inspected(request, job=run_labels[labels.JOB]),
+        ):
+            yield offline.local_session(
+                container_root=root, container_config=with_container_user({"labels": run_labels})
+            )
+    finally:
+        compose.kill_processes(root)
+        containers.remove_run(run_id)
+        remove_tree(root)
+
+
+def _inspected(request: pytest.FixtureRequest, *, job: str) -> AbstractContextManager[None]:
+    """Under `--inspectlocal` (debugpy) for this test: its own SDK objects run under debugpy."""
+    from mlmax.pytest_plugin.inspect_mode import InspectPlugin, plugin_of
+
+    plugin = plugin_of(request.config)
+    if not isinstance(plugin, InspectPlugin) or not plugin.active or plugin.mode != "debugpy":
+        return contextlib.nullcontext()
+    if plugin.job:  # --inspect-job names a declared job; this test's own objects are not one
+        return contextlib.nullcontext()
+    from mlmax.localmode.debug.sdk_hooks import sdk_objects_under_debugger
+
+    return sdk_objects_under_debugger(
+        job=job, port=plugin.port, wait_timeout=plugin.wait_timeout, on_ready=plugin.announce
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    run_ids = item.stash.get(_runs_key, [])
+    if report.when == "call" and report.failed and run_ids:
+        from mlmax.localmode.engine import containers
+
+        for run_id in run_ids:
+            ran = containers.run_containers(run_id)
+            if ran:
+                tail = containers.logs_of(ran, tail_lines=LOG_TAIL_LINES)
+                report.sections.append(("containers of sm_session (last lines)", tail))
+    return report

@@ -1,0 +1,230 @@
+"""A non-root user in the docker group trains, runs the container suite and debugs a job; all
+their runs leave behind is theirs to delete (issue 11, section 1).
+
+Runs as root only to create that user (as CI does); everything under test runs as the user,
+through `setpriv`, with this checkout and this interpreter. The checkout is read-only for the
+user, so nothing can be written into the source tree: outputs go to the user's own temp dirs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mlmax.project.catalog import JOBS_DIR
+from tests.pytest_plugin.test_inspect_mode import (
+    CHAIN,
+    RUN_TIMEOUT,
+    START_TIMEOUT,
+    TRAINING_TEST,
+    _debug_session,
+)
+from tests.support.inspect_driver import READY, REPO, InspectRun, line_of
+from tests.support.xdist_groups import LONGEST
+
+pytestmark = [pytest.mark.smlocal, LONGEST]  # about a minute: started early under xdist
+
+USER = "mlmax-test-user"
+TEMP = Path("/tmp")
+LOCALMODE_DIRS = "mlmax-localmode-*"
+PIPELINE_ROWS = 1000
+PIPELINE_TIMEOUT = 600
+CHAIN_TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class DockerUser:
+    name: str
+    uid: int
+    home: Path
+    setpriv: str
+
+    def command(self, *argv: str) -> list[str]:
+        """`argv` run as this user with their groups (docker among them).
+
+        Through a shell's `exec`: setpriv itself execs while it still holds root's
+        capabilities, so it can start an interpreter the user could not reach; the shell
+        cannot, exactly like every process the user's commands start in turn.
+        """
+        user = [self.setpriv, f"--reuid={self.uid}", f"--regid={self.name}", "--init-groups"]
+        return [*user, "/bin/sh", "-c", 'exec "$@"', "sh", *argv]
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(self.home),
+            "USER": self.name,
+            "LOGNAME": self.name,
+            "LANG": "C.UTF-8",
+            # The checkout is not the user's: no bytecode caches written next to its sources.
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        if "DOCKER_HOST" in os.environ:
+            env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+        return env
+
+    def run(
+        self, *argv: str, cwd: Path, timeout: float, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            self.command(*argv),
+            cwd=cwd,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check:
+            assert done.returncode == 0, (
+                f"{' '.join(argv)} as {self.name} exited with {done.returncode}:\n"
+                f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+            )
+        return done
+
+
+def _create_user() -> None:
+    """`useradd -m -G docker` once; later runs reuse the user (and keep it in the group)."""
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "-m", "-G", "docker", USER], check=True, capture_output=True)
+    else:
+        subprocess.run(["usermod", "-aG", "docker", USER], check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def _reachable_by_others(paths: list[Path]) -> Iterator[None]:
+    """Let other users search (x, not read) the directories above `paths`, then restore.
+
+    The suite's interpreter may live under root's home (0700 on Debian, e.g. a pyenv), which
+    a user in the docker group never has to reach on their own machine: their Python is theirs.
+    """
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for parent in path.resolve().parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001 and parent not in changed:
+                changed[parent] = mode
+                parent.chmod((mode & 0o7777) | 0o001)
+    try:
+        yield
+    finally:
+        for parent, mode in changed.items():
+            parent.chmod(mode & 0o7777)
+
+
+@pytest.fixture(scope="module")
+def docker_user() -> Iterator[DockerUser]:
+    if os.getuid() != 0:
+        # Honest limit: only root can create the user. CI runs as root, where this runs.
+        pytest.skip(
+            f"needs root to create the non-root test user {USER!r} (useradd -m -G docker); "
+            "CI runs the suite as root"
+        )
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to run commands as the test user"
+    _create_user()
+    entry = pwd.getpwnam(USER)
+    user = DockerUser(USER, entry.pw_uid, Path(entry.pw_dir), setpriv)
+    with _reachable_by_others([Path(sys.executable), Path(sys.base_prefix), REPO]):
+        probe = user.run(
+            sys.executable,
+            "-c",
+            "import mlmax, docker; docker.from_env().ping(); print(mlmax.__file__)",
+            cwd=REPO,
+            timeout=120,
+            check=False,
+        )
+        if probe.returncode != 0:
+            pytest.fail(
+                f"{USER} cannot use this checkout ({REPO}), the interpreter {sys.executable} or "
+                f"the Docker engine: {probe.stderr.strip()[-1500:]}; the checkout and its .venv "
+                "must be readable by other users and the engine's socket must belong to the "
+                "docker group"
+            )
+        yield user
+
+
+def _users_localmode_dirs(user: DockerUser) -> set[Path]:
+    found = set()
+    for name in glob.glob(str(TEMP / LOCALMODE_DIRS)):
+        try:
+            if os.lstat(name).st_uid == user.uid:
+                found.add(Path(name))
+        except FileNotFoundError:  # another session removed its own meanwhile
+            pass
+    return found
+
+
+@pytest.fixture
+def user_temp(docker_user: DockerUser) -> Iterator[Path]:
+    """A private temp dir the user made (their `--output` and working directory)."""
+    made = docker_user.run(
+        sys.executable,
+        "-c",
+        "import tempfile; print(tempfile.mkdtemp(prefix='mlmax-nonroot-'))",
+        cwd=TEMP,
+        timeout=60,
+    )
+    path = Path(made.stdout.strip())
+    try:
+        yield path
+    finally:  # only if the test failed before the user deleted it
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_docker_user_trains_runs_the_suite_and_debugs_and_can_delete_what_is_left(
+    docker_user: DockerUser, user_temp: Path
+):
+    before = _users_localmode_dirs(docker_user)
+
+    # 1. `mlmax pipeline` on the local runner (every job in its container), into runs/.
+    docker_user.run(
+        sys.executable, "-m", "mlmax", "pipeline", "--rows", str(PIPELINE_ROWS),
+        cwd=user_temp, timeout=PIPELINE_TIMEOUT,
+    )  # fmt: skip
+    runs = user_temp / "runs"
+    [record] = runs.glob("*/pipeline.json")
+    assert json.loads(record.read_text())["status"] == "succeeded"
+    [model] = runs.glob("*/**/model.tar.gz")
+    assert model.stat().st_uid == docker_user.uid, "the model must belong to the user"
+
+    # 2. The container suite's chain, as the README runs it.
+    chain = docker_user.run(
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--smlocal", CHAIN,
+        cwd=REPO, timeout=CHAIN_TIMEOUT,
+    )  # fmt: skip
+    assert " passed" in chain.stdout and "error" not in chain.stdout.splitlines()[-1]
+
+    # 3. Inspect mode on the training job (its code alias needs a writable mount as a user),
+    # attached by a real DAP client.
+    job_file = JOBS_DIR / "train.py"
+    line = line_of(job_file, 'print(f"train: fitting')
+    args = ["--smlocal", "--inspectlocal", "--inspect-port", "0", "--inspect-job", "train"]
+    command = docker_user.command(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q")
+    with InspectRun(
+        [*args, "-k", TRAINING_TEST, CHAIN], command=command, env=docker_user.environment()
+    ) as run:
+        _, ready = run.wait_for(READY, START_TIMEOUT)
+        seen = _debug_session(int(ready["port"]), job_file, line, "args", "args.c")
+        assert (seen["line"], seen["path"]) == (line, job_file)
+        assert seen["expression"] == "0.5"
+        assert run.wait(RUN_TIMEOUT) == 0, run.output
+
+    # 4. What the runs left, deleted by the user alone: nothing may need root.
+    left = [user_temp, TEMP / f"pytest-of-{docker_user.name}"]
+    left += sorted(_users_localmode_dirs(docker_user) - before)
+    removal = docker_user.run("rm", "-rf", *map(str, left), cwd=TEMP, timeout=120, check=False)
+    assert removal.returncode == 0, f"{USER} could not delete what its runs left: {removal.stderr}"
+    assert [path for path in left if path.exists()] == []
