@@ -2,8 +2,8 @@
 
 Side by side in one run, on the same model and image:
 
-- readiness: mlmax's watch (/ping polled every 0.1 s with the container's state) vs the
-  SDK's own health check (a /ping every 5 s), from `create_endpoint` to the first answer;
+- readiness: mlmax's watch (/ping polled every 0.1 s with the container's state), from
+  `create_endpoint` to the first answer, and from deploy to the first prediction;
 - invocations: a bounded loop of one-row CSV requests on loopback, through plain HTTP
   (one keep-alive connection) and through the SDK's runtime client (`invoke_endpoint`),
   as p50 / p99 latency and requests per second; plus one request of 1,000 rows.
@@ -75,17 +75,11 @@ def _http_caller(endpoint: Endpoint, body: str) -> tuple[Callable[[], int], Call
 
 
 def _deploy_to_first_prediction(
-    local: LocalMode, model: Path, proc: Path, row: str, sdk_health_check: bool
+    local: LocalMode, model: Path, proc: Path, row: str
 ) -> tuple[float, float]:
     started = time.perf_counter()
     assert local.session is not None
-    with deploy(
-        model,
-        proc_model_dir=proc,
-        image=local.image,
-        session=local.session,
-        sdk_health_check=sdk_health_check,
-    ) as endpoint:
+    with deploy(model, proc_model_dir=proc, image=local.image, session=local.session) as endpoint:
         answer = endpoint.post(row)
         first = time.perf_counter() - started
         if answer.status != 200:
@@ -94,16 +88,14 @@ def _deploy_to_first_prediction(
     return ready, first
 
 
-def _failure_noticed_after(local: LocalMode, broken: Path, sdk_health_check: bool) -> float:
+def _failure_noticed_after(local: LocalMode, broken: Path) -> float:
     """Seconds from deploy to the error, for a model whose preprocessor cannot be loaded."""
     from mlmax.localmode.endpoint.deploy import EndpointFailedError
 
     assert local.session is not None
     started = time.perf_counter()
     try:
-        with deploy(
-            broken, image=local.image, session=local.session, sdk_health_check=sdk_health_check
-        ):
+        with deploy(broken, image=local.image, session=local.session):
             raise SystemExit("a broken model became ready")
     except EndpointFailedError:
         return time.perf_counter() - started
@@ -123,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     image = args.image or ensure_job_image(progress=lambda line: print(line, file=sys.stderr))
     with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp, LocalMode(image=image) as lm:
         model, proc, row, batch = _train(Path(temp))
-        readiness: dict[str, list[tuple[float, float]]] = {"mlmax": [], "sdk": []}
-        for _ in range(args.repeats):  # interleaved, so load changes hit both alike
-            readiness["mlmax"].append(_deploy_to_first_prediction(lm, model, proc, row, False))
-            readiness["sdk"].append(_deploy_to_first_prediction(lm, model, proc, row, True))
+        readiness = [_deploy_to_first_prediction(lm, model, proc, row) for _ in range(args.repeats)]
         assert lm.session is not None
         with deploy(model, proc_model_dir=proc, image=image, session=lm.session) as endpoint:
             call, close = _http_caller(endpoint, row)
@@ -146,18 +135,14 @@ def main(argv: list[str] | None = None) -> int:
             broken.mkdir()
             shutil.copy2(model / "model.joblib", broken)
             (broken / "proc_model.tar.gz").write_bytes(b"not a model archive")
-            failure["mlmax"] = _failure_noticed_after(lm, broken, False)
-            failure["sdk"] = _failure_noticed_after(lm, broken, True)
+            failure["mlmax"] = _failure_noticed_after(lm, broken)
 
     def median(pairs: list[tuple[float, float]], index: int) -> float:
         return statistics.median(pair[index] for pair in pairs)
 
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     print(f"\nreadiness (median of {args.repeats}, s):\n")
-    checks = {
-        "mlmax (/ping every 0.1 s, container state every 1 s)": readiness["mlmax"],
-        "SDK default (/ping every 5 s)": readiness["sdk"],
-    }
+    checks = {"mlmax (/ping every 0.1 s, container state every 1 s)": readiness}
     headers = ["health check", "create_endpoint -> ready", "deploy -> first prediction"]
     cells = [
         [name, f"{median(runs, 0):.2f}", f"{median(runs, 1):.2f}"] for name, runs in checks.items()
@@ -172,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\none request of 1,000 raw rows: {batch_seconds * 1000:.0f} ms")
     if failure:
         print("\na model that fails to load (one run each), deploy -> error:\n")
-        rows = [
-            ["mlmax (container exit seen)", f"{failure['mlmax']:.1f}"],
-            ["SDK default (gives up after 120 s)", f"{failure['sdk']:.1f}"],
-        ]
+        rows = [["mlmax (container exit seen)", f"{failure['mlmax']:.1f}"]]
         print(render(["health check", "s"], rows, right=(1,), markdown=True))
     return 0
 

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 MLMAX = [PYTHON, "-m", "mlmax"]
 CONTAINER_TEST = "tests/localmode/run/test_chain.py::test_preprocessing_splits_generated_data"
-CONTAINER_TEST_ROWS = 1500  # tests/localmode/run/conftest.py's ROWS
+CONTAINER_TEST_ROWS = 1500  # tests/localmode/conftest.py's ROWS
 
 
 def _timed(command: list[str]) -> float:

@@ -7,13 +7,10 @@ step and the S3 URIs of the run's data in the embedded S3 server. The SDK's exec
 runs each step as a Local Mode job (docker-compose on this machine), evaluates the condition
 against the evaluation report it reads back from S3, and records the execution.
 
-SDK 3.27.0 needs one bridge: a session class that both captures steps and owns the pipeline
-API, with the client's pipeline calls forwarded to it
-(`sdk_internals.offline_pipeline_session_class`, which says why).
-
-The execution blocks inside `Pipeline.start()`; it runs in a worker thread so that a timeout
-or Ctrl-C lands here: the run's compose process is killed and its containers (labelled with
-the run's id) are removed. Containers and the run's private directory always go afterwards.
+The session is the offline session's pipeline session (`OfflineSession.local_session` with
+`pipeline=True`). The execution is one `LocalRun`: it blocks inside `Pipeline.start()`, which
+runs as the run's SDK call so that a timeout or Ctrl-C lands here and stops the run; the
+run's containers (labelled with its id) and private directory always go afterwards.
 """
 
 from __future__ import annotations
@@ -41,15 +38,12 @@ from mlmax.cloud.pipeline_export import (
     exported,
     write_definition,
 )
-from mlmax.localmode.engine import compose, containers, labels
-from mlmax.localmode.engine.container_user import with_container_user
-from mlmax.localmode.engine.network import ensure_network
 from mlmax.localmode.errors import JobTimeoutError
+from mlmax.localmode.run.lifecycle import LocalRun
 from mlmax.localmode.run.local_mode import LocalMode
 from mlmax.localmode.sdk import internals as sdk_internals
 from mlmax.localmode.sdk.scoped_environ import scoped_environ
-from mlmax.localmode.sdk.session import TELEMETRY_OPT_OUT, OfflineSession, remove_tree_or_warn
-from mlmax.localmode.sdk.thread import SdkThread, stop_run
+from mlmax.localmode.sdk.session import OfflineSession
 from mlmax.pipeline.definition import TrainingOptions
 from mlmax.pipeline.inputs import DataSpec, stage_inputs
 
@@ -60,40 +54,6 @@ LOCAL_ROLE = "arn:aws:iam::000000000000:role/mlmax-local-pipeline"
 LOCAL_INSTANCE_TYPE = "local"
 RUN_JOB_LABEL = "pipeline"
 INPUTS_PREFIX = "inputs"
-
-
-def local_pipeline_session(
-    offline: OfflineSession, *, container_root: Path, container_config: dict[str, Any]
-) -> Any:
-    """A session that builds pipeline steps and executes pipelines in Local Mode.
-
-    Call inside `offline.pinned()`. `container_config` is merged into every job's compose
-    service (labels); jobs keep their staging directories under `container_root`.
-    """
-    from mlmax.localmode.sdk.credentials import keep_embedded_keys_out_of_containers
-    from mlmax.localmode.sdk.mounts import create_mount_sources_first
-    from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
-
-    import_sdk("sagemaker.mlops.local")
-    cache_config_validation()
-    keep_embedded_keys_out_of_containers()
-    create_mount_sources_first()
-    session = sdk_internals.offline_pipeline_session_class()(
-        boto_session=offline.boto_session,
-        default_bucket=offline.bucket,
-        s3_endpoint_url=offline.s3_endpoint_url,
-        sagemaker_config=TELEMETRY_OPT_OUT,
-    )
-    # Set after construction: LocalSession.__init__ loads ~/.sagemaker/config.yaml.
-    session.config = {
-        "local": {
-            "local_code": True,
-            "container_root": str(container_root),
-            "container_config": container_config,
-        }
-    }
-    sdk_internals.forward_pipeline_calls(session)
-    return session
 
 
 def local_export_options(
@@ -267,17 +227,6 @@ class _S3:
         return keys
 
 
-def _run_session(offline: OfflineSession, sdk_root: Path, run_id: str) -> Any:
-    """The run's local pipeline session: its jobs' containers carry the run's labels."""
-    return local_pipeline_session(
-        offline,
-        container_root=sdk_root,
-        container_config=with_container_user(
-            {"labels": labels.current_session().for_run(RUN_JOB_LABEL, run_id)}
-        ),
-    )
-
-
 def _shown(values: Mapping[str, str | float]) -> str:
     """The execution parameters worth a progress line (the data URIs are not)."""
     return ", ".join(f"{k}={v}" for k, v in sorted(values.items()) if not k.endswith("Uri"))
@@ -309,81 +258,76 @@ def run_local_pipeline(
             "the local pipeline mode runs on the embedded S3 only; leave MLMAX_REAL_S3 unset"
         )
     say = progress or (lambda _line: None)
-    containers.require_image(local.image)
-    ensure_network(containers.docker_client())
-    run_id = labels.new_run_id(RUN_JOB_LABEL)
-    root = offline.run_dir(run_id)
-    sdk_root = root / "sdk"
+    with LocalRun(offline, RUN_JOB_LABEL, image=local.image) as run:
+        return _run(run, local.image, inputs, training, parameters, download_to, timeout, say)
+
+
+def _run(
+    run: LocalRun,
+    image: str,
+    inputs: Mapping[str, Path],
+    training: TrainingOptions | None,
+    parameters: Mapping[str, str | float] | None,
+    download_to: Path | None,
+    timeout: float | None,
+    say: Progress,
+) -> LocalPipelineResult:
+    offline, run_id = run.session, run.run_id
+    sdk_root = run.root / "sdk"
     sdk_root.mkdir()
     started = time.monotonic()
-    try:
-        # No IAM in Local Mode: the role is a placeholder, never validated against AWS.
-        with (
-            offline.pinned(),
-            scoped_environ({"SAGEMAKER_VALIDATE_ROLE": "false"}),
-            _sdk_logging(say),
-        ):
-            s3 = _S3(offline)
-            data_uris = {
-                name: s3.upload_dir(Path(path), f"{DEFAULT_PREFIX}/{INPUTS_PREFIX}/{run_id}/{name}")
-                for name, path in inputs.items()
-            }
-            session = _run_session(offline, sdk_root, run_id)
-            options = local_export_options(s3.bucket, local.image, training)
-            values = start_parameters(data_uris, parameters)
-            say(f"building the exported pipeline {options.pipeline_name} (run {run_id})")
-            with exported(options, session=session) as export:
-                export.pipeline.create(role_arn=LOCAL_ROLE, description="mlmax local pipeline")
-                say(f"running it in the local pipeline session ({_shown(values)})")
-                execution = _execute(export.pipeline, values, root, run_id, timeout)
-                definition = export.definition
-            description = execution.describe()
-            execution_id = description["PipelineExecutionArn"]
-            prefix = f"{DEFAULT_PREFIX}/{execution_id}"
-            report = f"{prefix}/{EVALUATION_STEP}/{EVALUATION_OUTPUT}/{REPORT_FILE}"
-            evaluation = s3.read_json(report)
-            keys = s3.download(prefix, download_to) if download_to is not None else s3.keys(prefix)
-        ran = containers.run_containers(run_id)
-        return LocalPipelineResult(
-            run_id=run_id,
-            execution_id=execution_id,
-            status=description["PipelineExecutionStatus"],
-            failure_reason=description.get("FailureReason"),
-            steps=_outcomes(execution),
-            definition=definition,
-            parameters=values,
-            evaluation=evaluation,
-            duration=time.monotonic() - started,
-            logs=containers.logs_of(ran),
-            outputs=download_to,
-            output_keys=tuple(keys),
-        )
-    finally:
-        compose.kill_processes(root)
-        containers.remove_run(run_id)
-        remove_tree_or_warn(root)
+    # No IAM in Local Mode: the role is a placeholder, never validated against AWS.
+    with (
+        offline.pinned(),
+        scoped_environ({"SAGEMAKER_VALIDATE_ROLE": "false"}),
+        _sdk_logging(say),
+    ):
+        s3 = _S3(offline)
+        data_uris = {
+            name: s3.upload_dir(Path(path), f"{DEFAULT_PREFIX}/{INPUTS_PREFIX}/{run_id}/{name}")
+            for name, path in inputs.items()
+        }
+        session = run.sdk_session(sdk_root, pipeline=True)
+        options = local_export_options(s3.bucket, image, training)
+        values = start_parameters(data_uris, parameters)
+        say(f"building the exported pipeline {options.pipeline_name} (run {run_id})")
+        with exported(options, session=session) as export:
+            export.pipeline.create(role_arn=LOCAL_ROLE, description="mlmax local pipeline")
+            say(f"running it in the local pipeline session ({_shown(values)})")
+            execution = execute_pipeline(run, export.pipeline, values, timeout)
+            definition = export.definition
+        description = execution.describe()
+        execution_id = description["PipelineExecutionArn"]
+        prefix = f"{DEFAULT_PREFIX}/{execution_id}"
+        report = f"{prefix}/{EVALUATION_STEP}/{EVALUATION_OUTPUT}/{REPORT_FILE}"
+        evaluation = s3.read_json(report)
+        keys = s3.download(prefix, download_to) if download_to is not None else s3.keys(prefix)
+    return LocalPipelineResult(
+        run_id=run_id,
+        execution_id=execution_id,
+        status=description["PipelineExecutionStatus"],
+        failure_reason=description.get("FailureReason"),
+        steps=_outcomes(execution),
+        definition=definition,
+        parameters=values,
+        evaluation=evaluation,
+        duration=time.monotonic() - started,
+        logs=run.logs(),
+        outputs=download_to,
+        output_keys=tuple(keys),
+    )
 
 
-def _execute(
-    pipeline: Any,
-    values: Mapping[str, str | float],
-    root: Path,
-    run_id: str,
-    timeout: float | None,
+def execute_pipeline(
+    run: LocalRun, pipeline: Any, values: Mapping[str, str | float], timeout: float | None
 ) -> Any:
-    """`pipeline.start()` in a worker thread, waited for here with a deadline."""
+    """`pipeline.start()` as the run's SDK call, waited for here with a deadline."""
     result: list[Any] = []
-    thread = SdkThread(f"mlmax-{run_id}", lambda: result.append(pipeline.start(parameters=values)))
-    thread.start()
-    try:
-        if not thread.finished_within(timeout):
-            logs = containers.logs_of(containers.run_containers(run_id))
-            stop_run(thread, root, run_id)
-            raise JobTimeoutError(pipeline.name, float(timeout or 0), logs)
-    except BaseException:  # KeyboardInterrupt, SystemExit, the timeout: stop, re-raise
-        if thread.is_alive():
-            stop_run(thread, root, run_id)
-        raise
+    thread = run.start_sdk_call(lambda: result.append(pipeline.start(parameters=values)))
+    if not run.wait_sdk_call(thread, timeout):
+        logs = run.logs()
+        run.stop(thread)
+        raise JobTimeoutError(pipeline.name, float(timeout or 0), logs)
     if thread.error is not None:
         raise thread.error
     return result[0]

@@ -28,33 +28,22 @@ LOG_TAIL_LINES = 60
 @pytest.fixture
 def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A SageMaker SDK LocalSession bound to the embedded S3, for the test's own SDK objects."""
-    from mlmax.localmode.engine import compose, containers, labels
-    from mlmax.localmode.engine.container_user import container_user, with_container_user
+    from mlmax.localmode.engine.container_user import container_user
+    from mlmax.localmode.run.lifecycle import LocalRun
     from mlmax.localmode.sdk import trainer_hook
-    from mlmax.localmode.sdk.session import remove_tree
 
     offline = sm_localmode.session
-    run_id = labels.new_run_id("sdk")
-    run_labels = labels.current_session().for_run(f"sdk:{request.node.name}", run_id)
-    root = offline.run_dir(run_id)
-    request.node.stash.setdefault(_runs_key, []).append(run_id)
-    try:
+    with LocalRun(offline, f"sdk:{request.node.name}", id_prefix="sdk") as run:
+        request.node.stash.setdefault(_runs_key, []).append(run.run_id)
         # Pinned for the whole test: the SDK reads the environment again wherever it builds
         # a boto session of its own (ModelTrainer does).
         # Containers run as the calling user, as mlmax's own runs do (container_user.py).
-        user = container_user()
         with (
             offline.pinned(),
-            trainer_hook.extra_service_config(None, labels=run_labels, user=user),
-            _inspected(request, job=run_labels[labels.JOB]),
+            trainer_hook.extra_service_config(None, labels=run.labels, user=container_user()),
+            _inspected(request, job=run.job),
         ):
-            yield offline.local_session(
-                container_root=root, container_config=with_container_user({"labels": run_labels})
-            )
-    finally:
-        compose.kill_processes(root)
-        containers.remove_run(run_id)
-        remove_tree(root)
+            yield run.sdk_session()
 
 
 def _inspected(request: pytest.FixtureRequest, *, job: str) -> AbstractContextManager[None]:

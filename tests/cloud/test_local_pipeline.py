@@ -23,7 +23,6 @@ from mlmax.cloud.local_pipeline import (
     LOCAL_ROLE,
     LocalPipelineResult,
     local_export_options,
-    local_pipeline_session,
     run_local_pipeline,
 )
 from mlmax.cloud.pipeline_export import (
@@ -62,7 +61,7 @@ def offline(tmp_path: Path) -> Iterator[OfflineSession]:
 
 def test_sdk_local_client_still_lacks_the_pipeline_calls() -> None:
     """The bridge exists because the local client has no pipeline API. If this fails, the
-    SDK grew one: drop the forwarding in local_pipeline_session and check Pipeline.create."""
+    SDK grew one: drop the forwarding in OfflineSession.local_session and check Pipeline.create."""
     from sagemaker.core.local.local_session import LocalSagemakerClient
 
     present = [call for call in sdk_internals.PIPELINE_CALLS if hasattr(LocalSagemakerClient, call)]
@@ -75,8 +74,8 @@ def test_session_captures_steps_and_owns_the_pipeline_api(
     from sagemaker.core.local import LocalSession
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-    session = local_pipeline_session(
-        offline, container_root=tmp_path, container_config={"labels": {"a": "b"}}
+    session = offline.local_session(
+        container_root=tmp_path, container_config={"labels": {"a": "b"}}, pipeline=True
     )
     assert isinstance(session, PipelineSession)  # building a step captures it
     assert isinstance(session, LocalSession) and session.local_mode
@@ -114,7 +113,7 @@ def _gate_pipeline(session: Any) -> Any:
 def test_create_and_start_run_the_fail_step_without_containers(
     offline: OfflineSession, tmp_path: Path
 ) -> None:
-    session = local_pipeline_session(offline, container_root=tmp_path, container_config={})
+    session = offline.local_session(container_root=tmp_path, container_config={}, pipeline=True)
     pipeline = _gate_pipeline(session)
     assert pipeline.create(role_arn=LOCAL_ROLE) == {"PipelineArn": "gate-only"}
     assert json.loads(pipeline.describe()["PipelineDefinition"])["Steps"][0]["Name"] == "gate"
@@ -138,7 +137,7 @@ def test_a_parameter_of_the_wrong_type_is_refused(offline: OfflineSession, tmp_p
     """Start-time values are checked against the definition: an int for a float fails."""
     from botocore.exceptions import ClientError
 
-    session = local_pipeline_session(offline, container_root=tmp_path, container_config={})
+    session = offline.local_session(container_root=tmp_path, container_config={}, pipeline=True)
     pipeline = _gate_pipeline(session)
     pipeline.create(role_arn=LOCAL_ROLE)
     with pytest.raises(ClientError, match="Unexpected type for parameter 'Score'"):
@@ -156,7 +155,7 @@ def test_building_leaves_no_trainer_temp_dir(
     system_temp = tmp_path / "system-temp"
     system_temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
-    session = local_pipeline_session(offline, container_root=tmp_path, container_config={})
+    session = offline.local_session(container_root=tmp_path, container_config={}, pipeline=True)
     options = local_export_options(offline.bucket or "", "mlmax-job:not-needed-to-build")
     with exported(options, session=session) as export:
         (train,) = [s for s in export.pipeline.steps if isinstance(s, TrainingStep)]

@@ -34,14 +34,13 @@ from mlmax.localmode.debug.forward import open_forward
 from mlmax.localmode.debug.sockets import container_sockets, is_listening
 from mlmax.localmode.endpoint.client import Endpoint, ping
 from mlmax.localmode.endpoint.model import stage_model
-from mlmax.localmode.engine import compose, containers, labels
-from mlmax.localmode.engine.container_user import container_environment, with_container_user
-from mlmax.localmode.engine.network import ensure_network
+from mlmax.localmode.engine.container_user import container_environment
 from mlmax.localmode.engine.ports import LOOPBACK, free_port
 from mlmax.localmode.errors import JobFailedError
+from mlmax.localmode.run.lifecycle import LocalRun
 from mlmax.localmode.sdk import serving_hooks
-from mlmax.localmode.sdk.session import OfflineSession, remove_tree
-from mlmax.localmode.sdk.thread import UNWIND_SECONDS, SdkThread
+from mlmax.localmode.sdk.session import OfflineSession
+from mlmax.localmode.sdk.thread import SdkThread
 from mlmax.project.catalog import JOBS_DIR
 
 Progress = Callable[[str], None]
@@ -92,18 +91,15 @@ class _Deployment:
 
     def __init__(
         self,
+        local: LocalRun,
         *,
         image: str,
-        session: OfflineSession,
         code_dir: Path,
         environment: Mapping[str, str] | None,
         debug: EndpointDebug | None = None,
-        sdk_health_check: bool = False,
     ) -> None:
-        # True only to measure the SDK's own readiness loop (benchmarks/endpoint_latency.py).
-        self.sdk_health_check = sdk_health_check
+        self.local = local
         self.image = image
-        self.session = session
         self.code_dir = code_dir
         self.debug = debug
         self.environment = {
@@ -114,10 +110,9 @@ class _Deployment:
         self.debug_announced = False
         # Bound now, so a busy port fails before anything starts.
         self.forward = open_forward(debug.host_port, debug.flags) if debug else None
-        self.run_id = labels.new_run_id(ENDPOINT_JOB)
+        self.run_id = local.run_id
         self.name = f"mlmax-{self.run_id}"
-        self.labels = labels.current_session().for_run(ENDPOINT_JOB, self.run_id)
-        self.root = session.run_dir(self.run_id)
+        self.root = local.root
         self.port = free_port()
         self.ready = threading.Event()
         self.failure: BaseException | None = None
@@ -166,16 +161,12 @@ class _Deployment:
         staged = stage_model(model_dir, proc_model_dir, self.root / "model")
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
-        # As the calling user, like job containers (container_user.py).
-        config: dict[str, Any] = with_container_user({"labels": dict(self.labels)})
-        self.sdk_session = self.session.local_session(
-            container_root=sdk_root, container_config=config, serving_port=self.port
-        )
+        self.sdk_session = self.local.sdk_session(sdk_root, serving_port=self.port)
         serving_hooks.manage(str(self.root))
-        if not self.sdk_health_check:
-            serving_hooks.register_waiter(self.port, self._wait_for_mlmax)
-        self.worker = SdkThread(self.name, lambda: self._create(staged.as_uri()))
-        self.worker.start()
+        serving_hooks.register_waiter(self.port, self._wait_for_mlmax)
+        self.worker = self.local.start_sdk_call(
+            lambda: self._create(staged.as_uri()), name=self.name
+        )
 
     def wait_ready(self, timeout: float) -> float:
         """Block until /ping answers 200; raise EndpointFailedError as soon as it cannot."""
@@ -194,9 +185,7 @@ class _Deployment:
         except WaitTimeout:
             self._fail()
             raise EndpointFailedError(
-                None,
-                containers.logs_of(containers.run_containers(self.run_id)),
-                reason=f"did not answer /ping within {timeout:g} s",
+                None, self.local.logs(), reason=f"did not answer /ping within {timeout:g} s"
             ) from None
         return time.monotonic() - started
 
@@ -204,9 +193,7 @@ class _Deployment:
         """True once ready; EndpointFailedError once the container or the SDK call ended."""
         assert self.worker is not None
         sdk_done = not self.worker.is_alive()  # read once: it may end between checks
-        if self.sdk_health_check and sdk_done and self.worker.error is None:
-            return True  # the SDK's loop saw /ping answer
-        if not self.sdk_health_check and ping(self.port):
+        if ping(self.port):
             self.ready.set()
             return True
         now = time.monotonic()
@@ -215,15 +202,14 @@ class _Deployment:
         # The engine is asked less often than /ping: on a busy 2-core machine its answers
         # cost the CPU the container needs to start.
         self._next_state_check = now + STATE_POLL_SECONDS
-        ran = containers.run_containers(self.run_id)
+        ran = self.local.containers()
         self._announce_debugger(ran)
-        codes = containers.exit_codes(ran)
-        # The SDK's own loop does not look at the container (the comparison measures that).
-        if codes and not self.sdk_health_check:
+        codes = self.local.exit_codes(ran)
+        if codes:
             self._fail()
             raise EndpointFailedError(
                 codes[0],
-                containers.logs_of(ran),
+                self.local.logs(ran),
                 reason=f"stopped with exit code {codes[0]} before it answered /ping "
                 "(the model or the serving code failed to load)",
             )
@@ -231,7 +217,7 @@ class _Deployment:
             self._fail()
             raise EndpointFailedError(
                 None,
-                containers.logs_of(ran),
+                self.local.logs(ran),
                 reason=f"could not start its container ({self.worker.error})",
             )
         return False
@@ -252,25 +238,18 @@ class _Deployment:
         self.ready.set()
 
     def stop(self) -> None:
-        """Kill compose, remove the containers, let the SDK forget the endpoint."""
-        marker = str(self.root)
+        """Stop the run, let the SDK forget the endpoint (the run's exit removes the rest)."""
         if not self.ready.is_set():
             self._fail()
         try:
-            compose.kill_processes(self.root)
-            containers.remove_run(self.run_id)
-            if self.worker is not None:
-                self.worker.join(UNWIND_SECONDS)
+            self.local.stop(self.worker)
             if self.sdk_session is not None:
                 with contextlib.suppress(Exception):  # its compose process is already gone
                     self.sdk_session.sagemaker_client.delete_endpoint(EndpointName=self.name)
-            # compose may have created a container between the steps above.
-            containers.remove_run(self.run_id)
         finally:
             if self.forward is not None:
                 self.forward.close()
-            serving_hooks.forget(self.port, marker)
-            remove_tree(self.root)
+            serving_hooks.forget(self.port, str(self.root))
 
 
 @contextlib.contextmanager
@@ -285,37 +264,29 @@ def deploy(
     debug: EndpointDebug | None = None,
     code_dir: Path = JOBS_DIR,
     progress: Progress | None = None,
-    sdk_health_check: bool = False,
 ) -> Iterator[Endpoint]:
     """Serve the model of `model_dir` (+ the preprocessor of `proc_model_dir`, default the
-    same directory) in its container until the block ends; yields the ready `Endpoint`.
-
-    `sdk_health_check=True` leaves readiness to the SDK's own 5 s loop (for comparison only).
-    """
-    containers.require_image(image)
-    ensure_network(containers.docker_client())
+    same directory) in its container until the block ends; yields the ready `Endpoint`."""
     serving_hooks.install()
     say = progress or (lambda _message: None)
-    state = _Deployment(
-        image=image,
-        session=session,
-        code_dir=code_dir,
-        environment=environment,
-        debug=debug,
-        sdk_health_check=sdk_health_check,
-    )
-    try:
-        with session.pinned():
-            state.start(model_dir, proc_model_dir)
-            say(f"endpoint {state.name}: starting in {image} on {LOOPBACK}:{state.port}")
-            seconds = state.wait_ready(timeout)
-        say(f"endpoint {state.name}: ready at http://{LOOPBACK}:{state.port} in {seconds:.1f} s")
-        yield Endpoint(
-            state.name,
-            state.port,
-            state.run_id,
-            seconds,
-            state.sdk_session.sagemaker_runtime_client,
+    with LocalRun(session, ENDPOINT_JOB, image=image) as local:
+        state = _Deployment(
+            local, image=image, code_dir=code_dir, environment=environment, debug=debug
         )
-    finally:
-        state.stop()
+        try:
+            with session.pinned():
+                state.start(model_dir, proc_model_dir)
+                say(f"endpoint {state.name}: starting in {image} on {LOOPBACK}:{state.port}")
+                seconds = state.wait_ready(timeout)
+            say(
+                f"endpoint {state.name}: ready at http://{LOOPBACK}:{state.port} in {seconds:.1f} s"
+            )
+            yield Endpoint(
+                state.name,
+                state.port,
+                state.run_id,
+                seconds,
+                state.sdk_session.sagemaker_runtime_client,
+            )
+        finally:
+            state.stop()

@@ -6,7 +6,8 @@ timeout or an interrupt mlmax kills the run's compose process, removes the run's
 by label, and raises. After every run, whatever the outcome, the run's containers and
 private directory are removed; outputs reach the caller's directories only when the job succeeded.
 
-What a series of runs shares (embedded S3, offline session, reaper) is `local_mode.LocalMode`.
+The run's id, labels, directory and clean-up are its `lifecycle.LocalRun`; what a series of
+runs shares (embedded S3, offline session, reaper) is `local_mode.LocalMode`.
 """
 
 from __future__ import annotations
@@ -20,17 +21,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlmax.localmode.debug.command import DebugOptions
-from mlmax.localmode.engine import compose, containers, labels
-from mlmax.localmode.engine.container_user import (
-    container_environment,
-    container_user,
-    with_container_user,
-)
-from mlmax.localmode.engine.network import ensure_network
+from mlmax.localmode.engine.container_user import container_environment, container_user
 from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
+from mlmax.localmode.run.lifecycle import LocalRun
 from mlmax.localmode.sdk import trainer_hook
 from mlmax.localmode.sdk.job_objects import (
     ProcessingStep,
@@ -38,8 +33,7 @@ from mlmax.localmode.sdk.job_objects import (
     processing_step,
     training_step,
 )
-from mlmax.localmode.sdk.session import OfflineSession, remove_tree_or_warn
-from mlmax.localmode.sdk.thread import SdkThread, stop_run
+from mlmax.localmode.sdk.session import OfflineSession
 from mlmax.project.catalog import JobDefinition, JobRun
 
 Progress = Callable[[str], None]
@@ -85,28 +79,28 @@ def _sdk_exit_code(error: BaseException | None) -> int | None:
 
 
 class ContainerRun:
-    """The state of one run: its id, private directory, step and outcome."""
+    """One job's run in its `LocalRun`: its SDK step, its outputs and its outcome."""
 
     def __init__(
         self,
         run: JobRun,
+        local: LocalRun,
         *,
         image: str,
-        session: OfflineSession,
         debug: DebugOptions | None,
         environment: Mapping[str, str] | None,
         code_dir: Path | None,
     ) -> None:
         self.run = run
+        self.local = local
         self.job: JobDefinition = run.job
         self.code_dir = code_dir or self.job.source_dir
         self.image = image
-        self.session = session
         self.debug = debug
         self.environment = {**container_environment(), **(environment or {})}
-        self.run_id = labels.new_run_id(self.job.name)
-        self.labels = labels.current_session().for_run(self.job.name, self.run_id)
-        self.root = session.run_dir(self.run_id)
+        self.run_id = local.run_id
+        self.labels = local.labels
+        self.root = local.root
         self.staging = self.root / "outputs"
         # ModelTrainer names the compose project after its root's basename: make it unique.
         self.trainer_root = self.root / ("sm" + self.run_id.replace("-", ""))
@@ -121,7 +115,7 @@ class ContainerRun:
             return training_step(
                 self.job,
                 image=self.image,
-                session=self._sdk_session(container_root=self.trainer_root),
+                session=self.local.sdk_session(self.trainer_root),
                 inputs=inputs,
                 arguments=arguments,
                 debug=self.debug,
@@ -134,13 +128,12 @@ class ContainerRun:
             staged = self.staging / name
             staged.mkdir(parents=True)
             outputs[name] = staged.as_uri()
-        container_config = with_container_user({"labels": dict(self.labels)})
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
         return processing_step(
             self.job,
             image=self.image,
-            session=self._sdk_session(container_root=sdk_root, container_config=container_config),
+            session=self.local.sdk_session(sdk_root),
             inputs=inputs,
             outputs=outputs,
             arguments=arguments,
@@ -150,18 +143,10 @@ class ContainerRun:
             job_name=f"mlmax-{self.run_id}",
         )
 
-    def _sdk_session(
-        self, *, container_root: Path, container_config: dict[str, Any] | None = None
-    ) -> Any:
-        return self.session.local_session(
-            container_root=container_root, container_config=container_config
-        )
-
     # -- running ---------------------------------------------------------------------------
     def execute(self, timeout: float | None) -> tuple[BaseException | None, bool]:
         """Run the step; return (the SDK's error, whether the run was stopped by timeout)."""
         step = self.build()
-        thread = SdkThread(f"mlmax-{self.run_id}", step.execute)
         hook = (
             trainer_hook.extra_service_config(
                 self.trainer_root,
@@ -173,15 +158,11 @@ class ContainerRun:
             else contextlib.nullcontext()
         )
         with hook:
-            thread.start()
-            try:
-                if not thread.finished_within(timeout):
-                    logs = self.logs()
-                    stop_run(thread, self.root, self.run_id)
-                    return JobTimeoutError(self.job.name, float(timeout or 0), logs), True
-            except BaseException:  # KeyboardInterrupt, SystemExit: stop the job, re-raise
-                stop_run(thread, self.root, self.run_id)
-                raise
+            thread = self.local.start_sdk_call(step.execute)
+            if not self.local.wait_sdk_call(thread, timeout):
+                logs = self.local.logs()
+                self.local.stop(thread)
+                return JobTimeoutError(self.job.name, float(timeout or 0), logs), True
         return thread.error, False
 
     def _alias_volumes(self) -> list[str]:
@@ -197,9 +178,6 @@ class ContainerRun:
         parent = self.root / "code-alias"
         parent.mkdir(exist_ok=True)
         return [f"{parent}:{posixpath.dirname(alias)}"]
-
-    def logs(self) -> str:
-        return containers.logs_of(containers.run_containers(self.run_id))
 
     # -- results ---------------------------------------------------------------------------
     def collect_outputs(self) -> dict[str, Path]:
@@ -233,11 +211,6 @@ class ContainerRun:
             final[name] = destination
         return final
 
-    def cleanup(self) -> None:
-        compose.kill_processes(self.root)
-        containers.remove_run(self.run_id)
-        remove_tree_or_warn(self.root)
-
 
 class _MissingOutput(Exception):
     def __init__(self, channel: str) -> None:
@@ -261,47 +234,43 @@ def run_job(
     Outputs are copied into `run.outputs` only when the job succeeded and wrote all of them.
     """
     _check_directories(run)
-    containers.require_image(image)
-    ensure_network(containers.docker_client())
     say = progress or (lambda _message: None)
-    state = ContainerRun(
-        run,
-        image=image,
-        session=session,
-        debug=debug,
-        environment=environment,
-        code_dir=code_dir,
-    )
-    say(f"{run.job.name}: starting in {image} (run {state.run_id})")
+    with LocalRun(session, run.job.name, image=image) as local:
+        state = ContainerRun(
+            run, local, image=image, debug=debug, environment=environment, code_dir=code_dir
+        )
+        say(f"{run.job.name}: starting in {image} (run {local.run_id})")
+        return _run(state, timeout, say)
+
+
+def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult:
+    run, local = state.run, state.local
     started = time.monotonic()
+    with local.session.pinned():
+        error, timed_out = state.execute(timeout)
+    if timed_out:
+        assert error is not None
+        raise error
+    ran = local.containers()
+    logs = local.logs(ran)
+    codes = local.exit_codes(ran)
+    failed_code = next((code for code in codes if code != 0), None)
+    if failed_code is None and error is not None:
+        failed_code = _sdk_exit_code(error)
+    if not ran:
+        reason = f"could not start its container ({error or 'no container was created'})"
+        raise JobFailedError(run.job.name, failed_code, logs, reason=reason)
+    if failed_code is not None or error is not None:
+        raise JobFailedError(run.job.name, failed_code, logs) from error
     try:
-        with session.pinned():
-            error, timed_out = state.execute(timeout)
-        if timed_out:
-            assert error is not None
-            raise error
-        ran = containers.run_containers(state.run_id)
-        logs = containers.logs_of(ran)
-        codes = containers.exit_codes(ran)
-        failed_code = next((code for code in codes if code != 0), None)
-        if failed_code is None and error is not None:
-            failed_code = _sdk_exit_code(error)
-        if not ran:
-            reason = f"could not start its container ({error or 'no container was created'})"
-            raise JobFailedError(run.job.name, failed_code, logs, reason=reason)
-        if failed_code is not None or error is not None:
-            raise JobFailedError(run.job.name, failed_code, logs) from error
-        try:
-            outputs = state.collect_outputs()
-        except _MissingOutput as missing:
-            raise JobFailedError(
-                run.job.name,
-                0,
-                logs,
-                reason=f"exited with code 0 but wrote nothing to its output {missing.channel!r}",
-            ) from None
-        duration = time.monotonic() - started
-        say(f"{run.job.name}: done in {duration:.1f} s")
-        return JobResult(run.job.name, state.run_id, 0, duration, logs, outputs)
-    finally:
-        state.cleanup()
+        outputs = state.collect_outputs()
+    except _MissingOutput as missing:
+        raise JobFailedError(
+            run.job.name,
+            0,
+            logs,
+            reason=f"exited with code 0 but wrote nothing to its output {missing.channel!r}",
+        ) from None
+    duration = time.monotonic() - started
+    say(f"{run.job.name}: done in {duration:.1f} s")
+    return JobResult(run.job.name, state.run_id, 0, duration, logs, outputs)

@@ -260,23 +260,32 @@ class OfflineSession:
         container_root: Path,
         container_config: dict[str, Any] | None = None,
         serving_port: int | None = None,
+        pipeline: bool = False,
     ) -> Any:
         """A new SDK LocalSession whose containers live under `container_root`.
 
         `container_config` is merged by the SDK into each compose service (labels, ports).
-        `serving_port` is the host port of an endpoint this session hosts. Call inside
-        `pinned()`.
+        `serving_port` is the host port of an endpoint this session hosts. With `pipeline`,
+        the session also builds pipeline steps and executes pipelines in Local Mode (the
+        SDK's LocalPipelineSession). Call inside `pinned()`.
         """
-        from sagemaker.core.local import LocalSession
-
+        from mlmax.localmode.sdk import internals
         from mlmax.localmode.sdk.credentials import keep_embedded_keys_out_of_containers
         from mlmax.localmode.sdk.mounts import create_mount_sources_first
-        from mlmax.localmode.sdk.speedups import cache_config_validation
+        from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
 
+        session_class: type
+        if pipeline:
+            import_sdk("sagemaker.mlops.local")
+            session_class = internals.offline_pipeline_session_class()
+        else:
+            from sagemaker.core.local import LocalSession
+
+            session_class = LocalSession
         cache_config_validation()
         keep_embedded_keys_out_of_containers()
         create_mount_sources_first()
-        session = LocalSession(
+        session = session_class(
             boto_session=self.boto_session,
             default_bucket=self._bucket,
             s3_endpoint_url=self.s3_endpoint_url,
@@ -290,6 +299,8 @@ class OfflineSession:
         if serving_port is not None:
             local["serving_port"] = serving_port
         session.config = {"local": local}
+        if pipeline:
+            internals.forward_pipeline_calls(session)
         return session
 
     # -- helpers ---------------------------------------------------------------------------

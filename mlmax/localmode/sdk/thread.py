@@ -2,19 +2,16 @@
 
 The calling thread is where Ctrl-C lands: running the SDK call in it would let the SDK's
 telemetry wrapper swallow the KeyboardInterrupt while compose and the container keep
-running. So a job run, an endpoint and a local pipeline each start their SDK call here,
-wait in the calling thread, and on a timeout or an interrupt stop the run (`stop_run`)
-before re-raising.
+running. So every run starts its SDK call here and waits in the calling thread; on a
+timeout or an interrupt the run is stopped before the wait re-raises (`run.lifecycle`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from mlmax.common.waiting import WaitTimeout, wait_until
-from mlmax.localmode.engine import compose, containers
 from mlmax.localmode.sdk.speedups import untraced
 
 # How long a stopped run may take to unwind (compose killed, SDK copying) before we move on.
@@ -52,12 +49,3 @@ class SdkThread(threading.Thread):
         except WaitTimeout:
             return False
         return True
-
-
-def stop_run(thread: SdkThread, root: Path, run_id: str) -> None:
-    """Kill the run's compose process and remove its containers; let the SDK unwind."""
-    compose.kill_processes(root)
-    containers.remove_run(run_id)
-    thread.join(UNWIND_SECONDS)
-    # compose may have created a container between the two steps above.
-    containers.remove_run(run_id)

@@ -9,7 +9,7 @@ import tarfile
 import pandas as pd
 import pytest
 
-from tests.localmode.run.conftest import NEW_ROWS, ROWS
+from tests.localmode.conftest import NEW_ROWS, ROWS
 
 pytestmark = pytest.mark.smlocal
 
