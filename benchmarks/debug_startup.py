@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests' DAP client and VS Code driver
 
 from mlmax.common.tables import render  # noqa: E402
-from mlmax.localmode.run.debug_job import path_mappings  # noqa: E402
+from mlmax.localmode.run.debug_run import path_mappings  # noqa: E402
 from mlmax.project.catalog import JOBS_DIR  # noqa: E402
 from tests.support.dap_client import DapClient  # noqa: E402
 from tests.support.inspect_driver import READY, InspectRun, line_of  # noqa: E402

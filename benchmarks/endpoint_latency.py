@@ -27,7 +27,7 @@ from pathlib import Path
 from mlmax.common.tables import render
 from mlmax.data.generator import write_csv
 from mlmax.localmode.endpoint.client import Endpoint
-from mlmax.localmode.endpoint.deploy import deploy
+from mlmax.localmode.endpoint.hosting import deploy
 from mlmax.localmode.run.local_mode import LocalMode
 from mlmax.sample_model import train_sample_model
 
@@ -90,7 +90,7 @@ def _deploy_to_first_prediction(
 
 def _failure_noticed_after(local: LocalMode, broken: Path) -> float:
     """Seconds from deploy to the error, for a model whose preprocessor cannot be loaded."""
-    from mlmax.localmode.endpoint.deploy import EndpointFailedError
+    from mlmax.localmode.endpoint.hosting import EndpointFailedError
 
     assert local.session is not None
     started = time.perf_counter()

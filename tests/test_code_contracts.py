@@ -98,3 +98,42 @@ def test_every_container_listing_tolerates_removals():
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == [], f"containers.list() without ignore_removed=True: {offenders}"
+
+
+def test_every_name_of_every_face_resolves():
+    # A face (`__init__.pyi`, read by lazy_loader) names each module lazily: a name whose
+    # module was renamed would fail only when first used. Resolve them all in a fresh process.
+    faces = sorted(p.parent for p in (ROOT / "mlmax").rglob("__init__.pyi"))
+    assert faces, "no package face found"
+    packages = [".".join(f.relative_to(ROOT).parts) for f in faces]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {packages!r}:\n"
+        "    package = importlib.import_module(name)\n"
+        "    for attr in package.__all__:\n"
+        "        getattr(package, attr)\n"
+        "print(len(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_importing_mlmax_changes_nothing_in_the_process():
+    # No import-time side effects: importing every package leaves the import machinery and
+    # the collector as a plain interpreter has them.
+    script = (
+        "import gc, sys\n"
+        "import pkgutil, importlib, mlmax\n"
+        "for m in pkgutil.walk_packages(mlmax.__path__, 'mlmax.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "ours = [f for f in sys.meta_path if type(f).__module__.startswith('mlmax')]\n"
+        "assert not ours, ours\n"
+        "assert gc.get_freeze_count() == 0, gc.get_freeze_count()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr

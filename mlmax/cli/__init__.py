@@ -17,9 +17,14 @@ from collections.abc import Iterator, Sequence
 
 from mlmax.cli import clean, data, debug, doctor, image, pipeline, run, serve, vscode
 from mlmax.cli.common import EXIT_FAILURE, EXIT_USAGE, Handler, error
-from mlmax.common import process_exit
-from mlmax.common.errors import MlmaxError
-from mlmax.common.termination import exit_code_of, interruption_name, terminate_like_interrupt
+from mlmax.common import (
+    MlmaxError,
+    exit_code_of,
+    interruption_name,
+    skip_the_last_collection,
+    terminate_like_interrupt,
+)
+from mlmax.localmode.engine import skip_ssh_transport
 
 __all__ = ["build_parser", "main"]
 
@@ -67,7 +72,8 @@ def _split_job_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    process_exit.skip_the_last_collection()
+    skip_the_last_collection()
+    skip_ssh_transport()
     own, job_args = _split_job_args(list(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(own)

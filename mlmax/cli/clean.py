@@ -10,7 +10,7 @@ from mlmax.cli.common import EXIT_OK, progress
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.localmode.run.reaper import Leftover
+    from mlmax.localmode.run import Leftover
 
 
 def register(commands: Commands) -> None:
@@ -32,7 +32,7 @@ def register(commands: Commands) -> None:
 
 
 def run_clean(args: argparse.Namespace) -> int:
-    from mlmax.common.tables import print_table
+    from mlmax.common import print_table
 
     found = leftovers(args.runs, remove=False)
     if not found:
@@ -50,23 +50,21 @@ def leftovers(runs_dir: Path | None, *, remove: bool) -> list[Leftover]:
 
     Without a reachable Docker engine only the temp dirs and run records are looked at.
     """
-    from mlmax.localmode.run import reaper
-    from mlmax.pipeline.killed_runs import killed_runs, mark_killed
-    from mlmax.pipeline.run_dirs import DEFAULT_RUNS_DIR
-    from mlmax.pipeline.run_record import RECORD_FILE
+    from mlmax.localmode.run import Leftover, find_leftovers, reap
+    from mlmax.pipeline import DEFAULT_RUNS_DIR, RECORD_FILE, killed_runs, mark_killed
 
-    found = reaper.reap() if remove else reaper.find()
+    found = reap() if remove else find_leftovers()
     for run_dir, pid in killed_runs(runs_dir or DEFAULT_RUNS_DIR):
         if remove:
             mark_killed(run_dir)
-        found.append(reaper.Leftover("run record", str(run_dir / RECORD_FILE), pid))
+        found.append(Leftover("run record", str(run_dir / RECORD_FILE), pid))
     return found
 
 
 def sweep_killed_sessions(runs_dir: Path | None) -> None:
     """Sweep what SIGKILLed sessions left and say so in one line (nothing when none)."""
-    from mlmax.localmode.run import reaper
+    from mlmax.localmode.run import describe_leftovers
 
     swept = leftovers(runs_dir, remove=True)
     if swept:
-        progress(reaper.describe(swept))
+        progress(describe_leftovers(swept))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import EXIT_OK, non_negative_float, positive_int
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands

@@ -11,7 +11,7 @@ from mlmax.cli.job_args import add_job_run_arguments, job_run_from_args
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.localmode.debug.readiness import ReadyInfo, ReplInfo
+    from mlmax.localmode.debug import ReadyInfo, ReplInfo
 
 DEBUG_PORT = 5678
 
@@ -51,7 +51,7 @@ def register(commands: Commands) -> None:
 
 
 def _announce(info: ReadyInfo | ReplInfo) -> None:
-    from mlmax.localmode.debug.readiness import ReadyInfo
+    from mlmax.localmode.debug import ReadyInfo
 
     # The same line as `pytest --inspectlocal`: VS Code tasks and scripts key on it.
     lines = [info.line] if isinstance(info, ReadyInfo) else info.lines
@@ -60,10 +60,10 @@ def _announce(info: ReadyInfo | ReplInfo) -> None:
 
 
 def run_debug(args: argparse.Namespace) -> int:
-    from mlmax.localmode.debug.errors import DEBUG_COMMAND_FLAGS
+    from mlmax.localmode.debug import DEBUG_COMMAND_FLAGS
     from mlmax.localmode.errors import JobFailedError
-    from mlmax.localmode.image.for_jobs import image_for_job
-    from mlmax.localmode.run.debug_job import debug_job
+    from mlmax.localmode.image import image_for_job
+    from mlmax.localmode.run import debug_job
     from mlmax.runners import StepFailed
 
     job_run = job_run_from_args(args)

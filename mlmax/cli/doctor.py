@@ -34,7 +34,7 @@ def register(commands: Commands) -> None:
 def _port_check(port: int) -> Check:
     # The same check the debug runs make (a port in TIME_WAIT after a debug session is
     # usable; a listening one is not), so doctor never disagrees with them.
-    from mlmax.localmode.engine.ports import port_is_free
+    from mlmax.localmode.engine import port_is_free
 
     name = f"Debug port {port}"
     if not port_is_free(port):
@@ -52,9 +52,8 @@ def _image_checks() -> list[Check]:
     """Is the base image here, and the job image of the current workspace?"""
     import docker.errors
 
-    from mlmax.localmode.engine.checks import docker_client
-    from mlmax.localmode.image.base import local_base_image
-    from mlmax.localmode.image.job_image import current_job_tags
+    from mlmax.localmode.engine import fresh_docker_client
+    from mlmax.localmode.image import current_job_tags, local_base_image
 
     def present(tag: str) -> bool:
         try:
@@ -64,7 +63,7 @@ def _image_checks() -> list[Check]:
         return True
 
     build = "Run `mlmax image build` (offline; it shows progress)."
-    client = docker_client()
+    client = fresh_docker_client()
     try:
         base = local_base_image(client)
         if base is None:
@@ -84,11 +83,11 @@ def _image_checks() -> list[Check]:
 
 def run_doctor(args: argparse.Namespace) -> int:
     if args.cloud:
-        from mlmax.cloud.checks import cloud_checks
+        from mlmax.cloud import cloud_checks
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in cloud_checks()]
     else:
-        from mlmax.localmode.engine.checks import check_environment
+        from mlmax.localmode.engine import check_environment
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
         if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):

@@ -45,8 +45,8 @@ def register(commands: Commands) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from mlmax.localmode.image.job_image import ensure_job_image
-    from mlmax.project.declarations import current_project
+    from mlmax.localmode.image import ensure_job_image
+    from mlmax.project import current_project
 
     project = current_project()
     # In a project whose [tool.mlmax] names a requirements file, its own image.
@@ -64,8 +64,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    from mlmax.common.tables import print_table
-    from mlmax.localmode.image.inventory import list_job_images
+    from mlmax.common import print_table
+    from mlmax.localmode.image import list_job_images
 
     images = list_job_images()
     if not images:
@@ -87,7 +87,7 @@ def run_ls(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    from mlmax.localmode.image.inventory import prune_job_images
+    from mlmax.localmode.image import prune_job_images
 
     result = prune_job_images(keep_current=not args.all)
     for tag in result.removed:

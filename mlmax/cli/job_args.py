@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 if TYPE_CHECKING:
-    from mlmax.project.catalog import JobDefinition, JobRun
+    from mlmax.project import JobDefinition, JobRun
 
 
 def add_job_run_arguments(
@@ -60,7 +60,7 @@ def _channel_pairs(pairs: list[str] | None, what: str) -> dict[str, Path]:
 
 def _declared_job(name: str) -> JobDefinition:
     """The job named on the command line: mlmax's or one the project declares."""
-    from mlmax.project.catalog import get_job
+    from mlmax.project import get_job
 
     try:
         return get_job(name)  # a bad declaration raises DeclarationError, a UsageError
@@ -94,14 +94,14 @@ def _check_channels(job: JobDefinition, inputs: dict[str, Path], outputs: dict[s
 
 def job_run_from_args(args: argparse.Namespace) -> JobRun:
     """The job, its channels (unnamed outputs go to a new run directory) and its arguments."""
-    from mlmax.project.catalog import JobRun
+    from mlmax.project import JobRun
 
     job = _declared_job(args.job)
     inputs = _channel_pairs(args.input, "input")
     outputs = _channel_pairs(args.output, "output")
     _check_channels(job, inputs, outputs)
     if len(outputs) < len(job.outputs):
-        from mlmax.pipeline.run_dirs import new_run_dir
+        from mlmax.pipeline import new_run_dir
 
         base = new_run_dir()
         for channel in job.outputs:

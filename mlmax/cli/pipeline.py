@@ -21,13 +21,11 @@ from mlmax.cli.common import (
     positive_int,
     progress,
 )
-from mlmax.common.errors import MlmaxError, UsageError
+from mlmax.common import MlmaxError, UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.pipeline import DataSpec, TrainingOptions
-    from mlmax.pipeline.execute import StepListener
-    from mlmax.pipeline.run_record import StepRecord
+    from mlmax.pipeline import DataSpec, StepListener, StepRecord, TrainingOptions
 
 # Not a per-step runner: the exported SageMaker Pipeline runs as a whole in the SDK's local
 # pipeline session (mlmax.cloud.local_pipeline).
@@ -121,7 +119,7 @@ def register(commands: Commands) -> None:
 
 def instance_type(text: str) -> tuple[str, str]:
     """`--instance-type JOB=ml.TYPE`, checked as argparse reads it (exit 2 with one line)."""
-    from mlmax.cloud.runner import SageMakerConfigError, parse_instance_type
+    from mlmax.cloud import SageMakerConfigError, parse_instance_type
 
     try:
         return parse_instance_type(text)
@@ -156,7 +154,7 @@ def _check_inputs(args: argparse.Namespace) -> None:
 
 
 def _on_step(runner: str) -> StepListener:
-    from mlmax.pipeline.metrics import headline
+    from mlmax.pipeline import headline
 
     def on_step(step: StepRecord, index: int, total: int, finished: bool) -> None:
         if not finished:
@@ -185,8 +183,7 @@ def _open_run_dir(output: Path | None, data: DataSpec) -> Path:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    from mlmax.pipeline import DataSpec, TrainingOptions, run_census
-    from mlmax.pipeline.metrics import headline
+    from mlmax.pipeline import DataSpec, TrainingOptions, headline, run_census
     from mlmax.report import write_report
     from mlmax.runners import make_runner
 
@@ -201,7 +198,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     _check_inputs(args)
     sweep_killed_sessions(args.output.parent if args.output else None)
     if args.runner == LOCAL_PIPELINE:
-        from mlmax.localmode.engine.checks import require_docker
+        from mlmax.localmode.engine import require_docker
 
         require_docker().close()
         return _run_local_pipeline(_open_run_dir(args.output, data), data, options)
@@ -242,8 +239,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 def _endpoint_step(run_dir: Path) -> StepRow:
     """`--endpoint`: deploy the run's model, send the new data, check parity; a table row."""
-    from mlmax.localmode.image.job_image import ensure_job_image
-    from mlmax.pipeline.endpoint_step import run_endpoint_step
+    from mlmax.localmode.image import ensure_job_image
+    from mlmax.pipeline import run_endpoint_step
 
     progress("[endpoint] deploying the model and sending the new data")
     started = time.monotonic()
@@ -261,11 +258,7 @@ def _endpoint_step(run_dir: Path) -> StepRow:
 
 
 def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions) -> int:
-    from mlmax.cloud.local_pipeline import (
-        DEFINITION_FILE,
-        EXECUTION_FILE,
-        run_census_local_pipeline,
-    )
+    from mlmax.cloud import DEFINITION_FILE, EXECUTION_FILE, run_census_local_pipeline
 
     result = run_census_local_pipeline(run_dir, data, options, progress=progress)
     steps = [(step.name, step.status, step.seconds, step.detail or "") for step in result.steps]
@@ -283,7 +276,7 @@ def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions)
 
 def print_steps(steps: list[StepRow], status: str, seconds: float, detail: str) -> None:
     """The summary table of a run: one row a step, then the total."""
-    from mlmax.common.tables import print_table
+    from mlmax.common import print_table
 
     rows = [[name, st, f"{s:.1f} s" if s is not None else "-", d] for name, st, s, d in steps]
     rows.append(["total", status, f"{seconds:.1f} s", ""])

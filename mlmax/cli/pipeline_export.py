@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import EXIT_OK, non_negative_float, progress
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.cloud.pipeline_export import ExportOptions
+    from mlmax.cloud import ExportOptions
 
 # mlmax.cloud.pipeline_export's, written here because importing it imports the SageMaker SDK
 # (about 0.1 s), which every `mlmax` start would pay; tests/cli checks they agree.
@@ -45,8 +45,7 @@ def register(verbs: Commands) -> None:
 
 def _options(args: argparse.Namespace) -> ExportOptions:
     """The export's settings from the options and MLMAX_SAGEMAKER_*; UsageError if missing."""
-    from mlmax.cloud.pipeline_export import ExportOptions
-    from mlmax.cloud.runner import SageMakerOptions
+    from mlmax.cloud import ExportOptions, SageMakerOptions
 
     found = SageMakerOptions.from_environment(
         role=args.role, bucket=args.bucket, image_uri=args.image
@@ -62,7 +61,7 @@ def _options(args: argparse.Namespace) -> ExportOptions:
     ]
     if missing:
         raise UsageError(f"the export needs {', '.join(missing)} (or MLMAX_SAGEMAKER_* variables)")
-    from mlmax.cloud.checks import bucket_name_problem
+    from mlmax.cloud import bucket_name_problem
 
     problem = bucket_name_problem(found.bucket or "")
     if problem:  # the SDK would otherwise fail on it deep inside the build, with a traceback
@@ -81,8 +80,8 @@ def _options(args: argparse.Namespace) -> ExportOptions:
 def run_export(args: argparse.Namespace) -> int:
     import boto3
 
-    from mlmax.cloud.pipeline_export import emulated_aws_session, export_pipeline
-    from mlmax.localmode.sdk.scoped_environ import scoped_environ
+    from mlmax.cloud import emulated_aws_session, export_pipeline
+    from mlmax.localmode.sdk import scoped_environ
 
     options = _options(args)
     region = args.region or boto3.Session().region_name or "us-east-1"
@@ -103,7 +102,7 @@ def _upsert(options: ExportOptions, args: argparse.Namespace, region: str) -> in
     import boto3
     from botocore.exceptions import NoCredentialsError
 
-    from mlmax.cloud.pipeline_export import export_pipeline
+    from mlmax.cloud import export_pipeline
 
     try:
         result = export_pipeline(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import non_negative_float, progress
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
@@ -50,9 +50,9 @@ def register(commands: Commands) -> None:
 
 def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
     """(model dir, preprocessor dir, where they come from) from --model-dir or a run."""
-    from mlmax.localmode.endpoint.model import model_files
+    from mlmax.localmode.endpoint import model_files
     from mlmax.localmode.errors import JobSetupError
-    from mlmax.pipeline.run_dirs import DEFAULT_RUNS_DIR, latest_trained_run, served_model_dirs
+    from mlmax.pipeline import DEFAULT_RUNS_DIR, latest_trained_run, served_model_dirs
 
     if args.model_dir is not None:
         model_dir, proc_dir, origin = args.model_dir, args.proc_model_dir, str(args.model_dir)
@@ -78,7 +78,7 @@ def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from mlmax.localmode.endpoint.serve import serve_until_stopped
+    from mlmax.localmode.endpoint import serve_until_stopped
 
     model_dir, proc_dir, origin = _served_model(args)
     progress(f"Serving the model of {origin}")

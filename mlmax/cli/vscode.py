@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import EXIT_FAILURE, EXIT_OK
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
@@ -56,7 +56,7 @@ def _show(change: Change, where: str, check: bool) -> None:
 
 def run_vscode(args: argparse.Namespace) -> int:
     from mlmax.cli.vscode_files import apply, plan
-    from mlmax.project.declarations import current_project
+    from mlmax.project import current_project
 
     project = current_project()
     if project is None or not project.jobs:

@@ -23,9 +23,8 @@ from typing import Any
 
 import json5
 
-from mlmax.common.errors import UsageError
-from mlmax.project.catalog import PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
-from mlmax.project.declarations import Project
+from mlmax.common import UsageError
+from mlmax.project import PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT, Project
 
 BEGIN = "// mlmax vscode: begin (generated from [tool.mlmax] in pyproject.toml; rerun to update)"
 END = "// mlmax vscode: end"

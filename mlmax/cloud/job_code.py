@@ -11,7 +11,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from mlmax.project.catalog import JOBS_DIR
+from mlmax.project import JOBS_DIR
 
 
 def stage_job_code(destination: Path) -> Path:

@@ -39,13 +39,9 @@ from mlmax.cloud.pipeline_export import (
     write_definition,
 )
 from mlmax.localmode.errors import JobTimeoutError
-from mlmax.localmode.run.lifecycle import LocalRun
-from mlmax.localmode.run.local_mode import LocalMode
-from mlmax.localmode.sdk import internals as sdk_internals
-from mlmax.localmode.sdk.scoped_environ import scoped_environ
-from mlmax.localmode.sdk.session import OfflineSession
-from mlmax.pipeline.definition import TrainingOptions
-from mlmax.pipeline.inputs import DataSpec, stage_inputs
+from mlmax.localmode.run import LocalMode, LocalRun
+from mlmax.localmode.sdk import OfflineSession, pipeline_executor_logger, scoped_environ
+from mlmax.pipeline import DataSpec, TrainingOptions, stage_inputs
 
 Progress = Callable[[str], None]
 
@@ -140,7 +136,7 @@ def _sdk_logging(say: Progress) -> Iterator[None]:
     warns that job names leave the definition (expected), and probes IAM on the embedded S3
     server (which lacks that API and logs a 500 for each probe)."""
     # The SDK's executor logs each step's start and end there: turned into progress lines.
-    executor = logging.getLogger(sdk_internals.pipeline_executor_logger())
+    executor = logging.getLogger(pipeline_executor_logger())
     quieted = {
         "": logging.WARNING,  # the root logger
         "sagemaker": logging.ERROR,
@@ -372,7 +368,7 @@ def run_census_local_pipeline(
     """`mlmax pipeline --runner local-pipeline`: the census data staged into `run_dir`, the
     exported pipeline run locally, its outputs in `run_dir/<step>/<output>/` (the layout of
     the other runners), plus the definition it ran and `execution.json`."""
-    from mlmax.localmode.image.job_image import ensure_job_image
+    from mlmax.localmode.image import ensure_job_image
 
     image = image or ensure_job_image(progress=progress)
     inputs = stage_inputs(run_dir, data)

@@ -29,18 +29,17 @@ from mlmax.cloud.settings import (
     DEFAULT_PROCESSING_INSTANCE,
     DEFAULT_TRAINING_INSTANCE,
 )
-from mlmax.common.errors import UsageError
-from mlmax.localmode.sdk import internals as sdk_internals
-from mlmax.localmode.sdk.job_objects import processing_step, training_step
-from mlmax.pipeline.definition import (
-    Pipeline as Dag,
+from mlmax.common import UsageError
+from mlmax.localmode.sdk import (
+    UNIQUE_NAME,
+    patched,
+    processing_step,
+    release_trainer_temp_dir,
+    role_validation_error,
+    training_step,
 )
-from mlmax.pipeline.definition import (
-    PipelineInput,
-    Ref,
-    TrainingOptions,
-    census_pipeline,
-)
+from mlmax.pipeline import Pipeline as Dag
+from mlmax.pipeline import PipelineInput, Ref, TrainingOptions, census_pipeline
 
 DEFAULT_PIPELINE_NAME = "mlmax-census"
 DEFAULT_THRESHOLD = 0.75
@@ -92,7 +91,7 @@ def _stable_unique_names(fingerprint: str) -> contextlib.AbstractContextManager[
 
         return unique
 
-    return sdk_internals.patched(sdk_internals.UNIQUE_NAME, hashed)
+    return patched(UNIQUE_NAME, hashed)
 
 
 class _Builder:
@@ -264,7 +263,7 @@ def exported(
     The pipeline object is only valid inside the block (its code lives in a temp dir), so
     upsert/start go inside it too.
     """
-    from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
+    from mlmax.localmode.sdk import cache_config_validation, import_sdk
 
     import_sdk("sagemaker.mlops.workflow.pipeline")
     from sagemaker.core.workflow.pipeline_context import PipelineSession
@@ -296,7 +295,7 @@ def release_trainer_temp_dirs(pipeline: Any) -> None:
 
     for step in pipeline.steps:
         if isinstance(step, TrainingStep) and step.step_args is not None:
-            sdk_internals.release_trainer_temp_dir(step.step_args)
+            release_trainer_temp_dir(step.step_args)
 
 
 def write_definition(definition: str, path: Path) -> None:
@@ -340,7 +339,7 @@ def emulated_aws_session(region: str) -> Iterator[Any]:
     import boto3
     import moto
 
-    from mlmax.localmode.sdk.scoped_environ import scoped_environ
+    from mlmax.localmode.sdk import scoped_environ
 
     with moto.mock_aws(), scoped_environ({"SAGEMAKER_VALIDATE_ROLE": "false"}):
         session = boto3.Session(
@@ -401,5 +400,5 @@ def export_pipeline(
                 execution_arn = execution.arn
                 say(f"execution started: {execution_arn}")
             return ExportResult(path, pipeline_arn, execution_arn)
-    except sdk_internals.role_validation_error() as error:
+    except role_validation_error() as error:
         raise RoleRefusedError(_role_validation_line(error, options.role)) from None

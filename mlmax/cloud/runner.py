@@ -45,11 +45,21 @@ from mlmax.cloud.watch import (
     JobKindApi,
     JobWatcher,
 )
-from mlmax.common.progress import Progress, or_default
-from mlmax.localmode.sdk import internals as sdk_internals
-from mlmax.localmode.sdk.job_objects import processing_step, training_step
-from mlmax.project.catalog import JOBS_DIR, JobDefinition, JobRun
-from mlmax.project.runner_contract import RunnerUnavailableError, StepFailed, StepResult
+from mlmax.common import Progress, or_default
+from mlmax.localmode.sdk import (
+    latest_training_job_name,
+    processing_step,
+    role_from_sdk_config,
+    training_step,
+)
+from mlmax.project import (
+    JOBS_DIR,
+    JobDefinition,
+    JobRun,
+    RunnerUnavailableError,
+    StepFailed,
+    StepResult,
+)
 
 
 class SageMakerConfigError(RunnerUnavailableError, ValueError):
@@ -94,7 +104,7 @@ class SageMakerOptions:
 
 def parse_instance_type(spec: str) -> tuple[str, str]:
     """`"train=ml.c5.2xlarge"` -> ("train", "ml.c5.2xlarge"), or one clear error."""
-    from mlmax.project.catalog import JOBS
+    from mlmax.project import JOBS
 
     job, sep, instance = spec.partition("=")
     if not sep or job not in JOBS or not instance.startswith("ml."):
@@ -145,7 +155,7 @@ class SageMakerRunner:
     def __enter__(self) -> Self:
         import boto3
 
-        from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
+        from mlmax.localmode.sdk import cache_config_validation, import_sdk
 
         import_sdk()
         from sagemaker.core.helper.session_helper import Session
@@ -181,7 +191,7 @@ class SageMakerRunner:
         return Path(self._code_dir.name)
 
     def _resolve_role(self) -> str:
-        role = self.options.role or sdk_internals.role_from_sdk_config(self.session)
+        role = self.options.role or role_from_sdk_config(self.session)
         if not role:
             raise SageMakerConfigError(
                 "no SageMaker execution role; pass --role arn:aws:iam::<account>:role/<name>, "
@@ -308,7 +318,7 @@ class SageMakerRunner:
             job_name_prefix=f"mlmax-{step}",
         )
         training.execute(wait=False, logs=False)
-        job_name = sdk_internals.latest_training_job_name(training.trainer)
+        job_name = latest_training_job_name(training.trainer)
         base = outputs.get(output_name, self.run_uri(step, output_name))
         # SageMaker packs SM_MODEL_DIR as <output path>/<job name>/output/model.tar.gz.
         model_uri = s3_join(base, job_name, "output", "model.tar.gz")

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlmax.common.progress import Progress
-from mlmax.common.waiting import wait_until
-from mlmax.project.runner_contract import StepFailed
+from mlmax.common import Progress, wait_until
+from mlmax.project import StepFailed
 
 DEFAULT_POLL_SECONDS = 15.0
 _TERMINAL = {"Completed", "Failed", "Stopped"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlmax.common.errors import MlmaxError
+from mlmax.common import MlmaxError
 
 LOG_TAIL_LINES = 30
 

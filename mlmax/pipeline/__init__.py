@@ -1,43 +1,7 @@
 """The runner-agnostic pipeline: its definition, its execution and its run directory."""
 
-from mlmax.pipeline.census import run_census
-from mlmax.pipeline.definition import (
-    MODEL_TYPES,
-    NEW_DATA,
-    TRAIN_DATA,
-    Pipeline,
-    PipelineDefinitionError,
-    PipelineInput,
-    Ref,
-    Step,
-    TrainingOptions,
-    census_pipeline,
-)
-from mlmax.pipeline.execute import execute
-from mlmax.pipeline.inputs import DataSpec, InputDataError, stage_inputs, validate_data_file
-from mlmax.pipeline.run_dirs import new_run_dir, prepare_run_dir
-from mlmax.pipeline.run_record import RunRecord, StepRecord, load_record
+import lazy_loader
 
-__all__ = [
-    "MODEL_TYPES",
-    "NEW_DATA",
-    "TRAIN_DATA",
-    "DataSpec",
-    "InputDataError",
-    "Pipeline",
-    "PipelineDefinitionError",
-    "PipelineInput",
-    "Ref",
-    "RunRecord",
-    "Step",
-    "StepRecord",
-    "TrainingOptions",
-    "census_pipeline",
-    "execute",
-    "load_record",
-    "new_run_dir",
-    "prepare_run_dir",
-    "run_census",
-    "stage_inputs",
-    "validate_data_file",
-]
+# The face: what other packages use, declared in __init__.pyi; each name is imported
+# on first use, so a command pays only for the modules it touches.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -8,7 +8,7 @@ from mlmax.pipeline.definition import TrainingOptions, census_pipeline
 from mlmax.pipeline.execute import ReportWriter, StepListener, execute
 from mlmax.pipeline.inputs import DataSpec, stage_inputs
 from mlmax.pipeline.run_record import RunRecord
-from mlmax.project.runner_contract import Runner
+from mlmax.project import Runner
 
 
 def run_census(

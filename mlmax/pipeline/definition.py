@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlmax.common.errors import UsageError
-from mlmax.project.catalog import JobDefinition, get_job
+from mlmax.common import UsageError
+from mlmax.project import JobDefinition, get_job
 
 MODEL_TYPES = ("logistic_regression", "random_forest", "gradient_boosting")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlmax.common.errors import MlmaxError
+from mlmax.common import MlmaxError
 from mlmax.pipeline.inputs import INPUTS_DIR, NEW_DATA
 from mlmax.pipeline.run_dirs import served_model_dirs
 
@@ -63,8 +63,8 @@ def run_endpoint_step(
     run_dir: Path, *, image: str, progress: Callable[[str], None] | None = None
 ) -> EndpointCheck:
     """Deploy, invoke with the run's new data (raw CSV), compare, write the result."""
-    from mlmax.localmode.endpoint.deploy import deploy
-    from mlmax.localmode.run.local_mode import LocalMode
+    from mlmax.localmode.endpoint import deploy
+    from mlmax.localmode.run import LocalMode
 
     dirs = served_model_dirs(run_dir)
     new_data = sorted((run_dir / INPUTS_DIR / NEW_DATA).glob("*"))

@@ -20,13 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlmax.common.termination import interruption_name
-from mlmax.localmode.engine.labels import Owner
+from mlmax.common import interruption_name
+from mlmax.localmode.engine import Owner
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
 from mlmax.pipeline.metrics import step_metrics
 from mlmax.pipeline.run_record import RunRecord, StepRecord, now, write_record
-from mlmax.project.catalog import JobRun
-from mlmax.project.runner_contract import Runner, StepFailed, StepResult
+from mlmax.project import JobRun, Runner, StepFailed, StepResult
 
 REPORT_DIR = "report"
 

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 from mlmax.pipeline.definition import NEW_DATA, TRAIN_DATA
 
 # The generator's "strongly drifted" population: a few features cross the PSI threshold, so

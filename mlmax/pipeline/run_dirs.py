@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 DEFAULT_RUNS_DIR = Path("runs")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 from mlmax.project.job_definition import Channel, JobDefinition
 
 PYPROJECT = "pyproject.toml"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from mlmax.common.errors import EnvironmentNotReadyError, MlmaxError
+from mlmax.common import EnvironmentNotReadyError, MlmaxError
 from mlmax.project.catalog import JobRun
 
 LOG_TAIL_LINES = 20

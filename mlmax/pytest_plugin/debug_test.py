@@ -50,8 +50,8 @@ def attach_configuration(job: Any, port: int) -> dict[str, Any]:
     configurations in launch.json do); a job a project declares elsewhere maps its code root
     to its own source folder.
     """
-    from mlmax.localmode.run.debug_job import job_path_mappings, path_mappings
-    from mlmax.project.catalog import JOBS_DIR
+    from mlmax.localmode.run import job_path_mappings, path_mappings
+    from mlmax.project import JOBS_DIR
 
     own = Path(job.source_dir) == JOBS_DIR
     mappings = path_mappings() if own else job_path_mappings(job)
@@ -61,15 +61,15 @@ def attach_configuration(job: Any, port: int) -> dict[str, Any]:
 def endpoint_attach_configuration(port: int) -> dict[str, Any]:
     """The child session's attach configuration for an `sm_endpoint` serving container: its
     code root (where the SDK mounts the handler) mapped to the workspace's jobs folder."""
-    from mlmax.localmode.endpoint.deploy import ENDPOINT_JOB, SERVING_CODE_ROOT
-    from mlmax.project.catalog import JOBS_DIR
+    from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
+    from mlmax.project import JOBS_DIR
 
     mappings = [{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
     return _attach(ENDPOINT_JOB, port, mappings)
 
 
 def _attach(job_name: str, port: int, mappings: list[dict[str, str]]) -> dict[str, Any]:
-    from mlmax.localmode.engine.ports import LOOPBACK
+    from mlmax.localmode.engine import LOOPBACK
 
     return {
         "type": "debugpy",
@@ -118,11 +118,11 @@ class DebugTestPlugin:
 
     def run_job(self, run: Any, **options: Any) -> Any:
         """`LocalMode.job_runner`: every job (or `--inspect-job`) under the debugger."""
-        from mlmax.localmode.run.container_run import run_job
+        from mlmax.localmode.run import run_job
 
         if self.job and run.job.name != self.job:
             return run_job(run, **options)
-        from mlmax.localmode.run.debug_job import debug_job
+        from mlmax.localmode.run import debug_job
 
         options.pop("debug", None)
         options["timeout"] = None  # a person at a breakpoint takes as long as they take
@@ -141,8 +141,8 @@ class DebugTestPlugin:
 
     def open_endpoint_session(self, port: int) -> None:
         """`EndpointDebug.on_ready` for `sm_endpoint`: the handler opens as a child session."""
-        from mlmax.localmode.debug.readiness import ready_line
-        from mlmax.localmode.endpoint.deploy import ENDPOINT_JOB, SERVING_CODE_ROOT
+        from mlmax.localmode.debug import ready_line
+        from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
 
         line = ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)
         self._ask(endpoint_attach_configuration(port), line, ENDPOINT_JOB)

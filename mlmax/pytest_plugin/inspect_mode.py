@@ -1,7 +1,7 @@
 """pytest's inspect mode: `pytest --smlocal --inspectlocal -k <test>` debugs a container test.
 
 Wired in by `mlmax.pytest_plugin.plugin` (options, configure, the `sm_localmode` fixture); the work
-is done by `mlmax.localmode.run.debug_job`. One test is inspected per run: the first selected
+is done by `mlmax.localmode.run.debug_run`. One test is inspected per run: the first selected
 container test. Every job it runs goes under the debugger (or only `--inspect-job NAME`);
 other selected container tests run normally, and the run says so at collection.
 
@@ -22,14 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 if TYPE_CHECKING:
     from mlmax.pytest_plugin.debug_test import DebugTestPlugin
 
-from mlmax.localmode.debug.command import DEFAULT_WAIT_TIMEOUT, INSPECT_MODES
-from mlmax.localmode.debug.forward import DEFAULT_INSPECT_PORT, resolve_host_port
-from mlmax.localmode.debug.readiness import ReadyInfo, ReplInfo
+from mlmax.localmode.debug import (
+    DEFAULT_INSPECT_PORT,
+    DEFAULT_WAIT_TIMEOUT,
+    INSPECT_MODES,
+    ReadyInfo,
+    ReplInfo,
+    resolve_host_port,
+)
 
 MARKER = "smlocal"
 _plugin_key = pytest.StashKey["InspectPlugin | DebugTestPlugin"]()
@@ -120,7 +125,7 @@ def _configure_debug_test(config: pytest.Config) -> None:
 def _checked_job(config: pytest.Config) -> str | None:
     job = config.getoption("--inspect-job")
     if job and job != "endpoint":  # "endpoint": the handler of an sm_endpoint deployment
-        from mlmax.project.catalog import get_job
+        from mlmax.project import get_job
 
         try:
             get_job(job)
@@ -196,11 +201,11 @@ class InspectPlugin:
     # -- running jobs ----------------------------------------------------------------------------
     def run_job(self, run: Any, **options: Any) -> Any:
         """`LocalMode.job_runner`: debug the inspected test's jobs, run the others."""
-        from mlmax.localmode.run.container_run import run_job
+        from mlmax.localmode.run import run_job
 
         if not self.active or (self.job and run.job.name != self.job):
             return run_job(run, **options)
-        from mlmax.localmode.run.debug_job import debug_job
+        from mlmax.localmode.run import debug_job
 
         options.pop("debug", None)
         options["timeout"] = None  # a person at a breakpoint takes as long as they take

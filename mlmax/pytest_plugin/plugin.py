@@ -33,12 +33,14 @@ from typing import Any
 
 import pytest
 
-from mlmax.common import process_exit
-from mlmax.common.errors import EnvironmentNotReadyError, MlmaxError
-from mlmax.common.termination import TerminationHandlers
-from mlmax.localmode.debug.forward import (
-    DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT,  # re-exported
+from mlmax.common import (
+    EnvironmentNotReadyError,
+    MlmaxError,
+    TerminationHandlers,
+    skip_the_last_collection,
 )
+from mlmax.localmode.debug import DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT
+from mlmax.localmode.engine import skip_ssh_transport
 from mlmax.pytest_plugin import inspect_mode as pytest_inspect
 from mlmax.pytest_plugin import selection as pytest_select
 
@@ -109,11 +111,11 @@ class DockerUnusable(EnvironmentNotReadyError):
 
 def _resolve_image(config: pytest.Config) -> str:
     """Check Docker and make sure the image exists; DockerUnusable with the fix otherwise."""
-    from mlmax.localmode.engine import checks as docker_checks
+    from mlmax.localmode.engine import DockerUnavailableError, require_docker
 
     try:
-        client = docker_checks.require_docker()
-    except docker_checks.DockerUnavailableError as error:
+        client = require_docker()
+    except DockerUnavailableError as error:
         raise DockerUnusable(f"--smlocal cannot run: {error}") from None
     requested = config.getoption("--sm-image")
     if requested:
@@ -127,7 +129,7 @@ def _resolve_image(config: pytest.Config) -> str:
                 "local Docker engine; load it with `docker load` or drop --sm-image"
             ) from None
         return str(requested)
-    from mlmax.localmode.image.for_jobs import project_default_image
+    from mlmax.localmode.image import project_default_image
 
     # xdist workers each reach this, but ensure_job_image builds under a lock shared by every
     # process (the first builds, the others wait and reuse it); a worker's progress goes to
@@ -163,11 +165,11 @@ def container_image(config: pytest.Config) -> str:
 
 def _sweep_killed_sessions(config: pytest.Config) -> None:
     """Remove what SIGKILLed sessions left (containers, temp dirs); one line if anything."""
-    from mlmax.localmode.run import reaper
+    from mlmax.localmode.run import describe_leftovers, reap
 
-    swept = reaper.reap()
+    swept = reap()
     if swept:
-        _say(config)(reaper.describe(swept))
+        _say(config)(describe_leftovers(swept))
 
 
 @pytest.hookimpl(trylast=True)  # after the terminal reporter exists, for build progress
@@ -176,7 +178,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}: runs a job in its SageMaker Local Mode container (needs --smlocal)",
     )
-    process_exit.skip_the_last_collection()
+    skip_the_last_collection()
+    skip_ssh_transport()
     try:
         _configure(config)
     except MlmaxError as error:  # the one place an MlmaxError becomes pytest's usage error
@@ -185,7 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _configure(config: pytest.Config) -> None:
     """Check the project's declarations and the options; an MlmaxError names the fix."""
-    from mlmax.project.declarations import current_project
+    from mlmax.project import current_project
 
     current_project(config.rootpath)  # a bad [tool.mlmax] stops the run with its fix
     pytest_select.configure(config)
@@ -302,7 +305,7 @@ def sm_image(pytestconfig: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def sm_s3(sm_image: str) -> Iterator[Any]:
     """The embedded S3 server on 127.0.0.1 (moto), for the whole session."""
-    from mlmax.localmode.s3.server import S3Server
+    from mlmax.localmode.s3 import S3Server
 
     # Not waited for here: its own process starts while sm_localmode imports the SDK, and
     # the session waits for it before its first request.
@@ -318,8 +321,8 @@ def sm_localmode(
     sm_image: str, sm_s3: Any, pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
     """The session's LocalMode (runner, offline session, S3); most tests want `sm_local`."""
-    from mlmax.localmode.image.for_jobs import JobImages
-    from mlmax.localmode.run.local_mode import LocalMode
+    from mlmax.localmode.image import JobImages
+    from mlmax.localmode.run import LocalMode
 
     # Each declared job's own image (built once, when first needed), else sm_image.
     images = JobImages(override=pytestconfig.getoption("--sm-image"), default=sm_image)
@@ -342,9 +345,9 @@ def _session_parent(basetemp: Path) -> Path | None:
     """pytest's basetemp when the next session's sweep looks there (the default one), else
     None: the temp root. A SIGKILLed run's dir under a --basetemp that no later run uses
     would otherwise never be swept."""
-    from mlmax.localmode.run import reaper
+    from mlmax.localmode.run import is_swept
 
-    return basetemp if reaper.is_swept(basetemp) else None
+    return basetemp if is_swept(basetemp) else None
 
 
 class SmLocal:
@@ -402,8 +405,8 @@ class SmEndpoint:
     def _inspect_debug(self) -> Any:
         """Under --inspectlocal (debugpy) or Debug Test for this test: the handler runs under
         debugpy and waits for a debugger (announced, or opened as a child debug session)."""
-        from mlmax.localmode.debug.readiness import ReadyInfo
-        from mlmax.localmode.endpoint.deploy import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
+        from mlmax.localmode.debug import ReadyInfo
+        from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
         from mlmax.pytest_plugin.debug_test import DebugTestPlugin
 
         inspect = self._inspect
@@ -429,9 +432,9 @@ class SmEndpoint:
     ) -> Any:
         """Serve a trained model (+ its preprocessor) in its container; returns an Endpoint.
 
-        `options` go to `mlmax.localmode.endpoint.deploy.deploy` (timeout, environment, ...).
+        `options` go to `mlmax.localmode.endpoint.hosting.deploy` (timeout, environment, ...).
         """
-        from mlmax.localmode.endpoint.deploy import deploy
+        from mlmax.localmode.endpoint import deploy
         from mlmax.localmode.errors import JobFailedError
 
         debug = self._inspect_debug()

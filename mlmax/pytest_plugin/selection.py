@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mlmax.common.errors import UsageError
+from mlmax.common import UsageError
 
 OPTION = "--test-at"
 

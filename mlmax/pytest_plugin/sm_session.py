@@ -28,9 +28,9 @@ LOG_TAIL_LINES = 60
 @pytest.fixture
 def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A SageMaker SDK LocalSession bound to the embedded S3, for the test's own SDK objects."""
-    from mlmax.localmode.engine.container_user import container_user
-    from mlmax.localmode.run.lifecycle import LocalRun
-    from mlmax.localmode.sdk import trainer_hook
+    from mlmax.localmode.engine import container_user
+    from mlmax.localmode.run import LocalRun
+    from mlmax.localmode.sdk import extra_service_config
 
     offline = sm_localmode.session
     with LocalRun(offline, f"sdk:{request.node.name}", id_prefix="sdk") as run:
@@ -40,7 +40,7 @@ def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[An
         # Containers run as the calling user, as mlmax's own runs do (container_user.py).
         with (
             offline.pinned(),
-            trainer_hook.extra_service_config(None, labels=run.labels, user=container_user()),
+            extra_service_config(None, labels=run.labels, user=container_user()),
             _inspected(request, job=run.job),
         ):
             yield run.sdk_session()
@@ -55,7 +55,7 @@ def _inspected(request: pytest.FixtureRequest, *, job: str) -> AbstractContextMa
         return contextlib.nullcontext()
     if plugin.job:  # --inspect-job names a declared job; this test's own objects are not one
         return contextlib.nullcontext()
-    from mlmax.localmode.debug.sdk_hooks import sdk_objects_under_debugger
+    from mlmax.localmode.debug import sdk_objects_under_debugger
 
     return sdk_objects_under_debugger(
         job=job, port=plugin.port, wait_timeout=plugin.wait_timeout, on_ready=plugin.announce
@@ -67,11 +67,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     run_ids = item.stash.get(_runs_key, [])
     if report.when == "call" and report.failed and run_ids:
-        from mlmax.localmode.engine import containers
+        from mlmax.localmode.engine import logs_of, run_containers
 
         for run_id in run_ids:
-            ran = containers.run_containers(run_id)
+            ran = run_containers(run_id)
             if ran:
-                tail = containers.logs_of(ran, tail_lines=LOG_TAIL_LINES)
+                tail = logs_of(ran, tail_lines=LOG_TAIL_LINES)
                 report.sections.append(("containers of sm_session (last lines)", tail))
     return report

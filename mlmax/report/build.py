@@ -14,10 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from mlmax.common.errors import MlmaxError
-from mlmax.common.tables import html_table, render
-from mlmax.pipeline.metrics import headline
-from mlmax.pipeline.run_record import RunRecord, StepRecord
+from mlmax.common import MlmaxError, html_table, render
+from mlmax.pipeline import RunRecord, StepRecord, headline
 from mlmax.report import charts
 
 REPORT_FILES = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mlmax.common.progress import Progress
-from mlmax.project.runner_contract import Runner, RunnerUnavailableError, StepFailed, StepResult
+from mlmax.common import Progress
+from mlmax.project import Runner, RunnerUnavailableError, StepFailed, StepResult
 
 RUNNER_NAMES = ("local", "host", "sagemaker")
 
@@ -30,7 +30,7 @@ def make_runner(
         return LocalModeRunner(progress=progress)
     if name == "sagemaker":
         # Managed SageMaker; role, bucket and image from MLMAX_SAGEMAKER_* or the SDK config.
-        from mlmax.cloud.runner import SageMakerOptions, SageMakerRunner
+        from mlmax.cloud import SageMakerOptions, SageMakerRunner
 
         options = SageMakerOptions.from_environment(instance_types=dict(instance_types or {}))
         return SageMakerRunner(options, progress=progress)

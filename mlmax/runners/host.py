@@ -16,8 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from mlmax.project.catalog import JobRun
-from mlmax.project.runner_contract import StepFailed, StepResult
+from mlmax.project import JobRun, StepFailed, StepResult
 
 
 def job_command(step_run: JobRun) -> list[str]:

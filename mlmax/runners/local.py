@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
-from mlmax.common.progress import Progress, or_default
-from mlmax.localmode.image.for_jobs import JobImages
-from mlmax.project.catalog import JobRun
-from mlmax.project.runner_contract import StepFailed, StepResult
+from mlmax.common import Progress, or_default
+from mlmax.localmode.image import JobImages
+from mlmax.project import JobRun, StepFailed, StepResult
 
 _silence_lock = threading.Lock()
 _silence_depth = 0
@@ -76,8 +75,8 @@ class LocalModeRunner:
         self._local: object | None = None
 
     def __enter__(self) -> Self:
-        from mlmax.localmode.engine.checks import require_docker
-        from mlmax.localmode.run.local_mode import LocalMode
+        from mlmax.localmode.engine import require_docker
+        from mlmax.localmode.run import LocalMode
 
         # Docker, its CLI and Compose first: without them nothing may be started or created
         # (no S3 server, no run directory), and the error is one sentence with the fix.
@@ -115,7 +114,7 @@ class LocalModeRunner:
 
     def run_step(self, step_run: JobRun) -> StepResult:
         from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
-        from mlmax.localmode.run.local_mode import LocalMode
+        from mlmax.localmode.run import LocalMode
 
         local = self._local
         if not isinstance(local, LocalMode):

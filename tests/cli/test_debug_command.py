@@ -16,7 +16,7 @@ import pytest
 from mlmax.data.generator import write_csv
 from mlmax.jobs import schema
 from mlmax.localmode.engine import containers, labels
-from mlmax.localmode.run.debug_job import path_mappings
+from mlmax.localmode.run.debug_run import path_mappings
 from mlmax.project.catalog import JOBS_DIR
 from tests.support.dap_client import DapClient
 from tests.support.inspect_driver import READY, InspectRun, line_of

@@ -36,7 +36,7 @@ from mlmax.cloud.pipeline_export import (
 from mlmax.localmode.engine import compose, containers
 from mlmax.localmode.s3.server import S3Server
 from mlmax.localmode.sdk import internals as sdk_internals
-from mlmax.localmode.sdk.scoped_environ import scoped_environ
+from mlmax.localmode.sdk.environ import scoped_environ
 from mlmax.localmode.sdk.session import OfflineSession
 from mlmax.pipeline import DataSpec, TrainingOptions, run_census, stage_inputs
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.localmode.endpoint.deploy import ENDPOINT_JOB, SERVING_CODE_ROOT
+from mlmax.localmode.endpoint.hosting import ENDPOINT_JOB, SERVING_CODE_ROOT
 from mlmax.localmode.engine import containers, labels
-from mlmax.localmode.run.debug_job import path_mappings
+from mlmax.localmode.run.debug_run import path_mappings
 from mlmax.project.catalog import JOBS_DIR, PROCESSING_CODE_ROOT
 from mlmax.pytest_plugin.debug_test import GRACE_SECONDS
 from tests.support.inspect_driver import line_of

@@ -16,7 +16,7 @@ import pytest
 
 from mlmax.common.waiting import WaitTimeout, wait_until
 from mlmax.localmode.engine import compose, containers, labels
-from mlmax.localmode.run.debug_job import path_mappings
+from mlmax.localmode.run.debug_run import path_mappings
 from mlmax.project.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from tests.support.dap_client import DapClient
 from tests.support.inspect_driver import READY, InspectRun, line_of

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlmax.localmode.debug.readiness import ready_line
-from mlmax.localmode.endpoint.deploy import SERVING_CODE_ROOT
+from mlmax.localmode.endpoint.hosting import SERVING_CODE_ROOT
 from mlmax.project.catalog import JOBS, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from tests.support import jsonc
 from tests.support.vscode import (

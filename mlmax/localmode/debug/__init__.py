@@ -1,2 +1,8 @@
 """A job under a debugger in its container: the debugpy command and bootstrap, the relay on the
 host's loopback, and readiness read from the container's socket table."""
+
+import lazy_loader
+
+# The face: what other packages use, declared in __init__.pyi; each name is imported
+# on first use, so a command pays only for the modules it touches.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

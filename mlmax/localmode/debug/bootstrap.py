@@ -1,6 +1,6 @@
 """Start a job script under debugpy with its heavy imports already done (runs in the container).
 
-Its source is passed to ``python3 -c`` by `mlmax.localmode.run.debug_job.DebugOptions`, followed by
+Its source is passed to ``python3 -c`` by `mlmax.localmode.run.debug_run.DebugOptions`, followed by
 exactly the arguments ``python3 -m debugpy`` would get (``--listen 127.0.0.1:5678
 --wait-for-client script.py args...``). Before handing over to debugpy's own command line,
 it imports the third-party modules the script imports at its top level (pandas, scikit-learn,

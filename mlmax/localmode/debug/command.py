@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mlmax.project.catalog import TRAINING_CODE_ROOT
+from mlmax.project import TRAINING_CODE_ROOT
 
 DEBUGPY_PORT = 5678  # where debugpy listens inside the container
 DEBUGPY_HOST = "127.0.0.1"  # inside the container: only the forwarder's relay reaches it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlmax.localmode.engine.ports import LOOPBACK
+from mlmax.localmode.engine import LOOPBACK
 from mlmax.localmode.errors import LocalModeError
 
 

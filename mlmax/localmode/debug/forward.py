@@ -12,7 +12,7 @@ from mlmax.localmode.debug.errors import (
     InspectError,
     InspectPortBusyError,
 )
-from mlmax.localmode.engine.ports import free_port, port_is_free
+from mlmax.localmode.engine import free_port, port_is_free
 
 if TYPE_CHECKING:
     from mlmax.localmode.debug.relay import PortForward

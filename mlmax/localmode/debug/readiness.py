@@ -14,12 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlmax.common.waiting import WaitTimeout, wait_until
+from mlmax.common import WaitTimeout, wait_until
 from mlmax.localmode.debug.command import DebugOptions
 from mlmax.localmode.debug.sockets import container_sockets, has_client, is_listening
-from mlmax.localmode.engine import containers, labels
-from mlmax.localmode.engine.ports import LOOPBACK
-from mlmax.project.catalog import PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
+from mlmax.localmode.engine import (
+    JOB,
+    LOOPBACK,
+    SESSION,
+    current_session,
+    docker_client,
+    remove_containers,
+)
+from mlmax.project import PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 
 if TYPE_CHECKING:
     from mlmax.localmode.debug.relay import PortForward
@@ -118,11 +124,11 @@ class ReadyWatch(threading.Thread):
         self._known = {c.id for c in self._mine()}
 
     def _mine(self) -> list[Any]:
-        session = labels.current_session().session_id
-        return containers.docker_client().containers.list(
+        session = current_session().session_id
+        return docker_client().containers.list(
             ignore_removed=True,
             all=True,
-            filters={"label": [f"{labels.SESSION}={session}", f"{labels.JOB}={self.job}"]},
+            filters={"label": [f"{SESSION}={session}", f"{JOB}={self.job}"]},
         )
 
     def stop(self) -> None:
@@ -152,7 +158,7 @@ class ReadyWatch(threading.Thread):
             # about would hang the run.
             found = [self.container] if self.container is not None else self._fresh()
             if found:
-                containers.remove(found)
+                remove_containers(found)
 
     def _fresh(self) -> list[Any]:
         try:
@@ -229,7 +235,7 @@ class ReadyWatch(threading.Thread):
             outcome = self._until(attached_or_gone, timeout=left)
         except WaitTimeout:
             self.gave_up = True
-            containers.remove([container])  # ends compose; the runner cleans up
+            remove_containers([container])  # ends compose; the runner cleans up
             return
         if outcome == "attached":
             self.attached_after = time.monotonic() - ready_at

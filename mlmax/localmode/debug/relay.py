@@ -24,7 +24,7 @@ import socket
 import threading
 from typing import Any
 
-from mlmax.localmode.engine.ports import bind_loopback
+from mlmax.localmode.engine import bind_loopback
 
 CHUNK = 65536
 
@@ -183,7 +183,7 @@ class PortForward:
             _close(_raw(spare))
 
     def _start_relay(self) -> Any:
-        from mlmax.localmode.engine.containers import docker_client
+        from mlmax.localmode.engine import docker_client
 
         api = docker_client().api
         created = api.exec_create(

@@ -3,7 +3,7 @@
 While `pytest --smlocal --inspectlocal` inspects a test that uses `sm_session`, each
 `FrameworkProcessor.run` / `ScriptProcessor.run` / `ModelTrainer.train` of that test runs its
 entry script the way
-mlmax's own debug path does (`mlmax.localmode.run.debug_job`): the interpreter command becomes
+mlmax's own debug path does (`mlmax.localmode.run.debug_run`): the interpreter command becomes
 `DebugOptions.python_command()` (debug_bootstrap, debugpy on the container's loopback), the
 image the one `ensure_debugpy_image` derives, a `PortForward` on the host's 127.0.0.1 relays to
 it, and the same `ReadyWatch` prints the same ready line and enforces the wait for a debugger. The
@@ -28,7 +28,7 @@ from mlmax.localmode.debug.command import DebugOptions
 from mlmax.localmode.debug.errors import INSPECT_FLAGS, DebugFlags, DebuggerNotAttachedError
 from mlmax.localmode.debug.forward import open_forward
 from mlmax.localmode.debug.readiness import ReadyWatch
-from mlmax.localmode.sdk import internals as sdk_internals
+from mlmax.localmode.sdk import DEBUG_PROCESSOR_RUNS, DEBUG_TRAINER_TRAIN, patched
 
 _UNDER_DEBUGGER = "_mlmax_under_debugger"
 # A trainer's command is a shell line: one that chains commands is left alone.
@@ -158,14 +158,14 @@ def sdk_objects_under_debugger(
         return train
 
     with contextlib.ExitStack() as patches:
-        for hook in sdk_internals.DEBUG_PROCESSOR_RUNS:
-            patches.enter_context(sdk_internals.patched(hook, processor_run))
-        trainer = sdk_internals.DEBUG_TRAINER_TRAIN
-        patches.enter_context(sdk_internals.patched(trainer, trainer_train))
+        for hook in DEBUG_PROCESSOR_RUNS:
+            patches.enter_context(patched(hook, processor_run))
+        trainer = DEBUG_TRAINER_TRAIN
+        patches.enter_context(patched(trainer, trainer_train))
         yield
 
 
 def _debug_image(image: Any) -> str:
-    from mlmax.localmode.image.debug_variant import ensure_debugpy_image
+    from mlmax.localmode.image import ensure_debugpy_image
 
     return ensure_debugpy_image(str(image))

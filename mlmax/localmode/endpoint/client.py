@@ -7,8 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlmax.localmode.engine import containers
-from mlmax.localmode.engine.ports import LOOPBACK
+from mlmax.localmode.engine import LOOPBACK, logs_of, run_containers
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class Endpoint:
         return ping(self.port)
 
     def logs(self) -> str:
-        return containers.logs_of(containers.run_containers(self.run_id))
+        return logs_of(run_containers(self.run_id))
 
 
 def ping(port: int) -> bool:

@@ -9,12 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mlmax.common.waiting import wait_until
-from mlmax.localmode.debug.errors import SERVE_COMMAND_FLAGS
-from mlmax.localmode.debug.forward import resolve_host_port
-from mlmax.localmode.debug.readiness import ready_line
+from mlmax.common import wait_until
+from mlmax.localmode.debug import SERVE_COMMAND_FLAGS, ready_line, resolve_host_port
 from mlmax.localmode.endpoint.client import Endpoint
-from mlmax.localmode.endpoint.deploy import (
+from mlmax.localmode.endpoint.hosting import (
     DEFAULT_READY_TIMEOUT,
     ENDPOINT_JOB,
     SERVING_CODE_ROOT,
@@ -23,9 +21,9 @@ from mlmax.localmode.endpoint.deploy import (
     Progress,
     deploy,
 )
-from mlmax.localmode.engine import containers
-from mlmax.localmode.image.job_image import ensure_job_image
-from mlmax.localmode.run.local_mode import LocalMode
+from mlmax.localmode.engine import exit_codes, logs_of, run_containers
+from mlmax.localmode.image import ensure_job_image
+from mlmax.localmode.run import LocalMode
 
 
 @contextlib.contextmanager
@@ -89,12 +87,12 @@ def _watch_until_it_dies(endpoint: Endpoint) -> None:
     """Raise EndpointFailedError once the endpoint's container is gone or has exited."""
 
     def died() -> bool:
-        ran = containers.run_containers(endpoint.run_id)
-        codes = containers.exit_codes(ran)
+        ran = run_containers(endpoint.run_id)
+        codes = exit_codes(ran)
         if not ran or codes:
             raise EndpointFailedError(
                 codes[0] if codes else None,
-                containers.logs_of(ran),
+                logs_of(ran),
                 reason="stopped while serving",
             )
         return False

@@ -16,8 +16,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from mlmax.common.cache import cache_root
-from mlmax.common.errors import EnvironmentNotReadyError
+from mlmax.common import EnvironmentNotReadyError, cache_root
 from mlmax.localmode.engine.docker_ssh import ensure_ssh_transport
 
 # The job image (~0.6 GB), its base and a few job runs fit comfortably in this.
@@ -47,7 +46,7 @@ class Check:
         return f"{self.detail[0].upper()}{self.detail[1:]}; {self.fix[0].lower()}{self.fix[1:]}"
 
 
-def docker_client(timeout: int = 10) -> docker.DockerClient:
+def fresh_docker_client(timeout: int = 10) -> docker.DockerClient:
     """A client for the engine named by DOCKER_HOST (or the default socket)."""
     ensure_ssh_transport()
     return docker.from_env(timeout=timeout)
@@ -69,7 +68,7 @@ def check_docker_cli() -> Check:
 def check_daemon() -> Check:
     host = os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
     try:
-        client = docker_client(timeout=5)
+        client = fresh_docker_client(timeout=5)
         try:
             client.ping()
             version = client.version().get("Version", "?")
@@ -227,12 +226,12 @@ def require_docker(*, for_jobs: bool = True) -> docker.DockerClient:
         check = run_check()
         if not check.ok:
             raise DockerUnavailableError(check.sentence())
-    return docker_client(timeout=600)
+    return fresh_docker_client(timeout=600)
 
 
 def _docker_root_dir() -> str | None:
     try:
-        client = docker_client(timeout=5)
+        client = fresh_docker_client(timeout=5)
         try:
             return client.info().get("DockerRootDir")
         finally:

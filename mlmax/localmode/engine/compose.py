@@ -13,7 +13,7 @@ import os
 import signal
 from pathlib import Path
 
-from mlmax.common.waiting import WaitTimeout, wait_until
+from mlmax.common import WaitTimeout, wait_until
 
 
 def processes_using(marker: Path) -> list[int]:

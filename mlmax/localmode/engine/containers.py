@@ -76,7 +76,7 @@ def exit_codes(containers: list[Any]) -> list[int]:
     return codes
 
 
-def remove(containers: list[Any]) -> int:
+def remove_containers(containers: list[Any]) -> int:
     """Force-remove containers (and their anonymous volumes); return how many went."""
     removed = 0
     for container in containers:
@@ -94,7 +94,7 @@ def remove(containers: list[Any]) -> int:
 
 def remove_run(run_id: str) -> int:
     """Remove every container of one run."""
-    return remove(run_containers(run_id))
+    return remove_containers(run_containers(run_id))
 
 
 def _owner(container_labels: dict[str, str]) -> labels.Owner | None:

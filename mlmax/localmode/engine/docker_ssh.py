@@ -4,7 +4,8 @@
 and nacl: 0.3-0.5 s of every mlmax process that talks to a local socket, about a tenth of a
 container job's whole run. docker-py already treats the transport as optional (it is
 imported under `try/except ImportError`); the finder installed here makes that import fail
-while DOCKER_HOST is not ssh://, so docker-py starts as it would without paramiko.
+while DOCKER_HOST is not ssh://, so docker-py starts as it would without paramiko. mlmax's own
+entry points (the `mlmax` command, the pytest plugin) install it; importing mlmax does not.
 `ensure_ssh_transport()` loads the transport after all when DOCKER_HOST is changed to an ssh
 engine later in the same process.
 """
@@ -44,7 +45,7 @@ class _SkipSshTransport(importlib.abc.MetaPathFinder):
         return importlib.machinery.ModuleSpec(fullname, _Skipped())
 
 
-def install() -> None:
+def skip_ssh_transport() -> None:
     """Skip the ssh transport in docker-py imports from now on (idempotent; takes effect only
     if docker-py has not been imported yet)."""
     if not any(isinstance(finder, _SkipSshTransport) for finder in sys.meta_path):

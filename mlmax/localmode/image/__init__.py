@@ -1,2 +1,8 @@
 """The images jobs run in: the job image built offline and cached by content hash, its base,
 its debugpy variant, the wheelhouse, and the inventory of what mlmax made in the engine."""
+
+import lazy_loader
+
+# The face: what other packages use, declared in __init__.pyi; each name is imported
+# on first use, so a command pays only for the modules it touches.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -19,9 +19,7 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from mlmax.common.cache import cache_lock
-from mlmax.common.errors import EnvironmentNotReadyError
-from mlmax.common.progress import Progress, or_default
+from mlmax.common import EnvironmentNotReadyError, Progress, cache_lock, or_default
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 BASE_IMAGE_ENV = "MLMAX_BASE_IMAGE"

@@ -30,9 +30,8 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from mlmax.common.progress import Progress
-from mlmax.localmode.engine import labels
-from mlmax.localmode.engine.checks import require_docker
+from mlmax.common import Progress
+from mlmax.localmode.engine import current_session, disowned, require_docker
 from mlmax.localmode.image.base import LABEL_PREFIX, ImageBuildError
 from mlmax.localmode.image.wheelhouse import WheelhouseError, ensure_wheelhouse
 
@@ -112,7 +111,7 @@ def build(
         entrypoint=list(recipe.command),
         command=[],
         network_disabled=True,
-        labels={**config.labels, ROLE: "build", **labels.current_session().owner()},
+        labels={**config.labels, ROLE: "build", **current_session().owner()},
     )["Id"]
     try:
         _upload(client, container, recipe)
@@ -208,7 +207,7 @@ def _commit_config(source: Mapping[str, Any], config: ImageConfig) -> dict[str, 
         "Cmd": list(config.cmd) if config.cmd is not None else source.get("Cmd"),
         # [] where the source has none: an absent ENTRYPOINT would be the container's.
         "Entrypoint": source.get("Entrypoint") or [],
-        "Labels": {**config.labels, **labels.disowned()},
+        "Labels": {**config.labels, **disowned()},
     }
 
 

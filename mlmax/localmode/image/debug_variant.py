@@ -13,8 +13,7 @@ from collections.abc import Mapping
 import docker
 import docker.errors
 
-from mlmax.common.cache import cache_lock
-from mlmax.common.progress import Progress, or_default
+from mlmax.common import Progress, cache_lock, or_default
 from mlmax.localmode.image.base import LABEL_PREFIX, ImageBuildError
 from mlmax.localmode.image.build import (
     ROLE,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlmax.common.progress import Progress
-from mlmax.project.catalog import JobDefinition
+from mlmax.common import Progress
+from mlmax.project import JobDefinition
 
 
 class JobImages:
@@ -68,7 +68,7 @@ def project_default_image(project_root: Path, *, progress: Progress | None = Non
     """The image a project's tests run in by default: the image or requirements its
     `[tool.mlmax]` names, else mlmax's job image."""
     from mlmax.localmode.image.job_image import ensure_job_image
-    from mlmax.project.declarations import current_project
+    from mlmax.project import current_project
 
     project = current_project(project_root)
     if project is not None and project.image:

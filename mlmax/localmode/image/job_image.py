@@ -19,8 +19,7 @@ from pathlib import Path
 
 import docker
 
-from mlmax.common.cache import cache_lock
-from mlmax.common.progress import Progress, or_default
+from mlmax.common import Progress, cache_lock, or_default
 from mlmax.localmode.image.base import (
     LABEL_PREFIX,
     ImageBuildError,

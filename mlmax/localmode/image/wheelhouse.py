@@ -18,9 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlmax.common.cache import cache_root
-from mlmax.common.errors import EnvironmentNotReadyError
-from mlmax.common.progress import Progress, or_default
+from mlmax.common import EnvironmentNotReadyError, Progress, cache_root, or_default
 
 # Bump when the download recipe changes in a way that changes which wheels are chosen.
 RECIPE_VERSION = "1"

@@ -22,19 +22,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlmax.localmode.debug.command import DebugOptions
-from mlmax.localmode.engine.container_user import container_environment, container_user
+from mlmax.localmode.debug import DebugOptions
+from mlmax.localmode.engine import container_environment, container_user
 from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
 from mlmax.localmode.run.lifecycle import LocalRun
-from mlmax.localmode.sdk import trainer_hook
-from mlmax.localmode.sdk.job_objects import (
+from mlmax.localmode.sdk import (
+    OfflineSession,
     ProcessingStep,
     TrainingStep,
+    extra_service_config,
     processing_step,
     training_step,
 )
-from mlmax.localmode.sdk.session import OfflineSession
-from mlmax.project.catalog import JobDefinition, JobRun
+from mlmax.project import JobDefinition, JobRun
 
 Progress = Callable[[str], None]
 MODEL_ARCHIVE = "model.tar.gz"
@@ -148,7 +148,7 @@ class ContainerRun:
         """Run the step; return (the SDK's error, whether the run was stopped by timeout)."""
         step = self.build()
         hook = (
-            trainer_hook.extra_service_config(
+            extra_service_config(
                 self.trainer_root,
                 labels=self.labels,
                 user=container_user(),

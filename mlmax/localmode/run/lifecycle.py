@@ -16,11 +16,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from mlmax.localmode.engine import compose, containers, labels
-from mlmax.localmode.engine.container_user import with_container_user
-from mlmax.localmode.engine.network import ensure_network
-from mlmax.localmode.sdk.session import OfflineSession, remove_tree_or_warn
-from mlmax.localmode.sdk.thread import UNWIND_SECONDS, SdkThread
+from mlmax.localmode.engine import (
+    current_session,
+    docker_client,
+    ensure_network,
+    exit_codes,
+    kill_processes,
+    logs_of,
+    new_run_id,
+    remove_run,
+    require_image,
+    run_containers,
+    with_container_user,
+)
+from mlmax.localmode.sdk import UNWIND_SECONDS, OfflineSession, SdkThread, remove_tree_or_warn
 
 
 class LocalRun:
@@ -42,8 +51,8 @@ class LocalRun:
         self.session = session
         self.job = job
         self.image = image
-        self.run_id = labels.new_run_id(id_prefix or job)
-        self.labels: dict[str, str] = labels.current_session().for_run(job, self.run_id)
+        self.run_id = new_run_id(id_prefix or job)
+        self.labels: dict[str, str] = current_session().for_run(job, self.run_id)
         self._root: Path | None = None
 
     @property
@@ -55,8 +64,8 @@ class LocalRun:
 
     def __enter__(self) -> LocalRun:
         if self.image is not None:
-            containers.require_image(self.image)
-            ensure_network(containers.docker_client())
+            require_image(self.image)
+            ensure_network(docker_client())
         self._root = self.session.run_dir(self.run_id)
         return self
 
@@ -72,8 +81,8 @@ class LocalRun:
         """Kill the run's compose process, remove its containers and its directory."""
         if self._root is None:
             return
-        compose.kill_processes(self._root)
-        containers.remove_run(self.run_id)
+        kill_processes(self._root)
+        remove_run(self.run_id)
         remove_tree_or_warn(self._root)
 
     # -- what the SDK is given ---------------------------------------------------------------
@@ -106,21 +115,21 @@ class LocalRun:
 
     def stop(self, thread: SdkThread | None = None) -> None:
         """Kill the run's compose process and remove its containers; let the SDK unwind."""
-        compose.kill_processes(self.root)
-        containers.remove_run(self.run_id)
+        kill_processes(self.root)
+        remove_run(self.run_id)
         if thread is not None:
             thread.join(UNWIND_SECONDS)
         # compose may have created a container between the two steps above.
-        containers.remove_run(self.run_id)
+        remove_run(self.run_id)
 
     # -- what ran ----------------------------------------------------------------------------
     def containers(self) -> list[Any]:
         """The run's containers, in the order they were created."""
-        return containers.run_containers(self.run_id)
+        return run_containers(self.run_id)
 
     def logs(self, ran: list[Any] | None = None, tail_lines: int | None = None) -> str:
         """The logs of `ran` (default: the run's containers now), oldest container first."""
-        return containers.logs_of(self.containers() if ran is None else ran, tail_lines)
+        return logs_of(self.containers() if ran is None else ran, tail_lines)
 
     def exit_codes(self, ran: list[Any] | None = None) -> list[int]:
-        return containers.exit_codes(self.containers() if ran is None else ran)
+        return exit_codes(self.containers() if ran is None else ran)

@@ -14,14 +14,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from mlmax.localmode.debug.command import DebugOptions
-from mlmax.localmode.engine import compose, containers, labels
+from mlmax.localmode.debug import DebugOptions
+from mlmax.localmode.engine import (
+    current_session,
+    kill_processes,
+    remove_containers,
+    session_containers,
+)
 from mlmax.localmode.run import reaper
 from mlmax.localmode.run.container_run import JobResult, Progress, run_job
-from mlmax.localmode.s3.server import S3Server
-from mlmax.localmode.sdk.session import OfflineSession, preload_sdk, real_s3_requested
-from mlmax.localmode.sdk.thread import UNWIND_SECONDS
-from mlmax.project.catalog import JobDefinition, JobRun, get_job
+from mlmax.localmode.s3 import S3Server
+from mlmax.localmode.sdk import UNWIND_SECONDS, OfflineSession, preload_sdk, real_s3_requested
+from mlmax.project import JobDefinition, JobRun, get_job
 
 # Runs one JobRun; `run_job`'s signature. LocalMode.job_runner lets inspect mode take over.
 JobRunner = Callable[..., JobResult]
@@ -71,7 +75,7 @@ class LocalMode:
         with self._stack as stack:
             swept = reaper.reap()  # what SIGKILLed sessions left
             if swept and self.progress:
-                self.progress(reaper.describe(swept))
+                self.progress(reaper.describe_leftovers(swept))
             stack.callback(self._remove_session_containers)
             endpoint = self._s3_endpoint_url
             if not self.real_s3 and endpoint is None:
@@ -109,17 +113,17 @@ class LocalMode:
 
     @classmethod
     def _stop_running_jobs(cls, session_root: Path) -> None:
-        compose.kill_processes(session_root)
+        kill_processes(session_root)
         cls._remove_session_containers()
 
     @staticmethod
     def _remove_session_containers() -> None:
-        session_id = labels.current_session().session_id
+        session_id = current_session().session_id
         try:
-            found = containers.session_containers(session_id)
+            found = session_containers(session_id)
         except Exception:  # no engine to ask (it went away, or never was): nothing ours runs
             return
-        containers.remove(found)
+        remove_containers(found)
 
     def run(
         self,

@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlmax.localmode.engine import compose, containers, labels
-from mlmax.localmode.sdk.session import TEMP_PREFIX, read_owner_marker, remove_tree, work_dir
+from mlmax.localmode.engine import (
+    OWNER_PID,
+    docker_client,
+    kill_processes,
+    listed_labels,
+    listed_name,
+    orphans,
+    remove_containers,
+)
+from mlmax.localmode.sdk import TEMP_PREFIX, read_owner_marker, remove_tree, work_dir
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ def dead_temp_dirs(roots: list[Path] | None = None) -> list[tuple[Path, int]]:
 
 def _engine_reachable() -> bool:
     try:
-        containers.docker_client().ping()
+        docker_client().ping()
     except Exception:  # no engine: nothing of ours can be running in it either
         return False
     return True
@@ -89,15 +97,15 @@ def _orphan_containers() -> list[tuple[Any, Leftover]]:
     if not _engine_reachable():
         return []
     found = []
-    for container in containers.orphans():
-        pid = containers.listed_labels(container).get(labels.OWNER_PID, "")
+    for container in orphans():
+        pid = listed_labels(container).get(OWNER_PID, "")
         owner_pid = int(pid) if pid.isdigit() else None
-        name = containers.listed_name(container)
+        name = listed_name(container)
         found.append((container, Leftover("container", name, owner_pid)))
     return found
 
 
-def find(roots: list[Path] | None = None) -> list[Leftover]:
+def find_leftovers(roots: list[Path] | None = None) -> list[Leftover]:
     """Everything dead sessions left, without touching it."""
     found = [leftover for _, leftover in _orphan_containers()]
     return found + [Leftover("temp dir", str(p), pid) for p, pid in dead_temp_dirs(roots)]
@@ -107,7 +115,7 @@ def reap(roots: list[Path] | None = None) -> list[Leftover]:
     """Remove what dead sessions left: containers, their compose processes and temp dirs."""
     removed = []
     for container, leftover in _orphan_containers():
-        containers.remove([container])
+        remove_containers([container])
         removed.append(leftover)
     return removed + _reap_temp_dirs(roots)
 
@@ -115,7 +123,7 @@ def reap(roots: list[Path] | None = None) -> list[Leftover]:
 def _reap_temp_dirs(roots: list[Path] | None) -> list[Leftover]:
     removed = []
     for path, pid in dead_temp_dirs(roots):
-        compose.kill_processes(path)  # a dead session's compose runs on, re-parented to 1
+        kill_processes(path)  # a dead session's compose runs on, re-parented to 1
         try:
             remove_tree(path)
         except FileNotFoundError:  # another session swept it at the same moment
@@ -124,7 +132,7 @@ def _reap_temp_dirs(roots: list[Path] | None) -> list[Leftover]:
     return removed
 
 
-def describe(swept: list[Leftover]) -> str:
+def describe_leftovers(swept: list[Leftover]) -> str:
     """One line: what was swept, counted by kind."""
     counts: dict[str, int] = {}
     for leftover in swept:

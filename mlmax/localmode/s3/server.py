@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict
 from types import TracebackType
 
-from mlmax.common.errors import EnvironmentNotReadyError
+from mlmax.common import EnvironmentNotReadyError
 from mlmax.localmode.s3.auth import SessionKeys
 from mlmax.localmode.s3.server_process import READY
 

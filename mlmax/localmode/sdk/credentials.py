@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mlmax.localmode.s3.server import is_embedded_access_key
+from mlmax.localmode.s3 import is_embedded_access_key
 from mlmax.localmode.sdk import internals as sdk_internals
 
 _MARK = "_mlmax_no_embedded_keys"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlmax.common.errors import EnvironmentNotReadyError
+from mlmax.common import EnvironmentNotReadyError
 
 # The range mlmax is tested with; the message of every SdkHookError says it.
 SUPPORTED_SDK = "sagemaker>=3.27,<4"

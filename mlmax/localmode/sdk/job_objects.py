@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlmax.project.catalog import JobDefinition
+from mlmax.project import JobDefinition
 
 # Every job container gets these: no .pyc files written into a bind-mounted source folder,
 # unbuffered output so a crash's last lines reach the log.

@@ -21,7 +21,8 @@ container through docker-compose and then waits for it. mlmax changes three thin
 
 The three SDK names are reached through `mlmax.localmode.sdk.internals`, which pins their
 names and shapes: an SDK upgrade that changes them fails tests/localmode/sdk/test_internals.py
-(and `install()` raises `SdkHookError`) instead of silently publishing on every interface.
+(and `install_serving_hooks()` raises `SdkHookError`) instead of silently publishing on every
+interface.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mlmax.localmode.engine import labels
+from mlmax.localmode.engine import SESSION
 from mlmax.localmode.sdk import internals as sdk_internals
 
 _MARK = "_mlmax_serving"
@@ -59,7 +60,7 @@ def loopback_ports(ports: list[str]) -> list[str]:
 def _loopback_only(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         service = original(self, *args, **kwargs)
-        if labels.SESSION in (service.get("labels") or {}) and service.get("ports"):
+        if SESSION in (service.get("labels") or {}) and service.get("ports"):
             # The SDK replaced container_config's ports (a debug port) with its own: keep both.
             local = (getattr(self.sagemaker_session, "config", None) or {}).get("local") or {}
             configured = (local.get("container_config") or {}).get("ports") or []
@@ -104,27 +105,27 @@ def _quiet_when_managed(original: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def install() -> None:
+def install_serving_hooks() -> None:
     """Apply the three changes (idempotent); SdkHookError if the SDK changed."""
     sdk_internals.wrap(sdk_internals.PROCESSING_DOCKER_HOST, _loopback_only, mark=_MARK)
     sdk_internals.wrap(sdk_internals.WAIT_FOR_SERVING, _registered_waiter, mark=_MARK)
     sdk_internals.wrap(sdk_internals.HOSTING_RUN, _quiet_when_managed, mark=_MARK)
 
 
-def register_waiter(port: int, waiter: Callable[[], None]) -> None:
+def register_ready_waiter(port: int, waiter: Callable[[], None]) -> None:
     """The SDK's health check of `port` calls `waiter` instead of polling every 5 s."""
     with _lock:
         _waiters[port] = waiter
 
 
-def manage(marker: str) -> None:
+def manage_endpoint(marker: str) -> None:
     """The compose process whose command mentions `marker` is an mlmax endpoint's: run it
     without echoing compose's output."""
     with _lock:
         _managed.add(marker)
 
 
-def forget(port: int, marker: str) -> None:
+def forget_endpoint(port: int, marker: str) -> None:
     with _lock:
         _waiters.pop(port, None)
         _managed.discard(marker)

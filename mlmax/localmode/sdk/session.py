@@ -29,11 +29,9 @@ from typing import Any
 import boto3
 import botocore.session
 
-from mlmax.localmode.engine import labels
-from mlmax.localmode.engine.checks import compose_environment
-from mlmax.localmode.s3.auth import SessionKeys
-from mlmax.localmode.s3.server import keys_for, wait_until_ready
-from mlmax.localmode.sdk.scoped_environ import scoped_environ
+from mlmax.localmode.engine import Owner, compose_environment
+from mlmax.localmode.s3 import SessionKeys, keys_for, wait_until_ready
+from mlmax.localmode.sdk.environ import scoped_environ
 from mlmax.localmode.sdk.speedups import import_sdk
 
 logger = logging.getLogger(__name__)
@@ -106,15 +104,15 @@ OWNER_MARKER = ".mlmax-owner.json"
 
 
 def write_owner_marker(directory: Path) -> None:
-    """Record this process as the owner of `directory` (see labels.Owner)."""
-    marker = json.dumps(labels.Owner.current().to_json())
+    """Record this process as the owner of `directory` (see Owner)."""
+    marker = json.dumps(Owner.current().to_json())
     (directory / OWNER_MARKER).write_text(marker + "\n", encoding="utf-8")
 
 
-def read_owner_marker(directory: Path) -> labels.Owner | None:
+def read_owner_marker(directory: Path) -> Owner | None:
     """The owner recorded in `directory`, or None when there is no readable marker."""
     try:
-        return labels.Owner.from_json(json.loads((directory / OWNER_MARKER).read_text()))
+        return Owner.from_json(json.loads((directory / OWNER_MARKER).read_text()))
     except (OSError, ValueError):
         return None
 

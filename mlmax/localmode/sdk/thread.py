@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from mlmax.common.waiting import WaitTimeout, wait_until
+from mlmax.common import WaitTimeout, wait_until
 from mlmax.localmode.sdk.speedups import untraced
 
 # How long a stopped run may take to unwind (compose killed, SDK copying) before we move on.

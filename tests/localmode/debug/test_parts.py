@@ -18,7 +18,7 @@ from mlmax.localmode.debug.forward import resolve_host_port
 from mlmax.localmode.debug.readiness import ReadyInfo, ReplInfo, ready_line
 from mlmax.localmode.debug.sockets import parse_socket_table
 from mlmax.localmode.engine import ports
-from mlmax.localmode.run import debug_job as debug
+from mlmax.localmode.run import debug_run as debug
 from mlmax.project.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from mlmax.pytest_plugin import plugin as pytest_plugin
 

@@ -30,7 +30,7 @@ def loopback_server(sm_image):
         wait_until(lambda: b"Serving HTTP" in container.logs(), timeout=60, what="the HTTP server")
         yield container
     finally:
-        containers.remove([container])
+        containers.remove_containers([container])
 
 
 def _get(port: int) -> bytes:

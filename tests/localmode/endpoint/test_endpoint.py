@@ -10,7 +10,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from mlmax.localmode.endpoint.deploy import EndpointFailedError, deploy
+from mlmax.localmode.endpoint.hosting import EndpointFailedError, deploy
 from mlmax.localmode.engine import containers
 from tests.support.leaks import assert_nothing_left, snapshot
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.localmode.endpoint.deploy import SERVING_CODE_ROOT
+from mlmax.localmode.endpoint.hosting import SERVING_CODE_ROOT
 from mlmax.localmode.engine import containers, labels
 from mlmax.project.catalog import JOBS_DIR
 from mlmax.sample_model import train_sample_model

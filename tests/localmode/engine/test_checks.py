@@ -154,6 +154,8 @@ def test_docker_py_skips_its_ssh_transport_unless_the_engine_is_ssh() -> None:
     # A fresh interpreter: whether paramiko is loaded depends on the first docker-py import.
     probe = (
         "import os, sys\n"
+        "from mlmax.localmode.engine import docker_ssh\n"
+        "docker_ssh.skip_ssh_transport()  # as the mlmax command and the pytest plugin do\n"
         "from mlmax.localmode.engine import checks as docker_checks\n"
         "print('paramiko' in sys.modules)\n"
         f"os.environ['DOCKER_HOST'] = {UNREACHABLE_SSH!r}\n"

@@ -254,7 +254,8 @@ def slow_build(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[An
         builder.kill()
         builder.wait()
         if running is not None:
-            containers.remove([running])  # gone, or being removed by a sweep: both are fine
+            # gone, or being removed by a sweep: both are fine
+            containers.remove_containers([running])
 
 
 def _build_container_of(

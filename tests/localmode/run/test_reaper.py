@@ -39,4 +39,4 @@ def test_reaper_removes_orphans_of_dead_sessions_only(sm_image):
         assert ours.id in remaining, "a live session's container must be left alone"
         assert foreign.id in remaining, "another pid namespace's container must be left alone"
     finally:
-        containers.remove([orphan, ours, foreign])
+        containers.remove_containers([orphan, ours, foreign])

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlmax.localmode.engine.labels import Owner, host_identity
 from mlmax.localmode.run import reaper
 from mlmax.localmode.sdk.session import OWNER_MARKER, write_owner_marker
-from mlmax.pipeline.killed_runs import killed_runs, mark_killed
+from mlmax.pipeline.killed import killed_runs, mark_killed
 from mlmax.pipeline.run_record import load_record, write_record
 
 # A second live session: makes its temp dir with its owner marker, then waits to be killed.
@@ -51,7 +51,8 @@ def test_a_live_sessions_dir_is_kept_and_swept_once_it_is_killed(tmp_path: Path)
     assert [(s.kind, s.name, s.owner_pid) for s in swept] == [("temp dir", str(theirs), other.pid)]
     assert not theirs.exists()
     assert mine.is_dir(), "our own live dir must be left alone"
-    assert reaper.describe(swept) == f"swept what killed sessions left ({other.pid}): 1 temp dir"
+    expected = f"swept what killed sessions left ({other.pid}): 1 temp dir"
+    assert reaper.describe_leftovers(swept) == expected
 
 
 def test_dirs_of_another_pid_namespace_or_without_a_marker_are_never_swept(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_sdk_still_publishes_the_serving_port_on_every_interface_without_the_hoo
 
 
 def test_hook_binds_mlmax_endpoints_to_loopback_only_and_keeps_a_debug_port(tmp_path):
-    serving_hooks.install()
+    serving_hooks.install_serving_hooks()
     debug = {"labels": {"org.mlmax.session": "s"}, "ports": ["127.0.0.1:5799:5678"]}
     with_debug = _serving_container(tmp_path, debug, 8125)
     assert with_debug._create_docker_host("algo-1-x", [], set(), "serve", [])["ports"] == [
@@ -67,15 +67,15 @@ def test_loopback_ports_keeps_other_mappings():
 def test_health_check_is_handed_to_the_registered_waiter_only():
     from sagemaker.core.local import entities
 
-    serving_hooks.install()
+    serving_hooks.install_serving_hooks()
     original = entities._wait_for_serving_container.__wrapped__
     assert list(inspect.signature(original).parameters)[:2] == ["serving_port", "timeout"]
     calls = []
-    serving_hooks.register_waiter(61001, lambda: calls.append("waited"))
+    serving_hooks.register_ready_waiter(61001, lambda: calls.append("waited"))
     try:
         entities._wait_for_serving_container(61001, timeout=120)
     finally:
-        serving_hooks.forget(61001, "")
+        serving_hooks.forget_endpoint(61001, "")
     assert calls == ["waited"]
     # Any other port still gets the SDK's own loop (which gives up at once with timeout 5).
     with pytest.raises(RuntimeError, match="didn't launch correctly"):
@@ -85,17 +85,17 @@ def test_health_check_is_handed_to_the_registered_waiter_only():
 def test_hosting_thread_of_mlmax_endpoints_is_quiet_and_keeps_the_exit_code(tmp_path, capfd):
     from sagemaker.core.local.image import _HostingContainer
 
-    serving_hooks.install()
+    serving_hooks.install_serving_hooks()
     code = "print('compose says hello'); raise SystemExit(3)"
     command = [sys.executable, "-c", code, str(tmp_path)]
     with pytest.raises(RuntimeError, match="Failed to run"):
         _HostingContainer(command).run()  # not ours: the SDK's own behaviour
     assert "compose says hello" in capfd.readouterr().out
-    serving_hooks.manage(str(tmp_path))
+    serving_hooks.manage_endpoint(str(tmp_path))
     try:
         ours = _HostingContainer(command)
         ours.run()  # no raise (no thread traceback): mlmax watches the container itself
         assert ours.exit_code == 3
         assert "compose says hello" not in capfd.readouterr().out
     finally:
-        serving_hooks.forget(0, str(tmp_path))
+        serving_hooks.forget_endpoint(0, str(tmp_path))

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from mlmax.localmode.s3.server import S3Server
-from mlmax.localmode.sdk.scoped_environ import EnvironmentConflictError, scoped_environ
+from mlmax.localmode.sdk.environ import EnvironmentConflictError, scoped_environ
 from mlmax.localmode.sdk.session import OfflineSession, remove_tree
 
 

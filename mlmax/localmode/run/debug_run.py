@@ -15,30 +15,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlmax.localmode.debug.command import (
+from mlmax.localmode.debug import (
+    DEFAULT_INSPECT_PORT,
     DEFAULT_WAIT_TIMEOUT,
-    INSPECT_MODES,
-    DebugOptions,
-    InspectMode,
-)
-from mlmax.localmode.debug.errors import (
     INSPECT_FLAGS,
+    INSPECT_MODES,
     DebugFlags,
     DebuggerNotAttachedError,
+    DebugOptions,
     InspectError,
+    InspectMode,
+    ReadyInfo,
+    ReadyWatch,
+    ReplInfo,
+    open_forward,
 )
-from mlmax.localmode.debug.forward import DEFAULT_INSPECT_PORT, open_forward
-from mlmax.localmode.debug.readiness import ReadyInfo, ReadyWatch, ReplInfo
 from mlmax.localmode.errors import JobFailedError
-from mlmax.localmode.image.debug_variant import ensure_debugpy_image
+from mlmax.localmode.image import ensure_debugpy_image
 from mlmax.localmode.run.container_run import JobResult, run_job
 from mlmax.localmode.run.local_mode import LocalMode
-from mlmax.project.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
+from mlmax.project import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 
 if TYPE_CHECKING:
-    from mlmax.localmode.debug.relay import PortForward
-    from mlmax.localmode.sdk.session import OfflineSession
-    from mlmax.project.catalog import JobDefinition, JobRun
+    from mlmax.localmode.debug import PortForward
+    from mlmax.localmode.sdk import OfflineSession
+    from mlmax.project import JobDefinition, JobRun
 
 
 def path_mappings(jobs_dir: Path = JOBS_DIR) -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlmax.localmode.engine.labels import Owner
+from mlmax.localmode.engine import Owner
 from mlmax.pipeline.run_record import RECORD_FILE, load_record, write_record
 
 

@@ -3,7 +3,7 @@
 `deploy(...)` goes through the SDK's offline hosting path (`LocalSession.sagemaker_client`:
 `create_model`, `create_endpoint_config`, `create_endpoint`) with `file://` model data, so
 the container runs exactly as SageMaker hosting runs it (`serve`, /ping, /invocations on
-8080; see mlmax/jobs/serving.py). What mlmax adds (serving_hooks.py):
+8080; see mlmax/jobs/serving.py). What mlmax adds (`mlmax.localmode.sdk.serving_hooks`):
 
 - a free host port on 127.0.0.1 only, per endpoint, so several run at once;
 - readiness watched in the calling thread: /ping polled together with the container's
@@ -27,21 +27,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlmax.common.waiting import WaitTimeout, wait_until
-from mlmax.localmode.debug.command import DEBUGPY_HOST, DEBUGPY_PORT
-from mlmax.localmode.debug.errors import INSPECT_FLAGS, DebugFlags
-from mlmax.localmode.debug.forward import open_forward
-from mlmax.localmode.debug.sockets import container_sockets, is_listening
+from mlmax.common import WaitTimeout, wait_until
+from mlmax.localmode.debug import (
+    DEBUGPY_HOST,
+    DEBUGPY_PORT,
+    INSPECT_FLAGS,
+    DebugFlags,
+    container_sockets,
+    is_listening,
+    open_forward,
+)
 from mlmax.localmode.endpoint.client import Endpoint, ping
 from mlmax.localmode.endpoint.model import stage_model
-from mlmax.localmode.engine.container_user import container_environment
-from mlmax.localmode.engine.ports import LOOPBACK, free_port
+from mlmax.localmode.engine import LOOPBACK, container_environment, free_port
 from mlmax.localmode.errors import JobFailedError
-from mlmax.localmode.run.lifecycle import LocalRun
-from mlmax.localmode.sdk import serving_hooks
-from mlmax.localmode.sdk.session import OfflineSession
-from mlmax.localmode.sdk.thread import SdkThread
-from mlmax.project.catalog import JOBS_DIR
+from mlmax.localmode.run import LocalRun
+from mlmax.localmode.sdk import (
+    OfflineSession,
+    SdkThread,
+    forget_endpoint,
+    install_serving_hooks,
+    manage_endpoint,
+    register_ready_waiter,
+)
+from mlmax.project import JOBS_DIR
 
 Progress = Callable[[str], None]
 ENDPOINT_JOB = "endpoint"  # the job label of serving containers
@@ -162,8 +171,8 @@ class _Deployment:
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
         self.sdk_session = self.local.sdk_session(sdk_root, serving_port=self.port)
-        serving_hooks.manage(str(self.root))
-        serving_hooks.register_waiter(self.port, self._wait_for_mlmax)
+        manage_endpoint(str(self.root))
+        register_ready_waiter(self.port, self._wait_for_mlmax)
         self.worker = self.local.start_sdk_call(
             lambda: self._create(staged.as_uri()), name=self.name
         )
@@ -249,7 +258,7 @@ class _Deployment:
         finally:
             if self.forward is not None:
                 self.forward.close()
-            serving_hooks.forget(self.port, str(self.root))
+            forget_endpoint(self.port, str(self.root))
 
 
 @contextlib.contextmanager
@@ -267,7 +276,7 @@ def deploy(
 ) -> Iterator[Endpoint]:
     """Serve the model of `model_dir` (+ the preprocessor of `proc_model_dir`, default the
     same directory) in its container until the block ends; yields the ready `Endpoint`."""
-    serving_hooks.install()
+    install_serving_hooks()
     say = progress or (lambda _message: None)
     with LocalRun(session, ENDPOINT_JOB, image=image) as local:
         state = _Deployment(

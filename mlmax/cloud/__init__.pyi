@@ -1,0 +1,19 @@
+"""Everything mlmax does with managed SageMaker, and the SageMaker Pipeline it exports.
+
+`settings` (the MLMAX_SAGEMAKER_* variables and defaults), `checks` (`mlmax doctor --cloud`),
+`runner` + `watch` + `job_code` (the `sagemaker` runner), `pipeline_export` (`mlmax pipeline
+export`) and `local_pipeline` (the exported pipeline run by the SDK's local pipeline session).
+The SDK objects of a job come from `mlmax.localmode.sdk.job_objects`, shared with Local Mode."""
+
+from .checks import bucket_name_problem as bucket_name_problem
+from .checks import cloud_checks as cloud_checks
+from .local_pipeline import DEFINITION_FILE as DEFINITION_FILE
+from .local_pipeline import EXECUTION_FILE as EXECUTION_FILE
+from .local_pipeline import run_census_local_pipeline as run_census_local_pipeline
+from .pipeline_export import ExportOptions as ExportOptions
+from .pipeline_export import emulated_aws_session as emulated_aws_session
+from .pipeline_export import export_pipeline as export_pipeline
+from .runner import SageMakerConfigError as SageMakerConfigError
+from .runner import SageMakerOptions as SageMakerOptions
+from .runner import SageMakerRunner as SageMakerRunner
+from .runner import parse_instance_type as parse_instance_type

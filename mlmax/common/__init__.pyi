@@ -1,0 +1,19 @@
+"""What every layer shares: the error root, tables, waits, progress, signals."""
+
+from .cache import cache_lock as cache_lock
+from .cache import cache_root as cache_root
+from .errors import EnvironmentNotReadyError as EnvironmentNotReadyError
+from .errors import MlmaxError as MlmaxError
+from .errors import UsageError as UsageError
+from .process_exit import skip_the_last_collection as skip_the_last_collection
+from .progress import Progress as Progress
+from .progress import or_default as or_default
+from .tables import html_table as html_table
+from .tables import print_table as print_table
+from .tables import render as render
+from .termination import TerminationHandlers as TerminationHandlers
+from .termination import exit_code_of as exit_code_of
+from .termination import interruption_name as interruption_name
+from .termination import terminate_like_interrupt as terminate_like_interrupt
+from .waiting import WaitTimeout as WaitTimeout
+from .waiting import wait_until as wait_until

@@ -1,0 +1,14 @@
+"""One run's lifecycle in Local Mode: a job in its container, what a series of runs shares, a
+job under a debugger, and the reaper of what dead sessions left."""
+
+from .container_run import run_job as run_job
+from .debug_run import debug_job as debug_job
+from .debug_run import job_path_mappings as job_path_mappings
+from .debug_run import path_mappings as path_mappings
+from .lifecycle import LocalRun as LocalRun
+from .local_mode import LocalMode as LocalMode
+from .reaper import Leftover as Leftover
+from .reaper import describe_leftovers as describe_leftovers
+from .reaper import find_leftovers as find_leftovers
+from .reaper import is_swept as is_swept
+from .reaper import reap as reap

@@ -1,0 +1,15 @@
+"""A project's jobs: their declarations in pyproject.toml and the catalogue."""
+
+from .catalog import JOBS as JOBS
+from .catalog import JOBS_DIR as JOBS_DIR
+from .catalog import PROCESSING_CODE_ROOT as PROCESSING_CODE_ROOT
+from .catalog import TRAINING_CODE_ROOT as TRAINING_CODE_ROOT
+from .catalog import JobDefinition as JobDefinition
+from .catalog import JobRun as JobRun
+from .catalog import get_job as get_job
+from .declarations import Project as Project
+from .declarations import current_project as current_project
+from .runner_contract import Runner as Runner
+from .runner_contract import RunnerUnavailableError as RunnerUnavailableError
+from .runner_contract import StepFailed as StepFailed
+from .runner_contract import StepResult as StepResult
