@@ -35,6 +35,7 @@ def run_clean(args: argparse.Namespace) -> int:
     from mlmax.common import print_table
 
     found = leftovers(args.runs, remove=False)
+    _say_what_is_left_alone()
     if not found:
         print("nothing to clean: no killed session left anything")
         return EXIT_OK
@@ -43,6 +44,18 @@ def run_clean(args: argparse.Namespace) -> int:
     leftovers(args.runs, remove=True)
     print(f"✓ removed {len(found)} leftover(s) of killed sessions (run records marked killed)")
     return EXIT_OK
+
+
+def _say_what_is_left_alone() -> None:
+    from mlmax.localmode.run import unjudged_containers
+
+    unseen = unjudged_containers()
+    if unseen:
+        print(
+            f"left alone: {len(unseen)} container(s) of sessions in other pid namespaces, "
+            "whose processes cannot be seen from here; run `mlmax clean` as root on the host "
+            "(the root pid namespace) to sweep them if their sessions were killed"
+        )
 
 
 def leftovers(runs_dir: Path | None, *, remove: bool) -> list[Leftover]:

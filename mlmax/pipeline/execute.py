@@ -23,6 +23,7 @@ from typing import Any
 from mlmax.common import interruption_name
 from mlmax.localmode.engine import Owner
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
+from mlmax.pipeline.live_runs import forget, note_running
 from mlmax.pipeline.metrics import step_metrics
 from mlmax.pipeline.run_record import RunRecord, StepRecord, now, write_record
 from mlmax.project import JobRun, Runner, StepFailed, StepResult
@@ -104,6 +105,7 @@ def execute(
         ],
     )
     write_record(run_dir, record)
+    note_running(run_dir)  # so a sweep finds this record if we are killed, wherever it is
     started = time.perf_counter()
     parallel = max(1, int(getattr(runner, "max_parallel_steps", 1)))
     try:
@@ -128,6 +130,7 @@ def execute(
         record.finished_at = now()
         record.duration_seconds = round(time.perf_counter() - started, 3)
         write_record(run_dir, record)
+        forget(run_dir)
     return record
 
 

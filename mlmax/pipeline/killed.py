@@ -10,21 +10,32 @@ import json
 from pathlib import Path
 
 from mlmax.localmode.engine import Owner
+from mlmax.pipeline.live_runs import forget, noted_run_dirs
 from mlmax.pipeline.run_record import RECORD_FILE, load_record, write_record
 
 
 def killed_runs(runs_dir: Path) -> list[tuple[Path, int]]:
-    """Run directories under `runs_dir` whose record is "running" with a dead owner."""
-    found = []
-    for record_file in sorted(runs_dir.glob(f"*/{RECORD_FILE}")):
-        try:
-            data = json.loads(record_file.read_text())
-        except (OSError, ValueError):
-            continue
-        owner = Owner.from_json(data.get("owner")) if isinstance(data, dict) else None
-        if data.get("status") == "running" and owner is not None and owner.is_dead_here():
-            found.append((record_file.parent, owner.pid))
-    return found
+    """Run directories whose record is "running" with a dead owner: under `runs_dir`, and
+    wherever else a run noted its directory (live_runs)."""
+    found: dict[Path, tuple[Path, int]] = {}
+    noted = noted_run_dirs()
+    for run_dir in [p.parent for p in sorted(runs_dir.glob(f"*/{RECORD_FILE}"))] + noted:
+        status, owner = _running_owner(run_dir)
+        if status != "running" and run_dir in noted:
+            forget(run_dir)  # it ended, or was deleted, after it was noted
+        elif status == "running" and owner is not None and owner.is_dead_here():
+            found.setdefault(run_dir.resolve(), (run_dir, owner.pid))
+    return list(found.values())
+
+
+def _running_owner(run_dir: Path) -> tuple[object, Owner | None]:
+    try:
+        data = json.loads((run_dir / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    return data.get("status"), Owner.from_json(data.get("owner"))
 
 
 def mark_killed(run_dir: Path) -> None:
@@ -37,3 +48,4 @@ def mark_killed(run_dir: Path) -> None:
             step.status = "failed"
             step.error = "killed"
     write_record(run_dir, record)
+    forget(run_dir)

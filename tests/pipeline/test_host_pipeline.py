@@ -227,3 +227,23 @@ def test_an_error_outside_a_step_ends_the_record(tmp_path: Path) -> None:
     assert on_disk.status == "failed"
     assert on_disk.error == "BrokenPipeError: [Errno 32] Broken pipe"
     assert [s.status for s in on_disk.steps] == ["failed"]
+
+
+def test_a_running_record_is_noted_in_the_cache_until_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlmax.pipeline.live_runs import noted_run_dirs
+
+    monkeypatch.setenv("MLMAX_CACHE_DIR", str(tmp_path / "cache"))
+    raw = tmp_path / "raw.csv"
+    write_csv(raw, 300, 1, 0.0)
+    run_dir = tmp_path / "elsewhere" / "run"
+    seen: list[list[Path]] = []
+
+    def note_while_running(step: StepRecord, index: int, total: int, finished: bool) -> None:
+        seen.append(noted_run_dirs())
+
+    with HostRunner() as runner:
+        execute(_monitoring_only(), runner, {"raw": raw}, run_dir, on_step=note_while_running)
+    assert seen and all(noted == [run_dir.resolve()] for noted in seen)
+    assert noted_run_dirs() == [], "an ended run's note must go"

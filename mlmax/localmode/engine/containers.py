@@ -10,7 +10,7 @@ import contextlib
 from functools import cache
 from typing import Any
 
-from mlmax.localmode.engine import labels
+from mlmax.localmode.engine import labels, pid_namespaces
 from mlmax.localmode.errors import JobSetupError
 
 
@@ -103,27 +103,42 @@ def _owner(container_labels: dict[str, str]) -> labels.Owner | None:
             "host": container_labels.get(labels.OWNER_HOST),
             "pid": container_labels.get(labels.OWNER_PID),
             "pid_start": container_labels.get(labels.OWNER_START),
+            "boot": container_labels.get(labels.OWNER_BOOT),
         }
     )
 
 
 def orphans() -> list[Any]:
-    """Containers left by mlmax sessions of this host whose process is gone.
+    """Containers left by mlmax sessions whose process is known to be gone (Owner.liveness).
 
-    Containers of live sessions (other pytest workers, a CLI run) and of other pid
-    namespaces are not orphans.
+    Containers of live sessions (other pytest workers, a CLI run, another dev container) are
+    not orphans, nor those whose owner cannot be judged from here (`unjudged`).
     """
     # Sparse: the list answer already holds the labels, and inspecting each container would
     # race with other sessions removing theirs (a 404 half-way through the list).
     listed = docker_client().containers.list(
         all=True, sparse=True, filters={"label": labels.SESSION}
     )
-    found = []
-    for container in listed:
-        owner = _owner(listed_labels(container))
-        if owner is not None and owner.is_dead_here():
-            found.append(container)
-    return found
+    return [c for c in listed if _liveness(c) is pid_namespaces.Liveness.DEAD]
+
+
+def unjudged() -> list[Any]:
+    """Containers of other pid namespaces of this kernel whose owner cannot be seen from here.
+
+    Only the root pid namespace sees every process; from a dev container, what a session
+    killed in another one left must be swept from the host.
+    """
+    listed = docker_client().containers.list(
+        all=True, sparse=True, filters={"label": f"{labels.OWNER_BOOT}={pid_namespaces.boot_id()}"}
+    )
+    return [c for c in listed if _liveness(c) is pid_namespaces.Liveness.UNKNOWN]
+
+
+def _liveness(container: Any) -> pid_namespaces.Liveness:
+    owner = _owner(listed_labels(container))
+    if owner is None:
+        return pid_namespaces.Liveness.UNKNOWN
+    return owner.liveness()
 
 
 def listed_labels(container: Any) -> dict[str, str]:

@@ -13,6 +13,8 @@ import socket
 from dataclasses import dataclass
 from functools import cache
 
+from mlmax.localmode.engine.pid_namespaces import Liveness, boot_id, liveness_in, own_namespace
+
 PREFIX = "org.mlmax"
 SESSION = f"{PREFIX}.session"
 JOB = f"{PREFIX}.job"
@@ -20,6 +22,7 @@ RUN = f"{PREFIX}.run"
 OWNER_PID = f"{PREFIX}.pid"
 OWNER_START = f"{PREFIX}.pid-start"
 OWNER_HOST = f"{PREFIX}.host"
+OWNER_BOOT = f"{PREFIX}.boot"
 
 
 def process_start_time(pid: int) -> str | None:
@@ -39,28 +42,26 @@ def host_identity() -> str:
     A dev container sharing the engine (and even the hostname) sees other pids; its
     sessions must never look like orphans to us, nor ours to it.
     """
-    try:
-        namespace = os.readlink("/proc/self/ns/pid")
-    except OSError:
-        namespace = "pid:unknown"
-    return f"{socket.gethostname()}/{namespace}"
+    return f"{socket.gethostname()}/{own_namespace()}"
 
 
 @dataclass(frozen=True)
 class Owner:
     """The process that owns something (a temp dir, a run record): alive or not, decidably.
 
-    A pid alone may be reused; pid + kernel start time + pid namespace cannot be.
+    A pid alone may be reused; pid + kernel start time + pid namespace cannot be. The boot
+    id says the namespace is one of this kernel's (an engine may be shared by machines).
     """
 
     host: str
     pid: int
     pid_start: str
+    boot: str = ""
 
     @classmethod
     def current(cls) -> Owner:
         session = current_session()
-        return cls(host=session.host, pid=session.pid, pid_start=session.pid_start)
+        return cls(session.host, session.pid, session.pid_start, session.boot)
 
     @classmethod
     def from_json(cls, data: object) -> Owner | None:
@@ -69,23 +70,38 @@ class Owner:
             return None
         try:
             return cls(
-                host=str(data["host"]), pid=int(data["pid"]), pid_start=str(data["pid_start"])
+                host=str(data["host"]),
+                pid=int(data["pid"]),
+                pid_start=str(data["pid_start"]),
+                boot=str(data.get("boot") or ""),
             )
         except (KeyError, TypeError, ValueError):
             return None
 
     def to_json(self) -> dict[str, object]:
-        return {"host": self.host, "pid": self.pid, "pid_start": self.pid_start}
+        data: dict[str, object] = {"host": self.host, "pid": self.pid}
+        return {**data, "pid_start": self.pid_start, "boot": self.boot}
+
+    def liveness(self) -> Liveness:
+        """Whether the owner's process lives, as far as this process can tell.
+
+        An owner of our own pid namespace is checked by its pid and start time. One of another
+        namespace of this kernel (a dev container rebuilt after a kill) only from the root pid
+        namespace, which sees every process (pid_namespaces); one of another kernel, or from
+        before owners carried the boot id, never: its pids mean nothing here.
+        """
+        namespace = self.host.rpartition("/")[2]
+        same_kernel = bool(self.boot) and self.boot == boot_id()
+        if self.host == host_identity() or (same_kernel and namespace == own_namespace()):
+            alive = process_start_time(self.pid) == self.pid_start
+            return Liveness.ALIVE if alive else Liveness.DEAD
+        if not same_kernel:
+            return Liveness.UNKNOWN
+        return liveness_in(namespace, self.pid, self.pid_start)
 
     def is_dead_here(self) -> bool:
-        """True only for an owner of this host and pid namespace whose process is gone.
-
-        An owner elsewhere (another dev container on the same engine) is never dead to us:
-        its pids mean nothing here.
-        """
-        if self.host != host_identity():
-            return False
-        return process_start_time(self.pid) != self.pid_start
+        """True only when the owner's process is known to be gone (`liveness`)."""
+        return self.liveness() is Liveness.DEAD
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ class SessionLabels:
     pid: int
     pid_start: str
     host: str
+    boot: str
 
     def owner(self) -> dict[str, str]:
         """The labels that let the reaper tell whether this session is gone (`disowned`)."""
@@ -104,6 +121,7 @@ class SessionLabels:
             OWNER_PID: str(self.pid),
             OWNER_START: self.pid_start,
             OWNER_HOST: self.host,
+            OWNER_BOOT: self.boot,
         }
 
     def for_run(self, job: str, run_id: str) -> dict[str, str]:
@@ -130,6 +148,7 @@ def current_session() -> SessionLabels:
         pid=pid,
         pid_start=process_start_time(pid) or "unknown",
         host=host_identity(),
+        boot=boot_id(),
     )
 
 

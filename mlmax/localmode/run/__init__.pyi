@@ -12,3 +12,4 @@ from .reaper import describe_leftovers as describe_leftovers
 from .reaper import find_leftovers as find_leftovers
 from .reaper import is_swept as is_swept
 from .reaper import reap as reap
+from .reaper import unjudged_containers as unjudged_containers

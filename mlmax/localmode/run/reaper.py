@@ -21,6 +21,7 @@ from mlmax.localmode.engine import (
     listed_name,
     orphans,
     remove_containers,
+    unjudged,
 )
 from mlmax.localmode.sdk import TEMP_PREFIX, read_owner_marker, remove_tree, work_dir
 
@@ -93,16 +94,20 @@ def _engine_reachable() -> bool:
     return True
 
 
+def _leftover(container: Any) -> Leftover:
+    pid = listed_labels(container).get(OWNER_PID, "")
+    return Leftover("container", listed_name(container), int(pid) if pid.isdigit() else None)
+
+
 def _orphan_containers() -> list[tuple[Any, Leftover]]:
     if not _engine_reachable():
         return []
-    found = []
-    for container in orphans():
-        pid = listed_labels(container).get(OWNER_PID, "")
-        owner_pid = int(pid) if pid.isdigit() else None
-        name = listed_name(container)
-        found.append((container, Leftover("container", name, owner_pid)))
-    return found
+    return [(container, _leftover(container)) for container in orphans()]
+
+
+def unjudged_containers() -> list[Leftover]:
+    """Containers of sessions in other pid namespaces whose liveness cannot be seen from here."""
+    return [_leftover(container) for container in unjudged()] if _engine_reachable() else []
 
 
 def find_leftovers(roots: list[Path] | None = None) -> list[Leftover]:
