@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from mlmax.cli.clean import sweep_killed_sessions
-from mlmax.cli.common import EXIT_OK, progress
+from mlmax.cli.common import EXIT_OK, port_number, progress
 from mlmax.cli.job_args import add_job_run_arguments, job_run_from_args
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def register(commands: Commands) -> None:
     add_job_run_arguments(debug, runners=("local",))
     debug.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=DEBUG_PORT,
         help=f"host port on 127.0.0.1 for debugpy (default {DEBUG_PORT}; 0 = a free one)",
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,4 +108,25 @@ def job_run_from_args(args: argparse.Namespace) -> JobRun:
         base = new_run_dir()
         for channel in job.outputs:
             outputs.setdefault(channel.name, base / channel.name)
+    for name, path in outputs.items():
+        _check_writable(name, path)
     return JobRun(job, inputs, outputs, tuple(args.job_args))
+
+
+def _check_writable(name: str, path: Path) -> None:
+    """Refuse an output the job could not be delivered to, before the job runs."""
+    made = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # Root ignores permission bits, so only writing shows a read-only place.
+        probe = path / f".write-probe-{secrets.token_hex(3)}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        for folder in made:  # innermost first: leave nothing of ours behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise UsageError(
+            f"--output {name}={path}: cannot write {path} ({error.strerror or error}); "
+            "choose a writable directory"
+        ) from None

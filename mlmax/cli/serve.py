@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmax.cli.common import non_negative_float, progress
+from mlmax.cli.common import non_negative_float, port_number, progress
 from mlmax.common import UsageError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def register(commands: Commands) -> None:
     )
     serve.add_argument(
         "--debug-port",
-        type=int,
+        type=port_number,
         default=None,
         metavar="PORT",
         help="run the handler under debugpy, reachable on 127.0.0.1:PORT (0 = a free one)",

@@ -29,10 +29,18 @@ def _first_row(path: Path) -> list[str]:
                 if any(cell.strip() for cell in row):
                     return [cell.strip() for cell in row]
     except UnicodeDecodeError as error:
-        raise JobInputError(f"{path} is not a text CSV file ({error}); pass a CSV file") from error
+        raise _not_utf8(path, error) from error
     except csv.Error as error:
         raise JobInputError(f"{path} is not a valid CSV file ({error}); fix the file") from error
     raise JobInputError(f"{path} is empty; it needs a header row and data rows")
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> JobInputError:
+    byte = error.object[error.start]
+    return JobInputError(
+        f"{path} is not UTF-8 text (it holds the byte {byte:#04x}, as Latin-1 or Windows "
+        "text does); save it as UTF-8"
+    )
 
 
 def _read_strings(path: Path, **options: object) -> pd.DataFrame:
@@ -49,7 +57,9 @@ def _string_chunks(path: Path, chunk_rows: int | None, **options: object) -> Ite
             path, dtype=str, keep_default_na=False, chunksize=chunk_rows, **options
         ) as reader:
             yield from reader
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+    except UnicodeDecodeError as error:  # a ValueError: caught before the general case
+        raise _not_utf8(path, error) from error
+    except (pd.errors.ParserError, ValueError) as error:
         message = str(error).strip().splitlines()[0]
         raise JobInputError(f"{path} cannot be parsed as CSV ({message}); fix the file") from error
 

@@ -20,7 +20,14 @@ class LocalModeError(MlmaxError, RuntimeError):
 class JobFailedError(LocalModeError):
     """The job's container failed (non-zero exit, no outputs, or stopped)."""
 
-    def __init__(self, job: str, exit_code: int | None, logs: str, reason: str = "") -> None:
+    def __init__(
+        self,
+        job: str,
+        exit_code: int | None,
+        logs: str,
+        reason: str = "",
+        fix: str = "fix the job or its inputs and run it again",
+    ) -> None:
         self.job = job
         self.exit_code = exit_code
         self.logs = logs
@@ -28,8 +35,7 @@ class JobFailedError(LocalModeError):
         self.reason = reason  # the cause when it is not the exit code, e.g. a missing output
         why = reason or f"failed in its container with exit code {exit_code}"
         super().__init__(
-            f"job {job!r} {why}; fix the job or its inputs and run it again "
-            f"(last lines of the container log below)\n{self.log_tail}"
+            f"job {job!r} {why}; {fix} (last lines of the container log below)\n{self.log_tail}"
         )
 
 

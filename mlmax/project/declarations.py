@@ -19,6 +19,7 @@ declaration raises `DeclarationError`: one sentence naming the file, the key and
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
@@ -78,6 +79,16 @@ def load_project(pyproject: Path) -> Project:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise DeclarationError(f"{pyproject} is not valid TOML ({error}); fix its syntax") from None
+    except UnicodeDecodeError as error:
+        raise DeclarationError(
+            f"{pyproject} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}); save it as UTF-8, as TOML requires"
+        ) from None
+    except OSError as error:
+        raise DeclarationError(
+            f"cannot read {pyproject} ({error.strerror or error}); make it readable to you, "
+            "or run mlmax from a folder outside that project"
+        ) from None
     name = str(data.get("project", {}).get("name") or pyproject.parent.name)
     settings = data.get("tool", {}).get("mlmax", {})
     return parse_settings(settings, base=pyproject.parent, project=name, source=pyproject)
@@ -212,8 +223,23 @@ def _channels(where: _Where, table: Mapping[str, Any], key: str, kind: str) -> t
                 f"{key}.{name} has argument {argument!r} and path {path!r}",
                 "use an option like --data-dir and a container path under /opt/ml/",
             )
+        _check_container_path(where, f"{key}.{name}", str(path))
         channels.append(Channel(name, str(argument), str(path), bool(spec.get("optional"))))
     return tuple(channels)
+
+
+def _check_container_path(where: _Where, what: str, path: str) -> None:
+    """A folder under /opt/ml/ as written: no `..` out of it, nothing compose reads as syntax."""
+    if ":" in path:
+        problem = "holds ':' (a volume mount reads it as the end of the path)"
+    elif posixpath.normpath(path) != path:
+        problem = "is not a plain path (it has '..', '.', '//' or a trailing '/')"
+    else:
+        return
+    raise where.error(
+        f"{what} path {path!r} {problem}",
+        "write a plain folder under /opt/ml/ such as /opt/ml/processing/input/data",
+    )
 
 
 def _check_unique(where: _Where, channels: tuple[Channel, ...]) -> None:

@@ -182,3 +182,39 @@ def test_mlmax_debug_names_its_own_wait_flag(sm_image: str, tmp_path: Path) -> N
     line = _one_error_line(done.stderr)
     assert "no debugger attached to job 'monitoring'" in line
     assert "(--wait-timeout SECONDS)" in line and "--inspect" not in line
+
+
+def test_an_unwritable_run_output_is_one_line_before_the_job_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the other outputs would default to ./runs
+    data = tmp_path / "data.csv"
+    data.write_text("not read: the output is refused first\n")
+    argv = ["run", "preprocessing", "--runner", "host", "--input", f"data={data}"]
+    assert main([*argv, "--output", "train=/proc/x"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line == (
+        "error: --output train=/proc/x: cannot write /proc/x (No such file or directory); "
+        "choose a writable directory"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"], "nothing was made"
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["debug", "monitoring", "--port", "99999"], "--port"),
+        (["debug", "monitoring", "--port", "-1"], "--port"),
+        (["serve", "--debug-port", "65536"], "--debug-port"),
+    ],
+)
+def test_a_port_out_of_range_is_one_line_exit_2(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (
+        f"argument {flag}: {argv[-1]} is not a port; give one from 1 to 65535, or 0 for a "
+        "free one" in err
+    )

@@ -135,6 +135,11 @@ def _bad_census(tmp_path: Path, case: str) -> Path:
         path.write_text("1,2,3\n4,5,6\n")
     elif case == "binary file":
         path.write_bytes(b"\xff\xfe\x00\x81" * 50)
+    elif case == "Latin-1 text":  # the header is plain ASCII: pandas meets the byte, not csv
+        frame["education"] = frame["education"].astype(object)
+        frame.loc[12, "education"] = "Licenciatura en café"
+        write_csv(path, frame)
+        path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
     else:  # ragged rows
         path.write_text(",".join(schema.REQUIRED) + "\n1,2\n" + "1," * 12 + "1\n")
     return path
@@ -151,7 +156,8 @@ BAD_CENSUS_CASES = {
     "all-NaN column": "column 'education' in",
     "unknown label": "unknown label ' maybe' on line 5",
     "neither header nor KDD": "neither a header",
-    "binary file": "is not a text CSV file",
+    "binary file": "is not UTF-8 text (it holds the byte 0xff,",
+    "Latin-1 text": "is not UTF-8 text (it holds the byte 0xe9, as Latin-1 or Windows text does)",
     "ragged rows": "cannot be parsed as CSV",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -111,6 +112,12 @@ def test_project_jobs_join_mlmax_jobs_found_from_any_subfolder(tmp_path):
          r"\[tool\.mlmax\] sets both image and requirements; keep one of them"),
         (('inputs = ["train", "validation"]', 'inputs = ["train"]\noutputs = ["model", "extra"]'),
          r"declares training outputs other than the model directory; give one output at "),
+        (('path = "/opt/ml/processing/clean"', 'path = "/opt/ml/processing/a:b"'),
+         r"outputs\.clean path '/opt/ml/processing/a:b' holds ':' .*; write a plain folder "
+         r"under /opt/ml/"),
+        (('path = "/opt/ml/processing/clean"', 'path = "/opt/ml/../../etc"'),
+         r"outputs\.clean path '/opt/ml/\.\./\.\./etc' is not a plain path .*; write a plain "
+         r"folder under /opt/ml/"),
     ],
 )  # fmt: skip
 def test_a_bad_declaration_names_the_key_and_the_fix(tmp_path, change, message):
@@ -122,6 +129,32 @@ def test_a_bad_declaration_names_the_key_and_the_fix(tmp_path, change, message):
         load_project(pyproject)
     assert str(raised.value).startswith(f"{pyproject}: ")
     assert "\n" not in str(raised.value)
+
+
+def test_a_pyproject_that_is_not_utf8_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    pyproject = make_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    pyproject.write_bytes(GOOD.replace("acme-churn", "acme-caf\xe9").encode("latin-1"))
+    assert main(["run", "clean", "--runner", "host"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert f"{pyproject} is not UTF-8 text (byte 0xe9 at offset" in err
+    assert "save it as UTF-8" in err
+
+
+def test_an_unreadable_pyproject_is_one_line_exit_2(tmp_path):
+    pyproject = make_project(tmp_path)
+    pyproject.chmod(0)
+    command = [sys.executable, "-m", "mlmax", "run", "clean", "--runner", "host"]
+    if os.geteuid() == 0:  # root reads any file: run it without the capabilities that allow it
+        dropped = "-dac_override,-dac_read_search"
+        command = ["setpriv", "--bounding-set", dropped, "--inh-caps", dropped, *command]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"error: cannot read {pyproject} (Permission denied); make it readable to you, or run "
+        "mlmax from a folder outside that project"
+    )
 
 
 def test_mlmax_run_runs_a_declared_job_on_the_host(tmp_path, monkeypatch, capsys):

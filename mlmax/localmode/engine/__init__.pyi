@@ -18,6 +18,7 @@ from .containers import remove_run as remove_run
 from .containers import require_image as require_image
 from .containers import run_containers as run_containers
 from .containers import session_containers as session_containers
+from .containers import started_since as started_since
 from .containers import unjudged as unjudged
 from .docker_ssh import skip_ssh_transport as skip_ssh_transport
 from .labels import JOB as JOB

@@ -49,6 +49,27 @@ def run_containers(run_id: str) -> list[Any]:
     return _by_label(labels.RUN, run_id)
 
 
+def started_since(run_id: str, since: float) -> bool:
+    """Whether the engine started a container of `run_id` at or after `since` (epoch s).
+
+    Asked of the engine's event log once a run's containers are gone: a container started
+    and then removed by someone else is not one that failed to start. The log is short on a
+    busy engine, so False only means no start is on record.
+    """
+    import time
+
+    events = docker_client().events(
+        since=int(since),
+        until=int(time.time()) + 1,
+        filters={"type": "container", "event": "start", "label": f"{labels.RUN}={run_id}"},
+        decode=True,
+    )
+    try:
+        return any(True for _ in events)
+    finally:
+        events.close()
+
+
 def session_containers(session_id: str) -> list[Any]:
     """All containers of one session."""
     return _by_label(labels.SESSION, session_id)

@@ -245,7 +245,7 @@ def run_job(
 
 def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult:
     run, local = state.run, state.local
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     with local.session.pinned():
         error, timed_out = state.execute(timeout)
     if timed_out:
@@ -258,6 +258,15 @@ def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult
     if failed_code is None and error is not None:
         failed_code = _sdk_exit_code(error)
     if not ran:
+        if local.was_started(started_at):
+            raise JobFailedError(
+                run.job.name,
+                failed_code,
+                logs,
+                reason="was started, and then its container was removed before the job "
+                "finished (by `docker rm -f` or a clean-up outside mlmax)",
+                fix="run it again and leave its container alone until it ends",
+            )
         reason = f"could not start its container ({error or 'no container was created'})"
         raise JobFailedError(run.job.name, failed_code, logs, reason=reason)
     if failed_code is not None or error is not None:

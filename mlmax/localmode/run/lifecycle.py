@@ -27,6 +27,7 @@ from mlmax.localmode.engine import (
     remove_run,
     require_image,
     run_containers,
+    started_since,
     with_container_user,
 )
 from mlmax.localmode.sdk import UNWIND_SECONDS, OfflineSession, SdkThread, remove_tree_or_warn
@@ -126,6 +127,10 @@ class LocalRun:
     def containers(self) -> list[Any]:
         """The run's containers, in the order they were created."""
         return run_containers(self.run_id)
+
+    def was_started(self, since: float) -> bool:
+        """Whether a container of the run was started at or after `since` (epoch seconds)."""
+        return started_since(self.run_id, since)
 
     def logs(self, ran: list[Any] | None = None, tail_lines: int | None = None) -> str:
         """The logs of `ran` (default: the run's containers now), oldest container first."""

@@ -112,6 +112,56 @@ def test_job_timeout_stops_the_container_and_leaves_nothing(
     assert_nothing_left(baseline, private_temp, sm_localmode.session.root)
 
 
+def test_a_container_removed_mid_run_is_said_to_be_removed_not_unstarted(
+    sm_localmode, baseline, private_temp, tmp_path
+):
+    import threading
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sleeper.py").write_text(SLEEPER)
+    name = f"removed-{secrets.token_hex(3)}"
+    job = JobDefinition(name, "sleeper.py", "processing", (),
+                        (Channel("out", "--out", "/opt/ml/processing/output"),))  # fmt: skip
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_job(JobRun(job, inputs={}, outputs={"out": tmp_path / "out"}),
+                    image=sm_localmode.image, session=sm_localmode.session, timeout=300,
+                    code_dir=code)  # fmt: skip
+        except BaseException as error:
+            failures.append(error)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    client = containers.docker_client()
+    running = wait_for(
+        lambda: client.containers.list(
+            filters={"label": f"{labels.JOB}={name}"}, ignore_removed=True
+        ),
+        timeout=120,
+        what="the job's container to run",
+    )
+    project = running[0].labels["com.docker.compose.project"]
+    of_project = f"label=com.docker.compose.project={project}"
+    removed = subprocess.run(
+        ["sh", "-c", f"docker rm -f $(docker ps -aq --filter {of_project})"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    runner.join(timeout=120)
+    assert not runner.is_alive()
+    assert len(failures) == 1 and isinstance(failures[0], JobFailedError), failures
+    message = str(failures[0])
+    assert message.startswith(
+        f"job {name!r} was started, and then its container was removed before the job finished"
+        " (by `docker rm -f` or a clean-up outside mlmax); run it again and leave its container"
+    )
+    assert "could not start" not in message
+    assert_nothing_left(baseline, private_temp, sm_localmode.session.root)
+
+
 # -- in a separate pytest process --------------------------------------------------------
 INNER_SLEEPER_TEST = """
 import pytest
