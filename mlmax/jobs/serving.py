@@ -13,7 +13,8 @@ executable runs this script, which listens on port 8080 with waitress (a WSGI se
 The model directory (`/opt/ml/model`, or `--model-dir`) holds `model.tar.gz` (or
 `model.joblib`) from train.py and `proc_model.tar.gz` from preprocessing.py: the same
 artefacts batch inference uses, through the same functions, so the predictions are equal.
-A bad request gets a 4xx with one sentence naming the problem; the server keeps serving.
+A bad request gets a 4xx with one sentence naming the problem (413 for a body over
+MLMAX_MAX_REQUEST_BYTES, default 64 MiB); the server keeps serving.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,13 @@ except ImportError:  # run as a script from the flat code folder
     from preprocessing import load_preprocessor, transform
 
 SOURCE = "the request"
-# A request larger than this is refused before it is read (waitress enforces it).
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# The largest request body answered (413 beyond it), in bytes: MAX_BODY_ENV, else 64 MiB.
+MAX_BODY_ENV = "MLMAX_MAX_REQUEST_BYTES"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# A client that sends its whole body before reading the answer (most do) sees the 413 only
+# if the server reads that body: up to this many times the limit is read and dropped;
+# beyond it waitress refuses at once and such a client sees the connection reset.
+DRAIN_FACTOR = 4
 CSV_TYPES = ("text/csv", "application/csv")
 JSON_TYPES = ("application/json",)
 
@@ -150,6 +157,8 @@ def parse_json(predictor: Predictor, body: bytes) -> pd.DataFrame:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise JobInputError(f"the body is not valid JSON ({error}); send a JSON array") from error
+    except RecursionError:
+        raise JobInputError(_TOO_DEEP) from None
     if isinstance(payload, dict) and "instances" in payload:
         payload = payload["instances"]
     if not isinstance(payload, list) or not payload:
@@ -164,6 +173,12 @@ def parse_json(predictor: Predictor, body: bytes) -> pd.DataFrame:
     if all(isinstance(row, list) for row in payload):
         return _table_from_rows(predictor, [[_text(v) for v in row] for row in payload])
     raise JobInputError("the JSON rows must be all objects or all arrays; send one kind")
+
+
+_TOO_DEEP = (
+    "the JSON is nested too deeply to read; send an array of rows, each an object or an array "
+    "of values"
+)
 
 
 def _media_type(header: str | None) -> str:
@@ -204,6 +219,8 @@ def invocation(
         predictions = predictor.predict(parse(predictor, body))
     except JobInputError as error:
         raise RequestError("400 Bad Request", str(error)) from error
+    except RecursionError:  # nesting that json reads but the rows' values cannot hold
+        raise RequestError("400 Bad Request", _TOO_DEEP) from None
     return render(predictions, _wants_csv(accept))
 
 
@@ -217,8 +234,28 @@ def _error(start: StartResponse, status: str, message: str) -> Iterable[bytes]:
     return _respond(start, status, "application/json", body)
 
 
-def make_app(predictor: Predictor) -> Callable[[dict, StartResponse], Iterable[bytes]]:
-    """The WSGI application: /ping and /invocations."""
+def max_body_bytes(environ: Mapping[str, str] = os.environ) -> int:
+    """The request body limit: MAX_BODY_ENV (a whole number of bytes) or the default."""
+    text = environ.get(MAX_BODY_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_BODY_BYTES
+    if not text.isdigit() or int(text) < 1:
+        raise JobInputError(
+            f"{MAX_BODY_ENV}={text!r} is not a number of bytes; set it to a whole number "
+            f"such as {DEFAULT_MAX_BODY_BYTES} or unset it"
+        )
+    return int(text)
+
+
+def server_options(max_body: int) -> dict[str, Any]:
+    """What waitress needs to let `make_app` answer too large a body with its 413."""
+    return {"max_request_body_size": DRAIN_FACTOR * max_body}
+
+
+def make_app(
+    predictor: Predictor, max_body: int = DEFAULT_MAX_BODY_BYTES
+) -> Callable[[dict, StartResponse], Iterable[bytes]]:
+    """The WSGI application: /ping and /invocations (bodies up to `max_body` bytes)."""
 
     def app(environ: dict, start: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -230,7 +267,15 @@ def make_app(predictor: Predictor) -> Callable[[dict, StartResponse], Iterable[b
             return _error(start, "404 Not Found", f"no {path}; use GET /ping, POST /invocations")
         if method != "POST":
             return _error(start, "405 Method Not Allowed", "use POST /invocations")
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > max_body:
+            return _error(
+                start,
+                "413 Content Too Large",
+                f"the body is {length} bytes, more than this endpoint's limit of {max_body}; "
+                f"send fewer rows per request (or raise {MAX_BODY_ENV} where it is served)",
+            )
+        body = environ["wsgi.input"].read(length)
         try:
             content_type, answer = invocation(
                 predictor, environ.get("CONTENT_TYPE"), environ.get("HTTP_ACCEPT"), body
@@ -245,6 +290,7 @@ def make_app(predictor: Predictor) -> Callable[[dict, StartResponse], Iterable[b
 def main(args: argparse.Namespace) -> None:
     import waitress
 
+    max_body = max_body_bytes()
     predictor = Predictor(args.model_dir)
     print(
         f"serving: model and preprocessor from {args.model_dir} loaded; listening on "
@@ -252,12 +298,12 @@ def main(args: argparse.Namespace) -> None:
         flush=True,
     )
     waitress.serve(
-        make_app(predictor),
+        make_app(predictor, max_body),
         host=args.host,
         port=args.port,
         threads=args.threads,
-        max_request_body_size=MAX_BODY_BYTES,
         ident="mlmax",
+        **server_options(max_body),
     )
 
 

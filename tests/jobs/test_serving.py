@@ -43,8 +43,10 @@ def server(serving_dir: Path) -> Iterator[int]:
     """The WSGI app under waitress on a free loopback port, for this module."""
     import waitress
 
-    app = serving.make_app(serving.Predictor(serving_dir))
-    httpd = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    max_body = serving.DEFAULT_MAX_BODY_BYTES
+    app = serving.make_app(serving.Predictor(serving_dir), max_body)
+    options = serving.server_options(max_body)
+    httpd = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, **options)
     thread = threading.Thread(target=httpd.run, daemon=True)
     thread.start()
     yield httpd.effective_port
@@ -160,8 +162,11 @@ def test_headerless_kdd_rows_are_accepted(server, tmp_path):
         ("1,2,3\n", "text/csv", 400, "rows without a header"),
         ("age\n", "text/csv", 400, "no data rows"),
         ("x", "application/x-npy", 415, "not supported"),
+        ("[" * 100_000 + "]" * 100_000, "application/json", 400, "nested too deeply"),
+        ('{"instances": ' + "[" * 5_000 + "]" * 5_000 + "}", "application/json", 400,
+         "nested too deeply"),
     ],
-)
+)  # fmt: skip
 def test_bad_payloads_get_a_4xx_with_one_sentence_and_serving_goes_on(
     server, rows, body, content_type, status, words
 ):
@@ -174,6 +179,27 @@ def test_bad_payloads_get_a_4xx_with_one_sentence_and_serving_goes_on(
     assert request(server, "", "", method="GET", path="/ping")[0] == 200
     good = request(server, rows.head(2).to_csv(index=False), "text/csv")
     assert good[0] == 200
+
+
+def test_a_body_over_the_limit_gets_413_with_one_sentence_and_serving_goes_on(server, rows):
+    too_large = b"1," * (35 * 1000 * 1000)  # 70 MB, over the default 64 MiB
+    code, answer_type, answer = request(server, too_large, "text/csv")
+    assert code == 413
+    assert answer_type == "application/json"
+    assert json.loads(answer)["error"] == (
+        f"the body is {len(too_large)} bytes, more than this endpoint's limit of "
+        f"{serving.DEFAULT_MAX_BODY_BYTES}; send fewer rows per request (or raise "
+        "MLMAX_MAX_REQUEST_BYTES where it is served)"
+    )
+    assert request(server, "", "", method="GET", path="/ping")[0] == 200
+    assert request(server, rows.head(2).to_csv(index=False), "text/csv")[0] == 200
+
+
+def test_the_body_limit_comes_from_the_environment():
+    assert serving.max_body_bytes({}) == serving.DEFAULT_MAX_BODY_BYTES
+    assert serving.max_body_bytes({serving.MAX_BODY_ENV: "1000"}) == 1000
+    with pytest.raises(serving.JobInputError, match="is not a number of bytes; set it to"):
+        serving.max_body_bytes({serving.MAX_BODY_ENV: "64MB"})
 
 
 def test_text_where_a_number_belongs_names_the_column(server, rows):

@@ -61,13 +61,26 @@ def test_endpoint_predicts_like_batch_inference_with_csv_and_json(
 def test_bad_payload_gets_4xx_and_the_endpoint_keeps_serving(
     sm_endpoint, trained, preprocessed, new_rows
 ):
-    endpoint = sm_endpoint.deploy(trained.dirs["model"], preprocessed.dirs["proc_model"])
+    # A small body limit, set as a SageMaker model's environment is: it reaches the server.
+    endpoint = sm_endpoint.deploy(
+        trained.dirs["model"],
+        preprocessed.dirs["proc_model"],
+        environment={"MLMAX_MAX_REQUEST_BYTES": "1000000"},
+    )
     bad = endpoint.invoke("age,education\nforty,Bachelors\n", "text/csv")
     assert bad.status == 400
     assert "lack the census column" in bad.json()["error"]
     unsupported = endpoint.post("x", "application/x-npy")
     assert unsupported.status == 415
     assert "text/csv or application/json" in unsupported.json()["error"]
+    deep = endpoint.post("[" * 100_000 + "]" * 100_000, "application/json")
+    assert deep.status == 400
+    assert "nested too deeply" in deep.json()["error"]
+    too_large = endpoint.post(b"1," * 750_000, "text/csv")
+    assert too_large.status == 413
+    assert too_large.json()["error"].startswith(
+        "the body is 1500000 bytes, more than this endpoint's limit of 1000000; "
+    )
     assert endpoint.ping()
     first_rows = "\n".join(new_rows.splitlines()[:4]) + "\n"
     assert len(served(endpoint.invoke(first_rows, "text/csv"))) == 3
