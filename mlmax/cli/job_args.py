@@ -114,7 +114,8 @@ def job_run_from_args(args: argparse.Namespace) -> JobRun:
 
 
 def _check_writable(name: str, path: Path) -> None:
-    """Refuse an output the job could not be delivered to, before the job runs."""
+    """Refuse an output the job could not be delivered to, before the job runs; the probe
+    leaves nothing behind (the runner makes the directory when it delivers)."""
     made = [p for p in (path, *path.parents) if not p.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -123,10 +124,11 @@ def _check_writable(name: str, path: Path) -> None:
         probe.touch()
         probe.unlink()
     except OSError as error:
-        for folder in made:  # innermost first: leave nothing of ours behind
-            with contextlib.suppress(OSError):
-                folder.rmdir()
         raise UsageError(
             f"--output {name}={path}: cannot write {path} ({error.strerror or error}); "
             "choose a writable directory"
         ) from None
+    finally:
+        for folder in made:  # innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()

@@ -33,10 +33,18 @@ class JobFailedError(LocalModeError):
         self.logs = logs
         self.log_tail = tail(logs)
         self.reason = reason  # the cause when it is not the exit code, e.g. a missing output
+        self.fix = fix
         why = reason or f"failed in its container with exit code {exit_code}"
         super().__init__(
             f"job {job!r} {why}; {fix} (last lines of the container log below)\n{self.log_tail}"
         )
+
+
+class JobOutOfDiskError(JobFailedError):
+    """The disk the run's files go to filled (the job's own error, if any, is a symptom)."""
+
+    def __init__(self, job: str, exit_code: int | None, logs: str, place: str, fix: str) -> None:
+        super().__init__(job, exit_code, logs, reason=f"ran out of disk space in {place}", fix=fix)
 
 
 class JobTimeoutError(JobFailedError):

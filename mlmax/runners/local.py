@@ -113,7 +113,12 @@ class LocalModeRunner:
         return _sdk_output_silenced()
 
     def run_step(self, step_run: JobRun) -> StepResult:
-        from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
+        from mlmax.localmode.errors import (
+            JobFailedError,
+            JobOutOfDiskError,
+            JobSetupError,
+            JobTimeoutError,
+        )
         from mlmax.localmode.run import LocalMode
 
         local = self._local
@@ -138,6 +143,12 @@ class LocalModeRunner:
                 None,
                 error.logs,
                 reason=f"did not finish within {error.timeout:g} s and was stopped",
+            ) from None
+        except JobOutOfDiskError as error:
+            # Not the job's fault, whatever it said: no exit code that would make its own
+            # `error:` line (a write it could not make) the user's sentence.
+            raise StepFailed(
+                job.name, None, error.logs, reason=f"{error.reason}; {error.fix}"
             ) from None
         except JobFailedError as error:
             code = f" with exit code {error.exit_code}" if error.exit_code is not None else ""

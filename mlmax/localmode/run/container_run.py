@@ -13,6 +13,7 @@ runs shares (embedded S3, offline session, reaper) is `local_mode.LocalMode`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import posixpath
 import re
 import shutil
@@ -24,7 +25,13 @@ from pathlib import Path
 
 from mlmax.localmode.debug import DebugOptions
 from mlmax.localmode.engine import container_environment, container_user
-from mlmax.localmode.errors import JobFailedError, JobSetupError, JobTimeoutError
+from mlmax.localmode.errors import (
+    JobFailedError,
+    JobOutOfDiskError,
+    JobSetupError,
+    JobTimeoutError,
+)
+from mlmax.localmode.run.disk import DiskSpaceError, full_disk, full_disk_fix, require_room
 from mlmax.localmode.run.lifecycle import LocalRun
 from mlmax.localmode.sdk import (
     OfflineSession,
@@ -212,6 +219,15 @@ class ContainerRun:
         return final
 
 
+def _refuse_a_full_disk(
+    state: ContainerRun, code: int | None, logs: str, error: BaseException | None
+) -> None:
+    """A failure caused by a full disk is said so, naming the disk, whatever broke first."""
+    place = full_disk(state.local.session.root, logs, str(error or ""))
+    if place is not None:
+        raise JobOutOfDiskError(state.run.job.name, code, logs, place, full_disk_fix())
+
+
 class _MissingOutput(Exception):
     def __init__(self, channel: str) -> None:
         super().__init__(channel)
@@ -234,6 +250,7 @@ def run_job(
     Outputs are copied into `run.outputs` only when the job succeeded and wrote all of them.
     """
     _check_directories(run)
+    require_room(run.job.name, run.inputs.values(), session.root)
     say = progress or (lambda _message: None)
     with LocalRun(session, run.job.name, image=image) as local:
         state = ContainerRun(
@@ -257,6 +274,8 @@ def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult
     failed_code = next((code for code in codes if code != 0), None)
     if failed_code is None and error is not None:
         failed_code = _sdk_exit_code(error)
+    if failed_code is not None or error is not None or not ran:
+        _refuse_a_full_disk(state, failed_code, logs, error)
     if not ran:
         if local.was_started(started_at):
             raise JobFailedError(
@@ -273,6 +292,14 @@ def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult
         raise JobFailedError(run.job.name, failed_code, logs) from error
     try:
         outputs = state.collect_outputs()
+    except OSError as failure:  # the caller's output directory's disk, not the run's
+        if failure.errno != errno.ENOSPC:
+            raise
+        raise DiskSpaceError(
+            f"job {run.job.name!r} succeeded but the disk of its output {failure.filename} "
+            "filled while its outputs were copied there; free space there or choose another "
+            "output directory"
+        ) from None
     except _MissingOutput as missing:
         raise JobFailedError(
             run.job.name,

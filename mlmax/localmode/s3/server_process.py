@@ -12,16 +12,20 @@ then runs on the second core while the parent imports the SageMaker SDK.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import urllib.request
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mlmax.common import skip_the_last_collection
-from mlmax.localmode.s3.auth import SessionKeys, SessionOnly
+from mlmax.localmode.s3.auth import SessionKeys, SessionOnly, WsgiApp
 
 READY = "ready"
 POLL_SECONDS = 0.05  # how often the serving loop looks for a stop request
@@ -37,6 +41,33 @@ def _signed_list_buckets(endpoint_url: str, keys: SessionKeys) -> urllib.request
     return urllib.request.Request(f"{endpoint_url}/", headers=dict(request.headers.items()))
 
 
+class FullDiskAnswer:
+    """WSGI middleware: a full disk (moto spools large objects to TMPDIR) is one S3 error,
+    507 InsufficientStorage naming the place, instead of a traceback and a 500."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self._app = app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        try:
+            return list(self._app(environ, start_response))
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            place = tempfile.gettempdir()
+            free = shutil.disk_usage(place).free / 1024**2
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InsufficientStorage</Code>'
+                f"<Message>No space left on device in {place} (TMPDIR of the S3 server, "
+                f"{free:.1f} MB free)</Message></Error>"
+            ).encode()
+            headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+            start_response("507 Insufficient Storage", headers, sys.exc_info())
+            return [body]
+
+
 def _serve(fd: int, keys: SessionKeys) -> Any:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -47,7 +78,7 @@ def _serve(fd: int, keys: SessionKeys) -> Any:
 
     # werkzeug logs every request at INFO to stderr: hundreds of lines per job otherwise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = SessionOnly(DomainDispatcherApplication(create_backend_app), keys)
+    app = SessionOnly(FullDiskAnswer(DomainDispatcherApplication(create_backend_app)), keys)
     server = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler, fd=fd
     )

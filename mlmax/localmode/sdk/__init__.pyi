@@ -20,6 +20,7 @@ from .serving_hooks import install_serving_hooks as install_serving_hooks
 from .serving_hooks import manage_endpoint as manage_endpoint
 from .serving_hooks import register_ready_waiter as register_ready_waiter
 from .session import TEMP_PREFIX as TEMP_PREFIX
+from .session import WORK_DIR_ENV as WORK_DIR_ENV
 from .session import OfflineSession as OfflineSession
 from .session import preload_sdk as preload_sdk
 from .session import read_owner_marker as read_owner_marker
