@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -252,26 +250,3 @@ def test_run_main_prints_one_error_line_and_returns_2(capsys: pytest.CaptureFixt
     assert jobs_common.run_main(main, lambda argv: "thing", []) == 2
     assert capsys.readouterr().err == "error: bad thing\n"
     assert jobs_common.run_main(lambda args: None, lambda argv: None, []) == 0
-
-
-def test_a_job_run_as_a_script_leaves_its_imports_out_of_garbage_collections() -> None:
-    job = JOBS_DIR / "preprocessing.py"
-    script = f"""
-import gc, runpy, sys
-sys.path.insert(0, {str(job.parent)!r})  # the flat code folder, as in the container
-sys.argv = [{str(job)!r}, "--help"]
-try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
-except SystemExit:
-    pass
-import pandas
-class DefinedAfter:
-    pass
-walked = {{id(o) for o in gc.get_objects()}}  # not the permanent generation
-print(id(pandas.DataFrame) in walked, id(DefinedAfter) in walked)
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[-2:] == ["False", "True"]
