@@ -1,32 +1,34 @@
-"""Two costs the SageMaker SDK puts on every run, cut without changing what it does.
+"""What the SageMaker SDK costs every run, cut without changing what it does.
 
-Import: the SDK defines about 960 pydantic models at import time (its API shapes and
-resources), and pydantic builds each one's validator there and then: about 0.45 s of the
-SDK's 1.9 s import on 2 cores, for models a Local Mode run mostly never touches.
-`deferred_model_builds` has pydantic build each one on first use instead (its documented
-`defer_build` setting), for the models the SDK defines while mlmax imports it; every path
-into the SDK (Local Mode, the managed runner, the export) starts with `import_sdk`.
+Import: the SDK defines hundreds of pydantic models at import time (its API shapes and
+resources), and pydantic builds each one's validator there and then, for models a Local
+Mode run mostly never touches. `deferred_model_builds` has pydantic build each one on first
+use instead (its documented `defer_build` setting). pydantic reads that setting only from a
+model's bases, and the SDK's models derive from `pydantic.BaseModel` itself, so the setting
+is put on `BaseModel.model_config` for exactly the import of the SDK's modules: under a
+lock, only for modules not imported yet, and taken off again however the import ends.
+Every path into the SDK (Local Mode, the managed runner, the export) starts with
+`import_sdk`.
 
-Garbage collection: the import leaves about 180,000 objects the garbage collector tracks
-(classes, functions, schemas) that live as long as the process. Every full collection walks
-them again, and so does the collection at interpreter exit: 0.3-0.4 s at the end of every
-process that imported the SDK. `import_sdk` moves them to the collector's permanent
-generation (`gc.freeze`), which no collection walks; reference counting still frees them.
+Garbage collection: the import leaves a great many objects the collector tracks (classes,
+functions, schemas) that live as long as the process; every full collection would walk
+them again, and so would the collection at interpreter exit. `import_sdk` moves them to the
+collector's permanent generation (`gc.freeze`), which no collection walks; reference
+counting still frees them. Only mlmax's own processes import the SDK through it.
 
 A debugger's tracer: under VS Code's Debug Test, pytest runs under debugpy, whose tracer sees
-every Python call; the SDK's import then takes about twice as long (1.6 s against 0.85 s
-here). `untraced` switches the tracer off for the calling thread while mlmax imports or
-drives the SDK, code no one steps through, and back on after: breakpoints in the test and in
-the job (its own debug session, in the container) bind as before.
+every Python call and slows the SDK's import down. `untraced` switches the tracer off for
+the calling thread while mlmax imports or drives the SDK, code no one steps through, and
+back on after: breakpoints in the test and in the job (its own debug session, in the
+container) bind as before.
 
-Config validation: remember which SageMaker SDK configs passed schema validation.
+Config validation: the SDK validates the session's config dict against its full JSON schema
+on every config lookup, and jsonschema re-checks the schema itself each time; mlmax always
+passes a config (the telemetry opt-out), so every run would pay that many times over. The
+same validation still runs once per distinct config; only its repeats are skipped. The SDK
+functions wrapped here are reached (and pinned) through `mlmax.localmode.sdk.internals`.
 
-The SDK validates the session's config dict against its full JSON schema on EVERY config
-lookup, and jsonschema re-checks the schema itself each time: about 13 validations per
-Local Mode job, 0.1-0.4 s each on 2 cores, most of a job that does nothing. mlmax always
-passes a config (the telemetry opt-out), so it pays this on every run. The same validation
-still runs once per distinct config; only its repeats are skipped. The SDK functions
-wrapped here are reached (and pinned) through `mlmax.localmode.sdk.internals`.
+`benchmarks/sdk_import.py` measures what the deferral and the freeze buy.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from mlmax.localmode.sdk import internals as sdk_internals
 
 _MARK = "_mlmax_cached"
 _lock = threading.Lock()
+# One import of the SDK at a time changes pydantic's setting (see deferred_model_builds).
+_import_lock = threading.Lock()
 _valid: set[str] = set()
 
 
@@ -71,22 +75,25 @@ def cache_config_validation() -> None:
 def deferred_model_builds() -> Iterator[None]:
     """pydantic models defined inside the block build their validators on first use.
 
-    A model class takes its config from its bases when it is defined, so the models the SDK
-    defines here keep the setting and every model defined after the block is as before.
-    The caller imports the SDK in the block; a module imported earlier is not changed.
+    A model class takes its config from its bases when it is defined, so the models defined
+    here keep the setting and every model defined after the block is as before; pydantic's
+    `BaseModel.model_config` is as it was when the block ends, whether it ends normally or
+    by an exception. One block at a time (a lock): two overlapping blocks would otherwise
+    put back each other's setting.
     """
     import pydantic  # here: the commands that never reach the SDK need not import it
 
-    config = pydantic.BaseModel.model_config
-    previous = config.get("defer_build")
-    config["defer_build"] = True
-    try:
-        yield
-    finally:
-        if previous is None:
-            config.pop("defer_build", None)
-        else:
-            config["defer_build"] = previous
+    with _import_lock:
+        config = pydantic.BaseModel.model_config
+        previous = config.get("defer_build")
+        config["defer_build"] = True
+        try:
+            yield
+        finally:
+            if previous is None:
+                config.pop("defer_build", None)
+            else:
+                config["defer_build"] = previous
 
 
 @contextlib.contextmanager
@@ -109,12 +116,17 @@ def untraced() -> Iterator[None]:
 
 def import_sdk(*modules: str) -> None:
     """Import the SDK's core (its API shapes and resources) and `modules` with the models
-    they define built on first use. Modules already imported are left as they are."""
+    they define built on first use. Modules already imported are left as they are, and when
+    all of them are, nothing is changed at all."""
     import gc
     import importlib
 
+    missing = [m for m in ("sagemaker.core", *modules) if m not in sys.modules]
+    if not missing:
+        return
     with untraced(), deferred_model_builds():
-        for module in ("sagemaker.core", *modules):
+        for module in missing:
             importlib.import_module(module)
-    # No gc.collect() first (0.1 s): the import's few cyclic leftovers stay, once per process.
+    # No gc.collect() first: it would walk the whole import once more, and the few cyclic
+    # leftovers of an import stay only once per process.
     gc.freeze()

@@ -62,6 +62,45 @@ def test_models_defined_in_the_block_build_on_first_use_and_validate_as_before()
         Deferred(count="three")
 
 
+def test_pydantics_setting_is_put_back_when_the_import_fails():
+    before = dict(pydantic.BaseModel.model_config)
+    with pytest.raises(ImportError), deferred_model_builds():
+        raise ImportError("an SDK module that cannot be imported")
+    assert pydantic.BaseModel.model_config == before
+
+
+def test_overlapping_imports_leave_pydantics_setting_as_they_found_it():
+    # Two blocks that overlapped would each save what they found: the second would save the
+    # first's setting and put it back after the first had taken it off.
+    import threading
+
+    before = dict(pydantic.BaseModel.model_config)
+    first_inside, second_trying, first_done = (threading.Event() for _ in range(3))
+    seen: list[object] = []
+
+    def first() -> None:
+        with deferred_model_builds():
+            first_inside.set()
+            second_trying.wait(30)
+        first_done.set()
+
+    def second() -> None:
+        second_trying.set()
+        with deferred_model_builds():
+            first_done.wait(30)
+            seen.append(pydantic.BaseModel.model_config.get("defer_build"))
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_inside.wait(30)
+    two = threading.Thread(target=second)
+    two.start()
+    one.join(30)
+    two.join(30)
+    assert seen == [True]
+    assert pydantic.BaseModel.model_config == before
+
+
 # In a fresh interpreter: which SDK modules are already imported depends on the tests before.
 SDK_PRELOADED = """
 from mlmax.localmode.sdk.session import preload_sdk
