@@ -124,7 +124,8 @@ def test_importing_mlmax_changes_nothing_in_the_process():
     # No import-time side effects: importing every package leaves the import machinery and
     # the collector as a plain interpreter has them.
     script = (
-        "import gc, sys\n"
+        "import gc, logging, sys\n"
+        "stdout, root_level = sys.stdout, logging.getLogger().level\n"
         "import pkgutil, importlib, mlmax\n"
         "for m in pkgutil.walk_packages(mlmax.__path__, 'mlmax.'):\n"
         "    if not m.name.endswith('__main__'):\n"
@@ -132,6 +133,11 @@ def test_importing_mlmax_changes_nothing_in_the_process():
         "ours = [f for f in sys.meta_path if type(f).__module__.startswith('mlmax')]\n"
         "assert not ours, ours\n"
         "assert gc.get_freeze_count() == 0, gc.get_freeze_count()\n"
+        "assert sys.stdout is stdout and logging.getLogger().level == root_level\n"
+        # The SDK is neither imported nor changed: its hooks come with install_sdk_hooks().
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'sagemaker']\n"
+        "import pydantic\n"
+        "assert 'defer_build' not in pydantic.BaseModel.model_config\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,16 @@ from mlmax.cloud.pipeline_export import (
     exported,
     write_definition,
 )
+from mlmax.common import Progress
 from mlmax.localmode.errors import JobTimeoutError
 from mlmax.localmode.run import LocalMode, LocalRun
-from mlmax.localmode.sdk import OfflineSession, pipeline_executor_logger, scoped_environ
+from mlmax.localmode.sdk import (
+    OfflineSession,
+    pipeline_executor_logger,
+    scoped_environ,
+    sdk_output_to,
+)
 from mlmax.pipeline import DataSpec, TrainingOptions, stage_inputs
-
-Progress = Callable[[str], None]
 
 # Local Mode assumes no role, but the pipeline builders want the shape of one.
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/mlmax-local-pipeline"
@@ -132,17 +136,22 @@ class _ProgressFromLog(logging.Handler):
 @contextlib.contextmanager
 def _sdk_logging(say: Progress) -> Iterator[None]:
     """The executor's step lines become progress; the rest stays off the terminal: the SDK
-    configures the root logger at INFO on import, logs every compose file and config lookup,
+    sets the root logger to INFO on import, logs every compose file and config lookup,
     warns that job names leave the definition (expected), and probes IAM on the embedded S3
-    server (which lacks that API and logs a 500 for each probe)."""
+    server (which lacks that API and logs a 500 for each probe). Each logger that speaks
+    during a run is quieted by name and put back after; the root logger is left as it is."""
     # The SDK's executor logs each step's start and end there: turned into progress lines.
     executor = logging.getLogger(pipeline_executor_logger())
     quieted = {
-        "": logging.WARNING,  # the root logger
         "sagemaker": logging.ERROR,
         "sagemaker.config": logging.ERROR,
         "botocore": logging.WARNING,
+        "boto3": logging.WARNING,
+        "s3transfer": logging.WARNING,
+        "urllib3": logging.WARNING,
+        "docker": logging.WARNING,
         "werkzeug": logging.CRITICAL,
+        "mlmax": logging.WARNING,
     }
     handler = _ProgressFromLog(say)
     saved_executor = (executor.level, executor.propagate)
@@ -372,11 +381,11 @@ def run_census_local_pipeline(
 
     image = image or ensure_job_image(progress=progress)
     inputs = stage_inputs(run_dir, data)
-    # The SDK echoes every compose line on stdout from its thread; the container logs come
-    # back in the result instead.
+    # The SDK echoes every compose line from its thread; the container logs come back in the
+    # result instead.
     with (
         LocalMode(image=image) as local,
-        contextlib.redirect_stdout(io.StringIO()),
+        sdk_output_to(io.StringIO()),
         warnings.catch_warnings(),
     ):
         warnings.filterwarnings("ignore", "Running within a PipelineSession", UserWarning)

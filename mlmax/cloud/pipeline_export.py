@@ -263,13 +263,13 @@ def exported(
     The pipeline object is only valid inside the block (its code lives in a temp dir), so
     upsert/start go inside it too.
     """
-    from mlmax.localmode.sdk import cache_config_validation, import_sdk
+    from mlmax.localmode.sdk import import_sdk, install_sdk_hooks
 
     import_sdk("sagemaker.mlops.workflow.pipeline")
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-    # The SDK re-validates its config on every lookup: three quarters of an export's CPU.
-    cache_config_validation()
+    # The SDK re-validates its config on every lookup, most of an export's work.
+    install_sdk_hooks(local_mode=False)
     if session is None:
         session = PipelineSession(boto_session=boto_session, default_bucket=options.bucket)
     with tempfile.TemporaryDirectory(prefix="mlmax-export-") as tmp:

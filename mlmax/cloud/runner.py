@@ -155,12 +155,12 @@ class SageMakerRunner:
     def __enter__(self) -> Self:
         import boto3
 
-        from mlmax.localmode.sdk import cache_config_validation, import_sdk
+        from mlmax.localmode.sdk import import_sdk, install_sdk_hooks
 
         import_sdk()
         from sagemaker.core.helper.session_helper import Session
 
-        cache_config_validation()  # the SDK re-validates its config on every lookup
+        install_sdk_hooks(local_mode=False)  # the SDK re-validates its config on every lookup
         boto_session = self._boto_session or boto3.Session(region_name=self.options.region)
         if not boto_session.region_name:
             raise SageMakerConfigError(

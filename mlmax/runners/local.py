@@ -5,9 +5,10 @@ All the work (job image, embedded S3, offline session, containers, clean-up) is 
 pipeline and translates its results and errors into the runner vocabulary.
 
 Independent steps run side by side (`max_parallel_steps`, as the pipeline's DAG allows): the
-job's container does the work, so two at once on two cores nearly halve a pipeline's wall
-time. An interrupt reaches the scheduler's thread; `LocalMode.__exit__` then stops every
-running job of the session (compose processes and containers).
+job's container does the work and the host process mostly waits, so two at once on two
+cores overlap nearly all of a pipeline's independent work. An interrupt reaches the
+scheduler's thread; `LocalMode.__exit__` then stops every running job of the session
+(compose processes and containers).
 """
 
 from __future__ import annotations
@@ -15,40 +16,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
-import threading
-from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
 from mlmax.common import Progress, or_default
 from mlmax.localmode.image import JobImages
 from mlmax.project import JobRun, StepFailed, StepResult
-
-_silence_lock = threading.Lock()
-_silence_depth = 0
-_saved_stdout = sys.stdout
-
-
-@contextlib.contextmanager
-def _sdk_output_silenced() -> Iterator[None]:
-    """Send sys.stdout to a sink while any job runs; restore it when the last one ends.
-
-    contextlib.redirect_stdout is not safe for overlapping runs in threads: each restores
-    what it saw on entry, so the terminal's stdout could be left pointing at a sink.
-    """
-    global _silence_depth, _saved_stdout
-    with _silence_lock:
-        if _silence_depth == 0:
-            _saved_stdout, sys.stdout = sys.stdout, io.StringIO()
-        _silence_depth += 1
-    try:
-        yield
-    finally:
-        with _silence_lock:
-            _silence_depth -= 1
-            if _silence_depth == 0:
-                sys.stdout = _saved_stdout
 
 
 class LocalModeRunner:
@@ -108,9 +81,11 @@ class LocalModeRunner:
         return self._images.default()
 
     def _sdk_echo(self) -> contextlib.AbstractContextManager[object]:
+        from mlmax.localmode.sdk import sdk_output_to
+
         if self.echo_sdk_output:
             return contextlib.nullcontext()
-        return _sdk_output_silenced()
+        return sdk_output_to(io.StringIO())
 
     def run_step(self, step_run: JobRun) -> StepResult:
         from mlmax.localmode.errors import (
@@ -128,8 +103,8 @@ class LocalModeRunner:
             )
         job = step_run.job
         try:
-            # The SDK echoes docker-compose's output on sys.stdout from its worker thread;
-            # the job's log comes back in the result, so keep the terminal for mlmax's lines.
+            # The SDK echoes docker-compose's output from its worker thread; the job's log
+            # comes back in the result, so keep the terminal for mlmax's lines.
             with self._sdk_echo():
                 result = local.run(
                     job,

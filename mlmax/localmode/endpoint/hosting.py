@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlmax.common import WaitTimeout, wait_until
+from mlmax.common import Progress, WaitTimeout, wait_until
 from mlmax.localmode.debug import (
     DEBUGPY_HOST,
     DEBUGPY_PORT,
@@ -46,13 +46,11 @@ from mlmax.localmode.sdk import (
     OfflineSession,
     SdkThread,
     forget_endpoint,
-    install_serving_hooks,
     manage_endpoint,
     register_ready_waiter,
 )
 from mlmax.project import JOBS_DIR
 
-Progress = Callable[[str], None]
 ENDPOINT_JOB = "endpoint"  # the job label of serving containers
 SERVING_SCRIPT = "serving.py"
 SERVING_CODE_ROOT = "/opt/ml/code"  # where the SDK mounts a file:// submit directory
@@ -276,7 +274,6 @@ def deploy(
 ) -> Iterator[Endpoint]:
     """Serve the model of `model_dir` (+ the preprocessor of `proc_model_dir`, default the
     same directory) in its container until the block ends; yields the ready `Endpoint`."""
-    install_serving_hooks()
     say = progress or (lambda _message: None)
     with LocalRun(session, ENDPOINT_JOB, image=image) as local:
         state = _Deployment(

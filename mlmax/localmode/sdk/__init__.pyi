@@ -2,6 +2,7 @@
 mlmax puts on the SDK (each internal it relies on pinned in `internals`)."""
 
 from .environ import scoped_environ as scoped_environ
+from .hooks import install_sdk_hooks as install_sdk_hooks
 from .internals import DEBUG_PROCESSOR_RUNS as DEBUG_PROCESSOR_RUNS
 from .internals import DEBUG_TRAINER_TRAIN as DEBUG_TRAINER_TRAIN
 from .internals import UNIQUE_NAME as UNIQUE_NAME
@@ -15,8 +16,8 @@ from .job_objects import ProcessingStep as ProcessingStep
 from .job_objects import TrainingStep as TrainingStep
 from .job_objects import processing_step as processing_step
 from .job_objects import training_step as training_step
+from .output import sdk_output_to as sdk_output_to
 from .serving_hooks import forget_endpoint as forget_endpoint
-from .serving_hooks import install_serving_hooks as install_serving_hooks
 from .serving_hooks import manage_endpoint as manage_endpoint
 from .serving_hooks import register_ready_waiter as register_ready_waiter
 from .session import TEMP_PREFIX as TEMP_PREFIX
@@ -28,7 +29,6 @@ from .session import real_s3_requested as real_s3_requested
 from .session import remove_tree as remove_tree
 from .session import remove_tree_or_warn as remove_tree_or_warn
 from .session import work_dir as work_dir
-from .speedups import cache_config_validation as cache_config_validation
 from .speedups import import_sdk as import_sdk
 from .thread import UNWIND_SECONDS as UNWIND_SECONDS
 from .thread import SdkThread as SdkThread

@@ -7,18 +7,26 @@ a `Hook` in `HOOKS`: where it lives in the SDK, what mlmax needs it for and the 
 mlmax relies on. The modules that change the SDK's behaviour go through the functions here
 (`wrap`, `patched`, the accessors below) and name no SDK internal of their own.
 
-tests/localmode/sdk/test_internals.py checks every hook against the installed SDK, without mocks: an
-SDK upgrade that moves, renames or reshapes one fails there, naming the hook and the SDK
-version, and `wrap`/`patched` raise the same `SdkHookError` at run time.
+tests/localmode/sdk/test_internals.py checks every hook against the installed SDK, without
+mocks: an SDK upgrade that moves, renames or reshapes one fails there, naming the hook and
+the SDK version, and `wrap`/`patched` raise the same `SdkHookError` at run time. A wrapper
+relies on more than a name and parameters: on what the function does (it post-processes its
+result, or does its work another way) and on the attributes it reads off `self`. So the
+source of every function mlmax calls, wraps or patches is recorded as a digest
+(`BODY_DIGESTS`) and the attributes as `reads`: an upgrade that changes a body or stops
+setting an attribute fails the same test, naming the hook, until someone has checked the
+wrapper against the new body and recorded its digest.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib
 import importlib.metadata
 import inspect
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +71,8 @@ class Hook:
     parameters: tuple[str, ...] | None = None
     # A pydantic private attribute read off instances (not present on the class itself).
     instance_attribute: bool = False
+    # Attributes of the hooked method's instance that mlmax's wrapper reads.
+    reads: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -115,11 +125,42 @@ class Hook:
         """Raise SdkHookError unless the installed SDK still has this hook as mlmax uses it."""
         self.target()
 
+    def source_digest(self) -> str:
+        """A digest of the source of the SDK's function (through any wrapper of mlmax's)."""
+        function = inspect.unwrap(self.target()[2])
+        return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
 
-def _hook(path: str, purpose: str, *parameters: str, instance_attribute: bool = False) -> Hook:
+    def check_source(self) -> None:
+        """Raise SdkHookError unless the function's body is the one recorded in
+        `BODY_DIGESTS` and its class still sets every attribute of `reads`."""
+        if self.parameters is not None:
+            recorded = BODY_DIGESTS.get(self.path)
+            found = self.source_digest()
+            if recorded != found:
+                raise SdkHookError(
+                    self,
+                    f"has a body mlmax has not checked (digest {found}, recorded {recorded}); "
+                    "check the wrapper against it, then record the digest in BODY_DIGESTS",
+                )
+        if self.reads:
+            owner = self._owner_and_name()[0]
+            source = inspect.getsource(owner)
+            fields = getattr(owner, "model_fields", {}) or {}
+            for name in self.reads:
+                if name not in fields and not re.search(rf"\bself\.{name}\s*=", source):
+                    raise SdkHookError(self, f"no longer sets {name!r}, which mlmax reads")
+
+
+def _hook(
+    path: str,
+    purpose: str,
+    *parameters: str,
+    instance_attribute: bool = False,
+    reads: tuple[str, ...] = (),
+) -> Hook:
     """`module:Attribute.path` -> Hook (the colon says where the module ends)."""
     module, _, attribute = path.partition(":")
-    return Hook(module, attribute, purpose, parameters or None, instance_attribute)
+    return Hook(module, attribute, purpose, parameters or None, instance_attribute, reads)
 
 
 _LABEL_TRAINING = "give training containers labels, the calling user, mounts and a debug port"
@@ -133,6 +174,7 @@ TRAINING_DOCKER_HOST = _hook(
     "sagemaker.train.local.local_container:_LocalContainer._create_docker_host",
     f"{_LABEL_TRAINING}, and {_MOUNT_SOURCES}",
     *("self", "host", "environment", "volumes"),
+    reads=("container_root",),
 )
 PROCESSING_DOCKER_HOST = _hook(
     "sagemaker.core.local.image:_SageMakerContainer._create_docker_host",
@@ -148,9 +190,22 @@ HOSTING_RUN = _hook(
     "sagemaker.core.local.image:_HostingContainer.run",
     "run an endpoint's compose process without echoing its output",
     "self",
+    reads=("command", "process"),
 )
 AWS_CREDENTIALS = tuple(
     _hook(f"{module}:_aws_credentials", _NO_KEYS, "session")
+    for module in (
+        "sagemaker.core.local.image",
+        "sagemaker.train.local.local_container",
+        "sagemaker.core.modules.local_core.local_container",
+    )
+)
+STREAM_OUTPUT = tuple(
+    _hook(
+        f"{module}:_stream_output",
+        "echo compose's output to the stream a run names, not the process's stdout",
+        "process",
+    )
     for module in (
         "sagemaker.core.local.image",
         "sagemaker.train.local.local_container",
@@ -246,6 +301,7 @@ HOOKS: tuple[Hook, ...] = (
     WAIT_FOR_SERVING,
     HOSTING_RUN,
     *AWS_CREDENTIALS,
+    *STREAM_OUTPUT,
     *CONFIG_VALIDATION,
     *DEBUG_PROCESSOR_RUNS,
     DEBUG_TRAINER_TRAIN,
@@ -258,6 +314,40 @@ HOOKS: tuple[Hook, ...] = (
     *ROLE_FROM_CONFIG,
     ROLE_VALIDATION_ERROR,
 )
+
+
+# The source of every function mlmax calls, wraps or patches, as the SDK versions mlmax is
+# tested with have it (see `Hook.check_source`). A new digest is recorded only after the
+# wrapper was checked against the new body.
+BODY_DIGESTS: dict[str, str] = {
+    "sagemaker.train.local.local_container._LocalContainer._create_docker_host": "a9099e92a8ba77e8",
+    "sagemaker.core.local.image._SageMakerContainer._create_docker_host": "cc296cf3aae7e927",
+    "sagemaker.core.local.entities._wait_for_serving_container": "38ec916308021f2a",
+    "sagemaker.core.local.image._HostingContainer.run": "1639d89172801a77",
+    "sagemaker.core.local.image._aws_credentials": "b7775a150ff50441",
+    "sagemaker.train.local.local_container._aws_credentials": "b7775a150ff50441",
+    "sagemaker.core.modules.local_core.local_container._aws_credentials": "b7775a150ff50441",
+    "sagemaker.core.local.image._stream_output": "e624060b9a87cf90",
+    "sagemaker.train.local.local_container._stream_output": "e624060b9a87cf90",
+    "sagemaker.core.modules.local_core.local_container._stream_output": "e624060b9a87cf90",
+    "sagemaker.core.config.config_manager.SageMakerConfig.validate_sagemaker_config": (
+        "2342cf8aecf571c0"
+    ),
+    "sagemaker.core.config.config.validate_sagemaker_config": "fe56a2414f1dda78",
+    "sagemaker.core.helper.session_helper.validate_sagemaker_config": "fe56a2414f1dda78",
+    "sagemaker.core.local.local_session.validate_sagemaker_config": "fe56a2414f1dda78",
+    "sagemaker.core.processing.ScriptProcessor.run": "8a4b69e8538c73e2",
+    "sagemaker.core.processing.FrameworkProcessor.run": "541c40a5b0f64e1f",
+    "sagemaker.train.model_trainer.ModelTrainer.train": "3f5f29dd3d799117",
+    "sagemaker.train.model_trainer._get_unique_name": "69daac74304dbd52",
+    "sagemaker.core.workflow.pipeline_context._StepArguments.__init__": "811a2cb28388ab6b",
+    "sagemaker.mlops.local.LocalPipelineSession.create_pipeline": "95e11305a00e7178",
+    "sagemaker.mlops.local.LocalPipelineSession.update_pipeline": "b1126080d1a2d304",
+    "sagemaker.mlops.local.LocalPipelineSession.describe_pipeline": "cc6c8cc0c07e62f8",
+    "sagemaker.mlops.local.LocalPipelineSession.delete_pipeline": "ec7f68cd1c5ca797",
+    "sagemaker.mlops.local.LocalPipelineSession.start_pipeline_execution": "c222c82266503601",
+    "sagemaker.core.common_utils.resolve_value_from_config": "99797dea4878bb85",
+}
 
 
 # --------------------------------------------------------------------------- changing the SDK

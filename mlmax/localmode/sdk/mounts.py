@@ -2,10 +2,10 @@
 
 The SDK mounts some host directories it never creates (a training job's `model/` under its
 container root). The Docker engine then creates them, as root, and a job running as the
-calling user (`container_user.py`) cannot write its model there, nor can the user delete the
+calling user (`engine.users`) cannot write its model there, nor can the user delete the
 directory afterwards. mlmax wraps the SDK's private `_create_docker_host` of both Local Mode
-container classes once per process (through `mlmax.localmode.sdk.internals`, which pins them) and
-creates the missing sources first, as the caller.
+container classes (`install_sdk_hooks`, through `mlmax.localmode.sdk.internals`, which pins
+them) and creates the missing sources first, as the caller.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def remove_tree_or_warn(path: Path) -> None:
 
 
 def preload_sdk() -> None:
-    """Import the SageMaker SDK modules a Local Mode run uses (1.5-2 s of CPU on 2 cores).
+    """Import the SageMaker SDK modules a Local Mode run uses (seconds of CPU).
 
     Called while the embedded S3 server starts in its own process, so the two overlap; the
     first run would otherwise import them itself.
@@ -218,7 +218,7 @@ class OfflineSession:
             # The SDK sets this for good on first use; pinning it restores the old value.
             "COMPOSE_HTTP_TIMEOUT": "120",
             # The SDK starts compose with this process's environment: a faster start where
-            # the compose check proved it works (docker_checks.compose_environment).
+            # the compose check proved it works (engine.compose_environment).
             **self._compose_environment,
         }
         keys = self._keys
@@ -268,9 +268,7 @@ class OfflineSession:
         SDK's LocalPipelineSession). Call inside `pinned()`.
         """
         from mlmax.localmode.sdk import internals
-        from mlmax.localmode.sdk.credentials import keep_embedded_keys_out_of_containers
-        from mlmax.localmode.sdk.mounts import create_mount_sources_first
-        from mlmax.localmode.sdk.speedups import cache_config_validation, import_sdk
+        from mlmax.localmode.sdk.hooks import install_sdk_hooks
 
         session_class: type
         if pipeline:
@@ -280,9 +278,7 @@ class OfflineSession:
             from sagemaker.core.local import LocalSession
 
             session_class = LocalSession
-        cache_config_validation()
-        keep_embedded_keys_out_of_containers()
-        create_mount_sources_first()
+        install_sdk_hooks()
         session = session_class(
             boto_session=self.boto_session,
             default_bucket=self._bucket,

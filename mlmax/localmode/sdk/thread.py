@@ -8,6 +8,7 @@ timeout or an interrupt the run is stopped before the wait re-raises (`run.lifec
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 
@@ -26,12 +27,14 @@ class SdkThread(threading.Thread):
     def __init__(self, name: str, target: Callable[[], None]) -> None:
         super().__init__(name=name, daemon=True)
         self._target_call = target
+        # The starting thread's context (e.g. where the SDK echoes, `sdk_output_to`).
+        self._context = contextvars.copy_context()
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             with untraced():  # under Debug Test: the SDK's own work, no one steps through it
-                self._target_call()
+                self._context.run(self._target_call)
         except BaseException as error:  # handed to the waiting thread
             self.error = error
 

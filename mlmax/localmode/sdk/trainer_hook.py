@@ -1,8 +1,8 @@
-"""Labels, the user, extra mounts (and a debug port) for ModelTrainer's Local Mode containers.
+"""Labels, the user and extra mounts for ModelTrainer's Local Mode containers.
 
 `ModelTrainer` ignores the session's `local.container_config`, so its compose services carry
 no labels, always run as the image's user and cannot publish a port. mlmax wraps the SDK's
-private `_LocalContainer._create_docker_host` once per process (through
+private `_LocalContainer._create_docker_host` (`install_sdk_hooks`, through
 `mlmax.localmode.sdk.internals`, which pins it) and adds the settings registered for the trainer's
 container root.
 """
@@ -35,10 +35,9 @@ def _merge(service: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     labels = {**(merged.get("labels") or {}), **extra.get("labels", {})}
     if labels:
         merged["labels"] = labels
-    for key in ("ports", "volumes"):
-        values = [*(merged.get(key) or []), *extra.get(key, [])]
-        if values:
-            merged[key] = values
+    volumes = [*(merged.get("volumes") or []), *extra.get("volumes", [])]
+    if volumes:
+        merged["volumes"] = volumes
     if extra.get("user"):
         merged["user"] = extra["user"]
     return merged
@@ -53,7 +52,7 @@ def _with_extra_config(original: Any) -> Any:
     return create_docker_host
 
 
-def install() -> None:
+def add_extra_service_config() -> None:
     """Wrap `_LocalContainer._create_docker_host` (idempotent; SdkHookError if the SDK
     changed it)."""
     sdk_internals.wrap(sdk_internals.TRAINING_DOCKER_HOST, _with_extra_config, mark=_MARK)
@@ -64,19 +63,17 @@ def extra_service_config(
     container_root: Path | None,
     *,
     labels: dict[str, str],
-    ports: list[str] | None = None,
     user: str | None = None,
     volumes: list[str] | None = None,
 ) -> Iterator[None]:
-    """Add `labels`, `ports` and `volumes` to the compose services of trainers using
+    """Add `labels` and `volumes` to the compose services of trainers using
     `container_root` (None: any root no other registration names), and run them as `user`
-    (compose's "uid:gid") when given."""
-    install()
+    (compose's "uid:gid") when given. The trainers' containers get them once the hooks are
+    installed (`install_sdk_hooks`, which every offline session's SDK session does)."""
     key = ANY_ROOT if container_root is None else _key(container_root)
     with _lock:
         _extra_by_root[key] = {
             "labels": dict(labels),
-            "ports": list(ports or []),
             "volumes": list(volumes or []),
             "user": user,
         }

@@ -31,11 +31,19 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("hook", HOOKS, ids=[hook.path for hook in HOOKS])
-def test_the_installed_sdk_still_has_the_hook(hook: Hook):
+def test_the_installed_sdk_still_has_the_hook_with_the_body_and_attributes_mlmax_relies_on(
+    hook: Hook,
+):
     try:
         hook.check()
+        hook.check_source()
     except SdkHookError as error:
         pytest.fail(str(error), pytrace=False)
+
+
+def test_every_function_hooked_has_its_body_recorded_and_nothing_else_is():
+    functions = {hook.path for hook in HOOKS if hook.parameters is not None}
+    assert set(sdk_internals.BODY_DIGESTS) == functions
 
 
 def test_every_hook_is_listed_once():
@@ -65,6 +73,39 @@ def test_a_changed_sdk_fails_loudly_naming_hook_and_version(hook: Hook, problem:
     assert hook.path in message and problem in message
     assert f"SageMaker SDK {sdk_internals.sdk_version()}" in message
     assert "probe" in message  # what mlmax needs the hook for
+
+
+@pytest.mark.parametrize(
+    ("hook", "problem"),
+    [
+        # The SDK's own function, under a path whose recorded body is another one.
+        (
+            Hook("sagemaker.core.local.image", "_stream_output", "probe", ("process",)),
+            "has a body mlmax has not checked",
+        ),
+        (
+            Hook(
+                "sagemaker.core.local.image",
+                "_HostingContainer.run",
+                "probe",
+                ("self",),
+                reads=("no_such_attribute",),
+            ),
+            "no longer sets 'no_such_attribute'",
+        ),
+    ],
+)
+def test_a_changed_body_or_attribute_fails_naming_the_hook(
+    hook: Hook, problem: str, monkeypatch: pytest.MonkeyPatch
+):
+    recorded = dict(sdk_internals.BODY_DIGESTS)
+    if hook.attribute == "_stream_output":
+        recorded[hook.path] = "0" * 16  # what an older SDK's body would have recorded
+    monkeypatch.setattr(sdk_internals, "BODY_DIGESTS", recorded)
+    with pytest.raises(SdkHookError) as caught:
+        hook.check_source()
+    message = str(caught.value)
+    assert hook.path in message and problem in message and "probe" in message
 
 
 def test_wrap_is_idempotent_and_stacks_with_other_marks():

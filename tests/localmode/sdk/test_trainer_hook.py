@@ -1,4 +1,4 @@
-"""The trainer hook gives training containers their labels, ports and user, for its root only
+"""The trainer hook gives training containers their labels, mounts and user, for its root only
 (the SDK method it wraps is pinned by tests/localmode/sdk/test_internals.py)."""
 
 from __future__ import annotations
@@ -23,19 +23,21 @@ def _container(root):
     )
 
 
-def test_hook_adds_labels_and_loopback_port_for_its_root_only(tmp_path):
+def test_hook_adds_labels_and_volumes_for_its_root_only(tmp_path):
     ours, other = tmp_path / "ours", tmp_path / "other"
     ours.mkdir()
     other.mkdir()
+    trainer_hook.add_extra_service_config()
     with trainer_hook.extra_service_config(
-        ours, labels={"org.mlmax.run": "r1"}, ports=["127.0.0.1:5999:5678"]
+        ours, labels={"org.mlmax.run": "r1"}, volumes=[f"{tmp_path}:/opt/ml/alias"]
     ):
         service = _container(ours)._create_docker_host("algo-1", {"A": "1"}, [])
         untouched = _container(other)._create_docker_host("algo-1", {}, [])
     assert service["labels"] == {"org.mlmax.run": "r1"}
-    assert service["ports"] == ["127.0.0.1:5999:5678"]
+    assert f"{tmp_path}:/opt/ml/alias" in service["volumes"]
     assert service["image"] == "probe:1"
-    assert "labels" not in untouched and "ports" not in untouched
+    assert "labels" not in untouched
+    assert f"{tmp_path}:/opt/ml/alias" not in (untouched.get("volumes") or [])
     after = _container(ours)._create_docker_host("algo-1", {}, [])
     assert "labels" not in after, "the extra config ends with its block"
 
