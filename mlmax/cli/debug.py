@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 from mlmax.cli.clean import sweep_killed_sessions
 from mlmax.cli.common import EXIT_OK, port_number, progress
 from mlmax.cli.job_args import add_job_run_arguments, job_run_from_args
+from mlmax.localmode.debug import DEFAULT_INSPECT_PORT
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
     from mlmax.localmode.debug import ReadyInfo, ReplInfo
-
-DEBUG_PORT = 5678
 
 
 def register(commands: Commands) -> None:
@@ -31,8 +30,8 @@ def register(commands: Commands) -> None:
     debug.add_argument(
         "--port",
         type=port_number,
-        default=DEBUG_PORT,
-        help=f"host port on 127.0.0.1 for debugpy (default {DEBUG_PORT}; 0 = a free one)",
+        default=DEFAULT_INSPECT_PORT,
+        help=f"host port on 127.0.0.1 for debugpy (default {DEFAULT_INSPECT_PORT}; 0 = a free one)",
     )
     debug.add_argument(
         "--wait-timeout",

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from mlmax.cli.common import EXIT_FAILURE, EXIT_OK
-from mlmax.cli.debug import DEBUG_PORT
+from mlmax.localmode.debug import DEFAULT_INSPECT_PORT
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
@@ -92,7 +92,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
         if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):
             checks += _image_checks()
-        checks.append(_port_check(DEBUG_PORT))
+        checks.append(_port_check(DEFAULT_INSPECT_PORT))
     for name, ok, detail, fix in checks:
         mark = "✓" if ok else "✗"
         print(f"{mark} {name}: {detail}" + ("" if ok else f"\n    fix: {fix}"))

@@ -24,6 +24,7 @@ from typing import Any
 import json5
 
 from mlmax.common import UsageError
+from mlmax.localmode.debug import DEFAULT_INSPECT_PORT
 from mlmax.project import PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT, Project
 
 BEGIN = "// mlmax vscode: begin (generated from [tool.mlmax] in pyproject.toml; rerun to update)"
@@ -74,7 +75,7 @@ def launch_entries(project: Project) -> list[dict[str, Any]]:
     attach = {
         "type": "debugpy",
         "request": "attach",
-        "connect": {"host": "127.0.0.1", "port": 5678},
+        "connect": {"host": "127.0.0.1", "port": DEFAULT_INSPECT_PORT},
         "pathMappings": path_mappings(project),
         "justMyCode": False,
     }

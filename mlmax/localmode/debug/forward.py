@@ -17,7 +17,9 @@ from mlmax.localmode.engine import free_port, port_is_free
 if TYPE_CHECKING:
     from mlmax.localmode.debug.relay import PortForward
 
-DEFAULT_INSPECT_PORT = 5678  # the host port on 127.0.0.1, as in VS Code's usual launch config
+# The host port on 127.0.0.1: debugpy's own number, the one VS Code's usual attach config and
+# the generated launch.json connect to.
+DEFAULT_INSPECT_PORT = DEBUGPY_PORT
 
 
 def resolve_host_port(port: int, flags: DebugFlags = INSPECT_FLAGS) -> int:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from mlmax.common import wait_until
+from mlmax.common import Progress, terminate_like_interrupt, wait_until
 from mlmax.localmode.debug import SERVE_COMMAND_FLAGS, ready_line, resolve_host_port
 from mlmax.localmode.endpoint.client import Endpoint
 from mlmax.localmode.endpoint.hosting import (
@@ -18,27 +15,11 @@ from mlmax.localmode.endpoint.hosting import (
     SERVING_CODE_ROOT,
     EndpointDebug,
     EndpointFailedError,
-    Progress,
     deploy,
 )
 from mlmax.localmode.engine import exit_codes, logs_of, run_containers
 from mlmax.localmode.image import ensure_job_image
 from mlmax.localmode.run import LocalMode
-
-
-@contextlib.contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop a served endpoint like Ctrl-C does (with its teardown)."""
-
-    def interrupt(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def serve_until_stopped(
@@ -63,7 +44,7 @@ def serve_until_stopped(
         )
     try:
         with (
-            _signals_as_interrupt(),
+            terminate_like_interrupt(),  # SIGTERM, SIGHUP: the teardown of Ctrl-C
             LocalMode(image=image) as local,
             deploy(
                 model_dir,

@@ -19,10 +19,11 @@ import re
 import shutil
 import tarfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlmax.common import Progress
 from mlmax.localmode.debug import DebugOptions
 from mlmax.localmode.engine import container_environment, container_user
 from mlmax.localmode.errors import (
@@ -43,7 +44,6 @@ from mlmax.localmode.sdk import (
 )
 from mlmax.project import JobDefinition, JobRun
 
-Progress = Callable[[str], None]
 MODEL_ARCHIVE = "model.tar.gz"
 _EXIT_CODE = re.compile(r"Process exited with code: (-?\d+)")
 

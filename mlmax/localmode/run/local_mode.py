@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from mlmax.common import Progress
 from mlmax.localmode.debug import DebugOptions
 from mlmax.localmode.engine import (
     current_session,
@@ -22,7 +23,7 @@ from mlmax.localmode.engine import (
     session_containers,
 )
 from mlmax.localmode.run import reaper
-from mlmax.localmode.run.container_run import JobResult, Progress, run_job
+from mlmax.localmode.run.container_run import JobResult, run_job
 from mlmax.localmode.s3 import S3Server
 from mlmax.localmode.sdk import UNWIND_SECONDS, OfflineSession, preload_sdk, real_s3_requested
 from mlmax.project import JobDefinition, JobRun, get_job
