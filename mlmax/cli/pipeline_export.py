@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from mlmax.cli.common import Commands
     from mlmax.cloud import ExportOptions
 
-# mlmax.cloud.pipeline_export's, written here because importing it imports the SageMaker SDK
-# (about 0.1 s), which every `mlmax` start would pay; tests/cli checks they agree.
+# mlmax.cloud.pipeline_export's, written here because importing it imports the SageMaker SDK,
+# which every `mlmax` start would then pay for; tests/cli checks they agree.
 DEFAULT_PIPELINE_NAME = "mlmax-census"
 DEFAULT_THRESHOLD = 0.75
 

@@ -2,8 +2,8 @@
 
 When the interpreter exits, CPython walks every object its cycle collector tracks once more.
 A pytest run holds hundreds of thousands of them (its plugins, the imported tests, pandas,
-scikit-learn, the SDK), so that walk was 0.3-0.5 s of every run's end (a whole-tree
-collection: 3.6 -> 3.1 s), for memory the OS takes back anyway. Objects moved to the
+scikit-learn, the SDK), so that walk is a noticeable part of every run's end, for memory
+the OS takes back anyway. Objects moved to the
 collector's permanent generation (`gc.freeze`) are left out of it. `gc.freeze` runs from
 `atexit`, so a process that goes on (pytest.main called in-process returns) is not affected.
 What the skipped walk would have done: call `__del__` of objects caught in reference cycles,

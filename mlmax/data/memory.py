@@ -1,9 +1,9 @@
 """Will generated data of N rows fit in memory? Checked before anything is generated.
 
 Without this, `--rows 10000000000` dies with a MemoryError traceback after creating the run
-directory. The estimate is deliberately rough and generous to the user: the generator peaks
-near 0.4 KB a row (measured with tracemalloc at 100,000 rows) and the jobs' pandas and one-hot
-copies of the same rows take a few times that.
+directory. The estimate is deliberately rough and generous to the user: `BYTES_PER_ROW`
+covers what the generator holds per row at its peak and the jobs' pandas and one-hot copies
+of the same rows, which take a few times that.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@
   host's 127.0.0.1 relays into the container (see `forward`).
 - ``repl``: the script runs under ``python3 -i`` in the (tty) container.
 
-Only the standard library: the SDK job builders (`steps.py`) and the pytest plugin import it.
+Only the standard library and mlmax.project: what builds a job's command (a Local Mode run,
+the pytest plugin) can import it without pulling in Docker or the SDK.
 """
 
 from __future__ import annotations

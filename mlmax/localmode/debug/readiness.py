@@ -52,7 +52,6 @@ class ReadyInfo:
     code_root: str
     container: str
     host: str = LOOPBACK
-    since_start: float = 0.0  # seconds from the start of debug_job to readiness
 
     @property
     def line(self) -> str:
@@ -100,7 +99,6 @@ class ReadyWatch(threading.Thread):
         options: DebugOptions,
         wait_timeout: float,
         on_ready: Callable[[Any], None] | None,
-        started: float,
         forward: PortForward | None = None,
         grace: float | None = None,
         on_grace: Callable[[ReadyInfo], None] | None = None,
@@ -111,14 +109,11 @@ class ReadyWatch(threading.Thread):
         self.options = options
         self.wait_timeout = wait_timeout
         self.on_ready = on_ready
-        self.started = started
         self.forward = forward
         self.grace = grace
         self.on_grace = on_grace
         self.stopping = threading.Event()
         self.gave_up = False
-        self.ready: ReadyInfo | ReplInfo | None = None
-        self.attached_after: float | None = None  # seconds from ready to a client connecting
         self.error: BaseException | None = None
         self.container: Any = None
         self._known = {c.id for c in self._mine()}
@@ -207,7 +202,6 @@ class ReadyWatch(threading.Thread):
             port=self.forward.port if self.forward is not None else 0,
             code_root=code_root(self.kind),
             container=container.name,
-            since_start=ready_at - self.started,
         )
         self._announce(info)
         self._await_client(container, info, ready_at)
@@ -232,15 +226,11 @@ class ReadyWatch(threading.Thread):
 
         left = ready_at + self.wait_timeout - time.monotonic()
         try:
-            outcome = self._until(attached_or_gone, timeout=left)
+            self._until(attached_or_gone, timeout=left)
         except WaitTimeout:
             self.gave_up = True
             remove_containers([container])  # ends compose; the runner cleans up
-            return
-        if outcome == "attached":
-            self.attached_after = time.monotonic() - ready_at
 
     def _announce(self, info: ReadyInfo | ReplInfo) -> None:
-        self.ready = info
         if self.on_ready is not None:
             self.on_ready(info)

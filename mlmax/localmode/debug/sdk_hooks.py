@@ -19,7 +19,6 @@ import contextlib
 import functools
 import posixpath
 import shlex
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +77,6 @@ class _Watched:
                 options=options,
                 wait_timeout=self.wait_timeout,
                 on_ready=self.on_ready,
-                started=time.monotonic(),
                 forward=forward,
             )
             watch.start()

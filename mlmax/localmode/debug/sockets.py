@@ -1,8 +1,8 @@
 """Reading a container's TCP sockets from its own ``/proc/net/tcp``, never by connecting.
 
-A probe that reaches debugpy and hangs up makes it stop accepting the real client (measured
-with debugpy 1.8: the next ``initialize`` is never answered), so readiness and "a debugger
-is attached" are read from the socket table instead.
+A probe that reaches debugpy and hangs up makes it stop accepting the real client (the next
+``initialize`` is never answered), so readiness and "a debugger is attached" are read from
+the socket table instead.
 """
 
 from __future__ import annotations

@@ -115,8 +115,8 @@ def _compose_key() -> str:
 
 
 # docker-compose v1 is a Python program. Where setuptools is installed, its `distutils`
-# shim makes compose's `import distutils` load much of setuptools: about half of compose's
-# start-up (0.3-0.7 s on 2 cores), paid by every job. With this variable compose imports the
+# shim makes compose's `import distutils` load much of setuptools: much of compose's
+# start-up, paid by every job. With this variable compose imports the
 # interpreter's own distutils instead; it is used only where compose is proven to work so.
 COMPOSE_V1_FAST_START = {"SETUPTOOLS_USE_DISTUTILS": "stdlib"}
 

@@ -1,13 +1,13 @@
 """docker-py without its ssh transport unless the engine is an ssh:// one.
 
 `import docker` loads the ssh transport eagerly, and with it paramiko, cryptography, invoke
-and nacl: 0.3-0.5 s of every mlmax process that talks to a local socket, about a tenth of a
-container job's whole run. docker-py already treats the transport as optional (it is
-imported under `try/except ImportError`); the finder installed here makes that import fail
-while DOCKER_HOST is not ssh://, so docker-py starts as it would without paramiko. mlmax's own
-entry points (the `mlmax` command, the pytest plugin) install it; importing mlmax does not.
-`ensure_ssh_transport()` loads the transport after all when DOCKER_HOST is changed to an ssh
-engine later in the same process.
+and nacl, in every mlmax process that talks to a local socket and has no use for them: a
+visible share of a short container job's whole run. docker-py already treats the transport
+as optional (it is imported under `try/except ImportError`); the finder installed here makes
+that import fail while DOCKER_HOST is not ssh://, so docker-py starts as it would without
+paramiko. mlmax's own entry points (the `mlmax` command, the pytest plugin) install it;
+importing mlmax does not. `ensure_ssh_transport()` loads the transport after all when
+DOCKER_HOST is changed to an ssh engine later in the same process.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ output is shown line by line as progress; on exit 0 it is committed with the ima
 set explicitly; it is always removed. The command deletes the upload before it exits, so
 the wheels never reach the image: the result is one layer on top of the source.
 
-Not the classic builder (Docker 20.10 here, no BuildKit): for the job image its COPY layer
-of the wheels, the build stage's commit, `COPY --from` re-taring the venv and a container
-plus commit per metadata step cost about 55 s of a 90 s build.
+Not the classic builder (engines without BuildKit): for the job image its COPY layer of the
+wheels, the build stage's commit, `COPY --from` re-taring the venv and a container plus
+commit per metadata step would be most of the build's time.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def ensure_debugpy_image(image: str, *, progress: Progress | None = None) -> str
     with engine() as client:
         source_id, source_labels = _image_id_and_labels(client, image)
         # mlmax's job images say whether their recipe installed debugpy: no probe container
-        # (0.2-0.3 s of every debug run's start) for the image nearly every run uses.
+        # (which every debug run's start would wait for) for the image nearly every run uses.
         if source_labels.get(DEBUGPY_LABEL) == "1":
             return image
         # The probe's answer depends only on the image's contents: cache it by image ID.

@@ -5,7 +5,7 @@ The tag is `mlmax-job:<hash12>` where the hash covers everything that goes into 
 image's ID and name; the variant), so an unchanged workspace never rebuilds and a changed
 pin always does. How one build runs (in a container, then committed) is `build.py`;
 debugpy for images without it is `debug_variant.py`; listing and pruning what mlmax built is
-`image_inventory.py`.
+`inventory.py`.
 """
 
 from __future__ import annotations

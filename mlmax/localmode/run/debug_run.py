@@ -9,9 +9,7 @@ error: no debugger attached in time, or the container lost.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +25,6 @@ from mlmax.localmode.debug import (
     InspectMode,
     ReadyInfo,
     ReadyWatch,
-    ReplInfo,
     open_forward,
 )
 from mlmax.localmode.errors import JobFailedError
@@ -37,7 +34,6 @@ from mlmax.localmode.run.local_mode import LocalMode
 from mlmax.project import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 
 if TYPE_CHECKING:
-    from mlmax.localmode.debug import PortForward
     from mlmax.localmode.sdk import OfflineSession
     from mlmax.project import JobDefinition, JobRun
 
@@ -55,15 +51,6 @@ def job_path_mappings(job: JobDefinition) -> list[dict[str, str]]:
     return [{"localRoot": str(job.source_dir), "remoteRoot": job.code_root}]
 
 
-@dataclass
-class DebugRun:
-    """What a debug run measured (filled in as it goes; for reports and benchmarks)."""
-
-    ready: ReadyInfo | ReplInfo | None = None
-    attached_after: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def debug_job(
     run: JobRun,
     *,
@@ -76,7 +63,6 @@ def debug_job(
     timeout: float | None = None,
     environment: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
-    record: DebugRun | None = None,
     grace: float | None = None,
     on_grace: Callable[[ReadyInfo], None] | None = None,
     code_dir: Path | None = None,  # None: the job's declared source folder
@@ -87,7 +73,7 @@ def debug_job(
     - `port`: host port on 127.0.0.1 (0 = a free one) where a PortForward relays to debugpy
       on the container's loopback; InspectPortBusyError if taken.
     - `image`: for debugpy, an image without debugpy is replaced by a derived image with
-      debugpy installed offline (`debug_image.ensure_debugpy_image`).
+      debugpy installed offline (`image.ensure_debugpy_image`).
     - `on_ready(ReadyInfo)` once debugpy listens (`info.line` is the ready line); for "repl"
       `on_ready(ReplInfo)` once the container runs.
     - No debugger within `wait_timeout` s: DebuggerNotAttachedError, container removed.
@@ -99,7 +85,6 @@ def debug_job(
     """
     if mode not in INSPECT_MODES:
         raise InspectError(f"unknown inspect mode {mode!r}; choose one of {INSPECT_MODES}")
-    started = time.monotonic()
     alias = PROCESSING_CODE_ROOT if run.job.kind == "training" else None
     options = DebugOptions(mode=mode, code_alias=alias)
     with contextlib.ExitStack() as stack:
@@ -111,81 +96,38 @@ def debug_job(
             local_mode = stack.enter_context(LocalMode(image=image, progress=progress))
             session = local_mode.session
             assert session is not None
-        return _run_watched(
-            run,
-            image=image,
-            session=session,
+        watch = ReadyWatch(
+            job=run.job.name,
+            kind=run.job.kind,
             options=options,
             wait_timeout=wait_timeout,
             on_ready=on_ready,
-            timeout=timeout,
-            environment=environment,
-            progress=progress,
-            record=record,
-            started=started,
             forward=forward,
             grace=grace,
             on_grace=on_grace,
-            code_dir=code_dir,
-            flags=flags,
         )
+        watch.start()
+        try:
+            return run_job(
+                run,
+                image=image,
+                session=session,
+                timeout=timeout,
+                debug=options,
+                environment=environment,
+                progress=progress,
+                code_dir=code_dir,
+            )
+        except JobFailedError as error:
+            if watch.error is not None:
+                raise InspectError(
+                    f"inspect mode lost track of job {run.job.name!r}'s container "
+                    f"({watch.error}); the job was stopped, run it again"
+                ) from error
+            if watch.gave_up:
+                port = forward.port if forward is not None else 0
+                raise DebuggerNotAttachedError(run.job.name, port, wait_timeout, flags) from None
+            raise
+        finally:
+            watch.stop()
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
-
-
-def _run_watched(
-    run: JobRun,
-    *,
-    image: str,
-    session: OfflineSession,
-    options: DebugOptions,
-    wait_timeout: float,
-    on_ready: Callable[[Any], None] | None,
-    timeout: float | None,
-    environment: Mapping[str, str] | None,
-    progress: Callable[[str], None] | None,
-    record: DebugRun | None,
-    started: float,
-    forward: PortForward | None,
-    grace: float | None,
-    on_grace: Callable[[ReadyInfo], None] | None,
-    code_dir: Path | None,
-    flags: DebugFlags,
-) -> JobResult:
-    watch = ReadyWatch(
-        job=run.job.name,
-        kind=run.job.kind,
-        options=options,
-        wait_timeout=wait_timeout,
-        on_ready=on_ready,
-        started=started,
-        forward=forward,
-        grace=grace,
-        on_grace=on_grace,
-    )
-    watch.start()
-    try:
-        return run_job(
-            run,
-            image=image,
-            session=session,
-            timeout=timeout,
-            debug=options,
-            environment=environment,
-            progress=progress,
-            code_dir=code_dir,
-        )
-    except JobFailedError as error:
-        if watch.error is not None:
-            raise InspectError(
-                f"inspect mode lost track of job {run.job.name!r}'s container "
-                f"({watch.error}); the job was stopped, run it again"
-            ) from error
-        if watch.gave_up:
-            port = forward.port if forward is not None else 0
-            raise DebuggerNotAttachedError(run.job.name, port, wait_timeout, flags) from None
-        raise
-    finally:
-        watch.stop()
-        if record is not None:
-            record.ready = watch.ready
-            record.attached_after = watch.attached_after

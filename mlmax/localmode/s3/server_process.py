@@ -6,8 +6,8 @@ or the environment, which other local users can read). It serves until stdin clo
 the parent stops it, and also when the parent dies, even by SIGKILL, so it never outlives
 its session. Ctrl-C is the parent's to handle: the parent stops this process itself.
 
-A separate process, not a thread: importing moto and loading its S3 backend (0.5-1 s of CPU)
-then runs on the second core while the parent imports the SageMaker SDK.
+A separate process, not a thread: importing moto and loading its S3 backend, a CPU-bound
+start, then runs on the second core while the parent imports the SageMaker SDK.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
     keys = SessionKeys(**json.loads(sys.stdin.readline()))
     server = _serve(int(argv[0]), keys)
     # The session waits for this process's exit when it stops the server: skipping the last
-    # collection over moto's objects takes that from 0.16 to 0.06 s.
+    # collection over moto's objects shortens that wait.
     skip_the_last_collection()
     print(READY, flush=True)
     sys.stdin.read()  # returns at EOF: the parent stopped us or is gone

@@ -5,13 +5,13 @@ container through docker-compose and then waits for it. mlmax changes three thin
 
 1. **Loopback only.** `sagemaker.core.local.image._SageMakerContainer._create_docker_host`
    publishes the serving port as `PORT:8080`, i.e. on every interface, after merging the
-   session's `container_config`, whose `ports` it replaces (so the config cannot fix it and
-   a debug port is lost). The wrapper rewrites it to `127.0.0.1:PORT:8080` for mlmax's
-   containers (those carrying the session label) and puts the configured ports back.
+   session's `container_config`, whose `ports` it replaces (so the config cannot fix it).
+   The wrapper rewrites it to `127.0.0.1:PORT:8080` for mlmax's containers (those carrying
+   the session label); a debugger reaches an endpoint through a forward, never a port.
 2. **Readiness.** `sagemaker.core.local.entities._wait_for_serving_container(serving_port,
    timeout)` polls /ping every 5 s for up to 120 s and cannot see a container that died.
    For a port an mlmax endpoint registered, the replacement hands over to mlmax's own
-   watcher (see `endpoint.py`); any other caller gets the SDK's function unchanged.
+   watcher (see `endpoint.hosting`); any other caller gets the SDK's function unchanged.
 3. **Quiet.** `_HostingContainer.run` echoes compose's output to stdout (including the
    server's own "listening on 0.0.0.0:8080", which is not where the host reaches it) and
    raises in its thread when compose ends with a non-zero code (a model that fails to load,
@@ -61,11 +61,7 @@ def _loopback_only(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_docker_host(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         service = original(self, *args, **kwargs)
         if SESSION in (service.get("labels") or {}) and service.get("ports"):
-            # The SDK replaced container_config's ports (a debug port) with its own: keep both.
-            local = (getattr(self.sagemaker_session, "config", None) or {}).get("local") or {}
-            configured = (local.get("container_config") or {}).get("ports") or []
-            ports = loopback_ports(service["ports"])
-            service = {**service, "ports": ports + [p for p in configured if p not in ports]}
+            service = {**service, "ports": loopback_ports(service["ports"])}
         return service
 
     return create_docker_host

@@ -41,14 +41,8 @@ def test_sdk_still_publishes_the_serving_port_on_every_interface_without_the_hoo
     assert service["command"] == "serve"
 
 
-def test_hook_binds_mlmax_endpoints_to_loopback_only_and_keeps_a_debug_port(tmp_path):
+def test_hook_binds_mlmax_endpoints_to_loopback_only(tmp_path):
     serving_hooks.install_serving_hooks()
-    debug = {"labels": {"org.mlmax.session": "s"}, "ports": ["127.0.0.1:5799:5678"]}
-    with_debug = _serving_container(tmp_path, debug, 8125)
-    assert with_debug._create_docker_host("algo-1-x", [], set(), "serve", [])["ports"] == [
-        "127.0.0.1:8125:8080",
-        "127.0.0.1:5799:5678",
-    ]
     ours = _serving_container(tmp_path, {"labels": {"org.mlmax.session": "s"}}, 8123)
     foreign = _serving_container(tmp_path, {}, 8124)
     assert ours._create_docker_host("algo-1-x", [], set(), "serve", [])["ports"] == [
