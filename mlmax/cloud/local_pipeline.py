@@ -22,7 +22,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,6 @@ class LocalPipelineResult:
     duration: float
     logs: str = ""
     outputs: Path | None = None
-    output_keys: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def succeeded(self) -> bool:
@@ -223,13 +222,11 @@ class _S3:
             return None
         return json.loads(body)
 
-    def download(self, prefix: str, destination: Path) -> list[str]:
-        keys = self.keys(prefix + "/")
-        for key in keys:
+    def download(self, prefix: str, destination: Path) -> None:
+        for key in self.keys(prefix + "/"):
             target = destination / key.removeprefix(prefix + "/")
             target.parent.mkdir(parents=True, exist_ok=True)
             self.client.download_file(self.bucket, key, str(target))
-        return keys
 
 
 def _shown(values: Mapping[str, str | float]) -> str:
@@ -306,7 +303,8 @@ def _run(
         prefix = f"{DEFAULT_PREFIX}/{execution_id}"
         report = f"{prefix}/{EVALUATION_STEP}/{EVALUATION_OUTPUT}/{REPORT_FILE}"
         evaluation = s3.read_json(report)
-        keys = s3.download(prefix, download_to) if download_to is not None else s3.keys(prefix)
+        if download_to is not None:
+            s3.download(prefix, download_to)
     return LocalPipelineResult(
         run_id=run_id,
         execution_id=execution_id,
@@ -319,7 +317,6 @@ def _run(
         duration=time.monotonic() - started,
         logs=run.logs(),
         outputs=download_to,
-        output_keys=tuple(keys),
     )
 
 

@@ -82,10 +82,10 @@ def ensure_base_image(
     """A reference to a base image present in the engine, pulling or building it if needed."""
     say = or_default(progress)
     wanted, chosen = requested_base_image(base_image)
-    if _exists(client, wanted):
+    if image_exists(client, wanted):
         return wanted
     offline = None if chosen else offline_base_tag()
-    if offline is not None and _exists(client, offline):
+    if offline is not None and image_exists(client, offline):
         # Built here before: use it rather than asking a registry again on every run.
         return offline
     if _try_pull(client, wanted):
@@ -102,12 +102,12 @@ def ensure_base_image(
 def local_base_image(client: docker.DockerClient, base_image: str | None = None) -> str | None:
     """The base that ensure_base_image would use, if it is already present; never builds."""
     wanted, chosen = requested_base_image(base_image)
-    if _exists(client, wanted):
+    if image_exists(client, wanted):
         return wanted
     if chosen:
         return None
     tag = offline_base_tag()
-    return tag if tag and _exists(client, tag) else None
+    return tag if tag and image_exists(client, tag) else None
 
 
 def offline_base_tag() -> str | None:
@@ -141,7 +141,7 @@ def ensure_offline_base(client: docker.DockerClient, *, progress: Progress | Non
             f"to build one from; load a Python 3.11 image with `docker load` and set "
             f"{BASE_IMAGE_ENV} to its name."
         )
-    if _exists(client, tag):
+    if image_exists(client, tag):
         return tag
     mmdebstrap = shutil.which("mmdebstrap")
     if mmdebstrap is None:
@@ -149,7 +149,7 @@ def ensure_offline_base(client: docker.DockerClient, *, progress: Progress | Non
             "mmdebstrap is not installed; install it with: apt-get install -y mmdebstrap"
         )
     with cache_lock("base-image"):
-        if _exists(client, tag):  # built by another process while we waited
+        if image_exists(client, tag):  # built by another process while we waited
             return tag
         say(f"Building base image {tag} from Debian packages with mmdebstrap (about 20 s)")
         with tempfile.TemporaryDirectory(prefix="mlmax-base-") as tmp:
@@ -164,7 +164,7 @@ def ensure_offline_base(client: docker.DockerClient, *, progress: Progress | Non
             client.api.import_image(
                 src=str(rootfs_tar), repository=repository, tag=image_tag, changes=changes
             )
-    if not _exists(client, tag):
+    if not image_exists(client, tag):
         raise ImageBuildError(f"Importing the base image {tag} into Docker failed; see above.")
     return tag
 
@@ -217,7 +217,8 @@ def _debian_codename() -> str | None:
     return fields.get("VERSION_CODENAME", "").strip('"') or None
 
 
-def _exists(client: docker.DockerClient, reference: str) -> bool:
+def image_exists(client: docker.DockerClient, reference: str) -> bool:
+    """Whether the engine has the image `reference` (a tag or an ID)."""
     try:
         client.api.inspect_image(reference)
     except docker.errors.ImageNotFound:
@@ -232,4 +233,4 @@ def _try_pull(client: docker.DockerClient, reference: str) -> bool:
         client.api.pull(repository, tag=tag or "latest")
     except docker.errors.APIError:
         return False
-    return _exists(client, reference)
+    return image_exists(client, reference)

@@ -209,11 +209,3 @@ def _commit_config(source: Mapping[str, Any], config: ImageConfig) -> dict[str, 
         "Entrypoint": source.get("Entrypoint") or [],
         "Labels": {**config.labels, **disowned()},
     }
-
-
-def image_exists(client: docker.DockerClient, reference: str) -> bool:
-    try:
-        client.api.inspect_image(reference)
-    except docker.errors.ImageNotFound:
-        return False
-    return True

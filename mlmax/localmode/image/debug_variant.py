@@ -14,13 +14,12 @@ import docker
 import docker.errors
 
 from mlmax.common import Progress, cache_lock, or_default
-from mlmax.localmode.image.base import LABEL_PREFIX, ImageBuildError
+from mlmax.localmode.image.base import LABEL_PREFIX, ImageBuildError, image_exists
 from mlmax.localmode.image.build import (
     ROLE,
     Recipe,
     build,
     engine,
-    image_exists,
     wheelhouse_for,
 )
 from mlmax.localmode.image.job_image import (

@@ -24,6 +24,7 @@ from mlmax.localmode.image.base import (
     LABEL_PREFIX,
     ImageBuildError,
     ensure_base_image,
+    image_exists,
     local_base_image,
 )
 from mlmax.localmode.image.build import (
@@ -32,7 +33,6 @@ from mlmax.localmode.image.build import (
     Recipe,
     build,
     engine,
-    image_exists,
     wheelhouse_for,
 )
 from mlmax.localmode.image.wheelhouse import MANYLINUX_X86_64
