@@ -1,8 +1,8 @@
 """How fast does the debugger reach the job? Inspect mode and Debug Test, with a real DAP client.
 
 For the preprocessing job of `tests/localmode/run/test_chain.py`, each run in a fresh pytest
-process, repeated (median, min, max), with the machine's load (`uptime`) printed next to
-the table:
+process, repeated (median, min, max); the figures go to benchmarks/results/debug_startup.json
+with their date, commit and load average (benchmarks/results.py):
 
 - inspect mode (`pytest --smlocal --inspectlocal --inspect-port 0`): pytest start -> ready
   line, and attach (TCP connect to the forward) -> stopped at the first line of `main`;
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests' DAP client and VS Code driver
+
+from results import RESULTS, Results, Samples  # noqa: E402  (benchmarks/, as a script)
 
 from mlmax.common.tables import render  # noqa: E402
 from mlmax.localmode.run.debug_run import path_mappings  # noqa: E402
@@ -86,26 +87,32 @@ def debug_test_once(work: Path) -> dict[str, float]:
     }
 
 
-def main() -> int:
+TABLE = "debugger start-up"
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    options = parser.parse_args()
-    samples: dict[str, list[float]] = {}
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
+    options = parser.parse_args(argv)
+    results = Results("debug_startup", __doc__.splitlines()[0], argv)
+    samples: dict[str, Samples] = {}
     runs: list[Callable[[Path], dict[str, float]]] = [inspect_once, debug_test_once]
     for repeat in range(options.repeats):
         for measure in runs:  # interleaved: load changes hit both alike
             with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as work:
                 for name, value in measure(Path(work)).items():
-                    samples.setdefault(name, []).append(value)
+                    samples.setdefault(name, Samples()).add(value)
             print(f"run {repeat + 1}/{options.repeats}: {measure.__name__} done", flush=True)
-    rows = [
-        [name, f"{statistics.median(v):.2f}", f"{min(v):.2f}", f"{max(v):.2f}", len(v)]
-        for name, v in samples.items()
-    ]
+    rows = []
+    for name, measured in samples.items():
+        results.add_median(TABLE, name, "median", measured, "s")
+        v = measured.values
+        rows.append([name, f"{statistics.median(v):.2f}", f"{min(v):.2f}", f"{max(v):.2f}", len(v)])
+    results.write(options.results)
     headers = ["what", "median s", "min s", "max s", "n"]
     print()
     print(render(headers, rows, right=(1, 2, 3, 4), markdown=True))
-    print("\nload:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     return 0
 
 

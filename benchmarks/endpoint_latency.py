@@ -8,6 +8,9 @@ Side by side in one run, on the same model and image:
   (one keep-alive connection) and through the SDK's runtime client (`invoke_endpoint`),
   as p50 / p99 latency and requests per second; plus one request of 1,000 rows.
 
+The figures go to benchmarks/results/endpoint_latency.json with their date, commit and load
+average (benchmarks/results.py).
+
     .venv/bin/python benchmarks/endpoint_latency.py [--repeats 3] [--requests 300] [--image TAG]
 """
 
@@ -23,6 +26,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from results import RESULTS, Results, Samples  # benchmarks/ is on sys.path as a script
 
 from mlmax.common.tables import render
 from mlmax.data.generator import write_csv
@@ -109,13 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-failure", action="store_true", help="skip the broken-model case (~2 min)"
     )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
+    results = Results("endpoint_latency", __doc__.splitlines()[0], argv)
     from mlmax.localmode.image.job_image import ensure_job_image
 
     image = args.image or ensure_job_image(progress=lambda line: print(line, file=sys.stderr))
     with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp, LocalMode(image=image) as lm:
         model, proc, row, batch = _train(Path(temp))
-        readiness = [_deploy_to_first_prediction(lm, model, proc, row) for _ in range(args.repeats)]
+        # create_endpoint -> ready, and deploy -> first prediction
+        readiness = (Samples(), Samples())
+        for _ in range(args.repeats):
+            ready, first = _deploy_to_first_prediction(lm, model, proc, row)
+            readiness[0].add(ready)
+            readiness[1].add(first)
         assert lm.session is not None
         with deploy(model, proc_model_dir=proc, image=image, session=lm.session) as endpoint:
             call, close = _http_caller(endpoint, row)
@@ -137,19 +149,31 @@ def main(argv: list[str] | None = None) -> int:
             (broken / "proc_model.tar.gz").write_bytes(b"not a model archive")
             failure["mlmax"] = _failure_noticed_after(lm, broken)
 
-    def median(pairs: list[tuple[float, float]], index: int) -> float:
-        return statistics.median(pair[index] for pair in pairs)
-
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     print(f"\nreadiness (median of {args.repeats}, s):\n")
     checks = {"mlmax (/ping every 0.1 s, container state every 1 s)": readiness}
     headers = ["health check", "create_endpoint -> ready", "deploy -> first prediction"]
-    cells = [
-        [name, f"{median(runs, 0):.2f}", f"{median(runs, 1):.2f}"] for name, runs in checks.items()
-    ]
+    cells = []
+    for name, (ready, first) in checks.items():
+        results.add_median("readiness", name, headers[1], ready, "s")
+        results.add_median("readiness", name, headers[2], first, "s")
+        cells.append([name, f"{statistics.median(ready.values):.2f}"])
+        cells[-1].append(f"{statistics.median(first.values):.2f}")
     print(render(headers, cells, right=(1, 2), markdown=True))
     print(f"\ninvocations of one row ({args.requests} plain, {max(20, args.requests // 3)} SDK):\n")
     paths = (("plain HTTP, keep-alive", plain), ("SDK runtime client invoke_endpoint", sdk))
+    counts = {"plain HTTP, keep-alive": args.requests}
+    for name, figures in paths:
+        note = f"{counts.get(name, max(20, args.requests // 3))} requests"
+        table = "one-row invocations"
+        results.add(table, name, "p50", round(figures["p50_ms"], 2), "ms", note=note)
+        results.add(table, name, "p99", round(figures["p99_ms"], 2), "ms", note=note)
+        results.add(table, name, "throughput", round(figures["per_s"], 1), "requests/s")
+    results.add("one request of 1,000 raw rows", "plain HTTP", "latency", batch_seconds, "s")
+    if failure:
+        table = "a model that fails to load: deploy -> error"
+        results.add(table, "mlmax (container exit seen)", "s", failure["mlmax"], "s")
+    results.write(args.results)
     rows = [
         [name, f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", f"{f['per_s']:.0f}"] for name, f in paths
     ]

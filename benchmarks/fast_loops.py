@@ -1,4 +1,4 @@
-"""Issue 12's measurements side by side, in one run, in ONE table (the benchmarks' entry point).
+"""The inner loops' measurements side by side, in one run, in one table (the entry point).
 
 Each figure is a whole process timed from the outside (start to exit, or to the event named),
 the pairs interleaved repeat by repeat so a change in the machine's load hits both alike,
@@ -14,8 +14,10 @@ median of the repeats; the ratio is container / host where there is a pair:
 - the unit suite, serial and with `-n 2`;
 - the raw SDK's defaults: a processing `run()` with its default `wait`/`logs` of a job that
   does nothing, vs the same job through mlmax (in one process, after a warm-up);
-- the engine's floor: `docker run --rm IMAGE python3 -c pass`;
-- not re-run: the scale rows come from benchmarks/scale.json (benchmarks/scale.py).
+- the engine's floor: `docker run --rm IMAGE python3 -c pass`.
+
+The figures go to benchmarks/results/fast_loops.json (benchmarks/results.py), each with its
+date, commit and load average; the documentation's benchmark page is rendered from it.
 
     .venv/bin/python benchmarks/fast_loops.py [--repeats 3] [--skip unit,debug,...] [--markdown]
 """
@@ -25,14 +27,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from results import RESULTS, Results, Samples  # benchmarks/ is on sys.path as a script
 
 from mlmax.common.tables import print_table, render
 
@@ -118,7 +120,7 @@ class Measures:
         return time.perf_counter() - started
 
 
-def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[list[float], list[float]]:
+def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[Samples, Samples]:
     """A no-op processing job: the SDK's run() with default wait/logs, and mlmax's run."""
     from localmode_overhead import NOOP  # benchmarks/ is on sys.path when run as a script
 
@@ -133,7 +135,7 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[list[float], list[f
         (Path(temp) / "data").mkdir()
         (Path(temp) / "data" / "x.csv").write_text("a\n1\n")
         run = JobRun(NOOP, inputs={"data": Path(temp) / "data"}, outputs={})
-        sdk, ours = [], []
+        sdk, ours = Samples(), Samples()
         with LocalMode(image=image) as local, contextlib.redirect_stdout(io.StringIO()):
             assert local.session is not None
             run_job(run, image=image, session=local.session, code_dir=code)  # warm-up
@@ -151,36 +153,36 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[list[float], list[f
                 try:
                     with local.session.pinned():
                         step.processor.run(**step.run_arguments)  # the SDK's defaults
-                    sdk.append(time.perf_counter() - started)
+                    sdk.add(time.perf_counter() - started)
                 finally:
                     state.cleanup()
                 started = time.perf_counter()
                 run_job(run, image=image, session=local.session, code_dir=code)
-                ours.append(time.perf_counter() - started)
+                ours.add(time.perf_counter() - started)
     return sdk, ours
 
 
 GROUPS = ("run", "test", "pipeline", "debug", "unit", "sdk", "floor")
 
 
-def measure_all(repeats: int, skip: set[str]) -> dict[str, list[float]]:
+def measure_all(repeats: int, skip: set[str]) -> dict[str, Samples]:
     """Every measure of the groups not skipped, `repeats` times, interleaved."""
     from mlmax.localmode.image.job_image import ensure_job_image
 
     image = ensure_job_image(progress=lambda m: print(f"  {m}", file=sys.stderr))
-    samples: dict[str, list[float]] = {}
+    samples: dict[str, Samples] = {}
 
     def sample(group: str, name: str, measure: Callable[[], float]) -> None:
         if group not in skip:
-            samples.setdefault(name, []).append(measure())
-            print(f"  {name}: {samples[name][-1]:.2f} s", file=sys.stderr, flush=True)
+            value = samples.setdefault(name, Samples()).add(measure())
+            print(f"  {name}: {value:.2f} s", file=sys.stderr, flush=True)
 
     def debug(group: str, measure: Callable[[Path], dict[str, float]]) -> None:
         if group in skip:
             return
         with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as work:
             for name, value in measure(Path(work)).items():
-                samples.setdefault(name, []).append(value)
+                samples.setdefault(name, Samples()).add(value)
                 print(f"  {name}: {value:.2f} s", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="mlmax-bench-") as temp:
@@ -206,48 +208,6 @@ def measure_all(repeats: int, skip: set[str]) -> dict[str, list[float]]:
     return samples
 
 
-def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
-
-
-def _row(what: str, host: float | None, local: float | None, goal: str = "") -> list[str]:
-    ratio = f"{local / host:.1f}x" if host and local else ""
-    return [what, _seconds(host), _seconds(local), ratio, goal]
-
-
-def scale_rows(path: Path) -> list[list[str]]:
-    """The largest size of benchmarks/scale.json: the pipeline on both runners, and the
-    highest peak memory of a step as a multiple of the input file."""
-    if not path.exists():
-        return []
-    results = json.loads(path.read_text())
-    rows = max(r["rows"] for r in results)
-    by_runner = {r["runner"]: r for r in results if r["rows"] == rows}
-    host, local = by_runner.get("host"), by_runner.get("local")
-
-    def peak(run: dict | None) -> str:
-        if run is None:
-            return ""
-        ratio = max((s["peak_bytes"] or 0) for s in run["steps"].values()) / run["input_bytes"]
-        return f"{ratio:.1f}x"
-
-    return [
-        _row(
-            f"scale: mlmax pipeline, {rows:,} rows (scale.json)",
-            host and host["wall_seconds"],
-            local and local["wall_seconds"],
-            "1.5x",
-        ),
-        [
-            f"scale: highest step peak RSS / input, {rows:,} rows",
-            peak(host),
-            peak(local),
-            "",
-            "a small multiple",
-        ],
-    ]
-
-
 # The table: (what, the host or reference sample, the container sample, goal).
 ROWS = (
     ("mlmax run preprocessing, 5,000 rows", "run host", "run local", "1.5x"),
@@ -262,15 +222,35 @@ ROWS = (
     ("no-op job: mlmax (host s) vs SDK run() defaults (local s)", "sdk mlmax", "sdk defaults", ""),
     ("engine floor: docker run --rm IMAGE python3 -c pass", None, "floor", ""),
 )  # fmt: skip
+TABLE = "inner loops"
 
 
-def table_rows(samples: dict[str, list[float]], scale_json: Path) -> list[list[str]]:
-    med = {name: statistics.median(values) for name, values in samples.items()}
-    rows = [
-        _row(what, med.get(host or ""), med.get(local or ""), goal)
-        for what, host, local, goal in ROWS
-    ]
-    return rows + scale_rows(scale_json)
+def record(samples: dict[str, Samples], results: Results) -> list[list[str]]:
+    """Each row's medians (and their ratio) as figures; the rows as printed."""
+    printed = []
+    for what, host, local, goal in ROWS:
+        cells = [what]
+        medians = {}
+        for column, name in (("host", host), ("local", local)):
+            if name in samples:
+                results.add_median(TABLE, what, column, samples[name], "s")
+                medians[column] = results.figures[-1]["value"]
+            cells.append(f"{medians[column]:.2f}" if column in medians else "")
+        if "host" in medians and "local" in medians:
+            ratio = medians["local"] / medians["host"]
+            results.add(TABLE, what, "local/host", round(ratio, 2), "x", note=_goal(goal))
+            cells.append(f"{ratio:.1f}x")
+        else:
+            cells.append("")
+            if goal and medians:
+                results.figures[-1]["note"] = _goal(goal)
+        if len(cells) > 1 and any(cells[1:3]):
+            printed.append([*cells, goal])
+    return printed
+
+
+def _goal(goal: str) -> str:
+    return f"goal {goal}" if goal else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,16 +260,17 @@ def main(argv: list[str] | None = None) -> int:
         "--skip", default="", help=f"comma-separated groups not to measure: {', '.join(GROUPS)}"
     )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--scale-json", type=Path, default=Path(__file__).with_name("scale.json"))
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
     skip = {group for group in args.skip.split(",") if group}
     if skip - set(GROUPS):
         parser.error(f"unknown group(s) {', '.join(sorted(skip - set(GROUPS)))}")
+    results = Results("fast_loops", __doc__.splitlines()[0], argv)
     samples = measure_all(args.repeats, skip)
     headers = ["what", "host s", "local s", "local/host", "goal"]
-    rows = table_rows(samples, args.scale_json)
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"\nmedian of {args.repeats} per figure; {load}")
+    rows = record(samples, results)
+    results.write(args.results)
+    print(f"\nmedian of {args.repeats} per figure")
     if args.markdown:
         print(render(headers, rows, right=(1, 2, 3), markdown=True))
     else:

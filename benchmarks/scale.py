@@ -8,10 +8,12 @@ run directory per size and runner, and records per step:
 - the run directory's size, to check it holds each input once.
 
 Prints a table, the growth exponent between the two largest sizes (1.0 = linear) and peak
-memory as a multiple of the input file, and plots both on log-log axes.
+memory as a multiple of the input file. The figures go to benchmarks/results/scale.json with
+their date, commit and load average, and so do the runs themselves (`runs`), from which the
+documentation's benchmark page plots both on log-log axes (`plot`).
 
     .venv/bin/python benchmarks/scale.py [--rows 10000,100000,1000000] [--runners host,local]
-        [--plot benchmarks/scale.png] [--json benchmarks/scale.json] [--table-only]
+        [--plot FILE.png] [--table-only]
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ import threading
 import time
 from pathlib import Path
 
+from results import RESULTS, Results  # benchmarks/ is on sys.path as a script
+
 from mlmax.common import tables
-from mlmax.localmode.engine import containers, labels
-from mlmax.pipeline import DataSpec, TrainingOptions, run_census
-from mlmax.runners.host import HostRunner
-from mlmax.runners.local import LocalModeRunner
 
 SCRIPTS = {
     b"preprocessing.py": "preprocessing",
@@ -89,6 +89,8 @@ class PeakMemory(threading.Thread):
         return dict(self.peaks)
 
     def _our_containers(self) -> set[str]:
+        from mlmax.localmode.engine import containers, labels
+
         found = containers.docker_client().containers.list(
             ignore_removed=True, filters={"label": f"{labels.OWNER_PID}={self._own}"}
         )
@@ -128,6 +130,9 @@ def _unique_size(path: Path) -> int:
 def measure(runner_name: str, rows: int, root: Path) -> dict:
     """One run on a user's file (`--input FILE`): the case that used to copy it twice."""
     from mlmax.data.generator import write_csv
+    from mlmax.pipeline import DataSpec, TrainingOptions, run_census
+    from mlmax.runners.host import HostRunner
+    from mlmax.runners.local import LocalModeRunner
 
     data = root / f"census-{rows}.csv"
     if not data.exists():
@@ -249,32 +254,50 @@ def plot(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=70)
 
 
+def record(run: dict, figures: Results) -> None:
+    """One run's figures: each step's wall time and peak memory, the whole pipeline's time."""
+    table = f"{run['rows']:,} rows ({run['input_bytes'] / 2**20:.1f} MiB file)"
+    runner = run["runner"]
+    for step, measured in run["steps"].items():
+        figures.add(table, step, f"{runner} wall", measured["seconds"], "s")
+        peak = measured["peak_bytes"]
+        if peak:
+            figures.add(table, step, f"{runner} peak", round(peak / 2**20), "MiB")
+            figures.add(
+                table, step, f"{runner} peak/input", round(peak / run["input_bytes"], 2), "x"
+            )
+    figures.add(table, "whole pipeline", f"{runner} wall", run["wall_seconds"], "s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="10000,100000,1000000")
     parser.add_argument("--runners", default="host,local")
-    parser.add_argument("--plot", type=Path, default=Path(__file__).with_name("scale.png"))
-    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("scale.json"))
+    parser.add_argument("--plot", type=Path, default=None, help="also draw the plot to FILE.png")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument(
-        "--table-only", action="store_true", help="print the table and plot of --json, run nothing"
+        "--table-only", action="store_true", help="print the table of the results, run nothing"
     )
     args = parser.parse_args(argv)
     if args.table_only:
-        results = json.loads(args.json.read_text())
-        print_table(results)
-        plot(results, args.plot)
+        runs = json.loads((args.results / "scale.json").read_text())["runs"]
+        print_table(runs)
+        if args.plot:
+            plot(runs, args.plot)
         return 0
-    results = []
+    figures = Results("scale", __doc__.splitlines()[0], argv)
+    figures.extra["runs"] = runs = []
     with tempfile.TemporaryDirectory(prefix="mlmax-scale-") as temp:
         for rows in (int(r) for r in args.rows.split(",")):
             for runner in args.runners.split(","):
                 print(f"  {runner} runner, {rows} rows...", file=sys.stderr, flush=True)
-                results.append(measure(runner, rows, Path(temp)))
+                runs.append(measure(runner, rows, Path(temp)))
+                record(runs[-1], figures)
                 # Saved after every run: a long series interrupted keeps what it measured.
-                args.json.write_text(json.dumps(results, indent=1) + "\n")
-                plot(results, args.plot)
-    print_table(results)
-    print(f"\nplot: {args.plot}  data: {args.json}")
+                figures.write(args.results)
+    print_table(runs)
+    if args.plot:
+        plot(runs, args.plot)
     return 0
 
 

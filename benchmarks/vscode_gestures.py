@@ -4,7 +4,8 @@ VS Code's Python extension passes `python.testing.pytestArgs` (from .vscode/sett
 both: discovery is `pytest --collect-only <args>`; Run on one test is `pytest <options> <id>`
 (the extension drops the positional test paths of pytestArgs for a Run).
 This times each (median of --repeats, after one warm-up), discovery also without --smlocal,
-and prints a table with the machine's load. The gestures are interleaved, repeat by repeat.
+and prints a table; the figures go to benchmarks/results/vscode_gestures.json with their
+date, commit and load average. The gestures are interleaved, repeat by repeat.
 
     python benchmarks/vscode_gestures.py [--repeats 5] \
         [--test tests/localmode/run/test_chain.py::...]
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import json5
+from results import RESULTS, Results, Samples  # benchmarks/ is on sys.path as a script
 
 from mlmax.common.tables import render
 
@@ -33,7 +35,7 @@ def workspace_pytest_args() -> list[str]:
     return list(settings["python.testing.pytestArgs"])
 
 
-def timed_pytest(args: list[str]) -> float:
+def timed_pytest(args: list[str], samples: Samples | None = None) -> float:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.perf_counter()
@@ -41,14 +43,16 @@ def timed_pytest(args: list[str]) -> float:
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}")
-    return elapsed
+    return elapsed if samples is None else samples.add(elapsed)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--test", default=DEFAULT_TEST, help="the container test to Run")
-    options = parser.parse_args()
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
+    options = parser.parse_args(argv)
+    results = Results("vscode_gestures", __doc__.splitlines()[0], argv)
     args = workspace_pytest_args()
     plain = [a for a in args if a != "--smlocal"]
     options_only = [a for a in args if a.startswith("-")]
@@ -60,14 +64,17 @@ def main() -> int:
     for gesture_args in gestures.values():
         timed_pytest(gesture_args)  # warm-up: imports cached, image built once
     # Interleaved, so a change in the machine's load hits every gesture alike.
-    times: dict[str, list[float]] = {name: [] for name in gestures}
+    times = {name: Samples() for name in gestures}
     for _ in range(options.repeats):
         for name, gesture_args in gestures.items():
-            times[name].append(timed_pytest(gesture_args))
+            timed_pytest(gesture_args, times[name])
     rows = []
-    for name, measured in times.items():
+    for name, samples in times.items():
+        measured = samples.values
+        results.add_median("Test Explorer gestures", name, "median", samples, "s")
         rows.append((name, statistics.median(measured), min(measured), max(measured)))
         print(f"  {name}: {', '.join(f'{t:.2f}' for t in measured)} s", file=sys.stderr)
+    results.write(options.results)
     cells = [[name, *(f"{seconds:.2f}" for seconds in figures)] for name, *figures in rows]
     print()
     print(render(["gesture", "median s", "min s", "max s"], cells, right=(1, 2, 3), markdown=True))
