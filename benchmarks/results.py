@@ -29,9 +29,13 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
+# What a measurement runs: a change here, not yet committed, makes the commit not the code.
+MEASURED = ("mlmax", "benchmarks", "tests", "pyproject.toml", "requirements.lock")
+
+
 def commit() -> dict[str, Any]:
-    """The commit measured, and whether the tree had other changes than the results."""
-    changed = _git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
+    """The commit measured, and whether the code measured differed from it (`dirty`)."""
+    changed = _git("status", "--porcelain", "--", *MEASURED, ":(exclude)benchmarks/results")
     return {"commit": _git("rev-parse", "HEAD"), "dirty": bool(changed)}
 
 
