@@ -24,7 +24,7 @@ from tests.support.jsonc import load as load_jsonc
 REPO = Path(__file__).resolve().parents[2]
 VSCODE = REPO / ".vscode"
 DEVCONTAINER = REPO / ".devcontainer"
-# The shared schema lives next to the project, never inside it (see issue 6).
+# The shared schema lives next to the project, never inside it.
 DEVCONTAINER_SCHEMA = REPO.parent / "shared" / "schemas" / "devContainer.base.schema.json"
 
 # Set in the environment of every task a test runs: a test that itself runs tasks (and so

@@ -1,6 +1,6 @@
 """A clean-up that fails after a job succeeded is a warning naming the path, never a crash.
 
-Issue 11: root-owned model files in a non-root user's run directory made the clean-up in
+Root-owned model files in a non-root user's run directory once made the clean-up in
 the runner's `finally` raise, and a training job that had succeeded was reported as failed
 (`pipeline.json` stayed "running"). Here the run directory's removal is refused for real
 (PermissionError from the filesystem call), around a real training job in its container.

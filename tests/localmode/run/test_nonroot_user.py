@@ -1,5 +1,5 @@
 """A non-root user in the docker group trains, runs the container suite and debugs a job; all
-their runs leave behind is theirs to delete (issue 11, section 1).
+their runs leave behind is theirs to delete.
 
 Runs as root only to create that user (as CI does); everything under test runs as the user,
 through `setpriv`, with this checkout and this interpreter. The checkout is read-only for the

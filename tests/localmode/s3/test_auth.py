@@ -1,7 +1,8 @@
 """The embedded S3 server answers this session only: its keys, signed, nothing else.
 
-Real moto server, real boto3 clients, and a real second local user (`nobody`) trying what
-issue 11 showed working before: listing the bucket, reading the job's input, planting code.
+Real moto server, real boto3 clients, and a real second local user (`nobody`) trying what a
+server that takes any key would allow: listing the bucket, reading the job's input, planting
+code.
 """
 
 from __future__ import annotations
