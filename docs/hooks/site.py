@@ -79,23 +79,19 @@ def scale_plot() -> bytes:
         return buffer.getvalue()
 
 
-AREA = re.compile(r"^mlmax/([^/]+?)(?:\.py)?(?:/|$)")
-
-
 def errors_markdown() -> str:
     """Every message site, by the part of mlmax that prints it, then the relayed ones."""
     sites, relayed = error_index.scan()
     by_area: dict[str, list[error_index.Site]] = {}
-    for site in sites:
-        match = AREA.match(site.path)
-        by_area.setdefault(match[1] if match else site.path, []).append(site)
+    for site in sites:  # by package: the folder of the module that writes it
+        by_area.setdefault(site.path.rsplit("/", 1)[0], []).append(site)
     parts = [
         f"{len(sites)} messages, found in mlmax's source when this page was built "
         "(`docs/hooks/error_index.py`). `‹…›` is filled in when the message is printed."
     ]
     for area in sorted(by_area):
         lines = [
-            f"### mlmax/{area}",
+            f"### {area}",
             "",
             "| message | exit code | where |",
             "|---|---|---|",

@@ -11,7 +11,12 @@ from tests.docs import blocks
 
 REPO = Path(__file__).resolve().parents[2]
 # `tests/x/test_y.py` or `tests/x/test_y.py::test_z` (and `::test_w` after it, same file).
-TEST_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)((?:::\w+)?)`")
+TEST_REFERENCE = re.compile(r"(?<![\w/.=])(tests/[\w/]+\.py)((?:::\w+)?)")
+# A file of the repository named in the text: `mlmax/jobs/serving.py`, `benchmarks/scale.py`.
+FILE_REFERENCE = re.compile(
+    r"(?<![\w/.=])((?:mlmax|tests|benchmarks|examples|scripts|docs|\.devcontainer|\.vscode)"
+    r"/[\w./-]*\w\.(?:py|md|toml|txt|sh|json|yml))\b"
+)
 FOLLOWING = re.compile(r"`::(\w+)`")
 # "issue 11", "Issue #12", "issues 3", "(#12)", " #12 ": a number in someone's tracker.
 TRACKER = re.compile(r"\bissues? ?#?\d+|(?:^|[\s(])#\d{1,5}\b", re.IGNORECASE)
@@ -39,6 +44,15 @@ def test_every_test_the_documentation_names_exists() -> None:
                 for name in FOLLOWING.findall(line):
                     if name not in _functions(current):
                         missing.append(f"{page.name}: {current.name}::{name}")
+    assert not missing, missing
+
+
+def test_every_file_the_documentation_names_exists() -> None:
+    missing = []
+    for page in blocks.documentation():
+        for match in FILE_REFERENCE.finditer(page.read_text(encoding="utf-8")):
+            if not (REPO / match[1]).exists():
+                missing.append(f"{page.relative_to(REPO)}: {match[1]}")
     assert not missing, missing
 
 

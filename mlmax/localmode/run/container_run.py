@@ -50,7 +50,17 @@ _EXIT_CODE = re.compile(r"Process exited with code: (-?\d+)")
 
 @dataclass(frozen=True)
 class JobResult:
-    """What a finished run produced."""
+    """What a finished run produced (a run that fails raises instead: `JobFailedError`).
+
+    Attributes:
+        job: The job's name, as declared.
+        run_id: The run's id, also the label on its containers.
+        exit_code: The job's exit code: always 0, since a failing job raises.
+        duration: Seconds from the run's start to its outputs being in place.
+        logs: The job's output in its container (stdout and stderr).
+        outputs: Each output channel's folder on the host, as the caller named it, filled
+            once the job succeeded; a training job's model folder holds `model.tar.gz`.
+    """
 
     job: str
     run_id: str
