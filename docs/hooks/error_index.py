@@ -96,6 +96,13 @@ def error_classes(modules: list[tuple[str, ast.Module]]) -> dict[str, int | None
     return codes
 
 
+def _field(node: ast.expr) -> str:
+    """A field of an f-string as the page shows it: a name, else an ellipsis."""
+    if isinstance(node, ast.Name | ast.Attribute):
+        return ast.unparse(node)
+    return "…"
+
+
 def render(node: ast.expr) -> str | None:
     """A message's text: fields as ‹expression›; None when it is not written here."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -106,7 +113,7 @@ def render(node: ast.expr) -> str | None:
             if isinstance(value, ast.Constant):
                 parts.append(str(value.value))
             elif isinstance(value, ast.FormattedValue):
-                parts.append(f"‹{ast.unparse(value.value)}›")
+                parts.append(f"‹{_field(value.value)}›")
         return "".join(parts)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = render(node.left), render(node.right)
