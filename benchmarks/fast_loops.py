@@ -125,6 +125,7 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[Samples, Samples]:
     from localmode_overhead import NOOP  # benchmarks/ is on sys.path when run as a script
 
     from mlmax.localmode.run.container_run import ContainerRun, run_job
+    from mlmax.localmode.run.lifecycle import LocalRun
     from mlmax.localmode.run.local_mode import LocalMode
     from mlmax.project.catalog import JobRun
 
@@ -140,22 +141,15 @@ def sdk_defaults_vs_mlmax(image: str, repeats: int) -> tuple[Samples, Samples]:
             assert local.session is not None
             run_job(run, image=image, session=local.session, code_dir=code)  # warm-up
             for _ in range(repeats):
-                state = ContainerRun(
-                    run,
-                    image=image,
-                    session=local.session,
-                    debug=None,
-                    environment=None,
-                    code_dir=code,
-                )
-                step = state.build()
-                started = time.perf_counter()
-                try:
+                with LocalRun(local.session, run.job.name, image=image) as lifecycle:
+                    state = ContainerRun(
+                        run, lifecycle, image=image, debug=None, environment=None, code_dir=code
+                    )
+                    step = state.build()
+                    started = time.perf_counter()
                     with local.session.pinned():
                         step.processor.run(**step.run_arguments)  # the SDK's defaults
                     sdk.add(time.perf_counter() - started)
-                finally:
-                    state.cleanup()
                 started = time.perf_counter()
                 run_job(run, image=image, session=local.session, code_dir=code)
                 ours.add(time.perf_counter() - started)
