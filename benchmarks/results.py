@@ -1,7 +1,8 @@
 """Where the benchmarks put their figures: `benchmarks/results/<name>.json`.
 
-Every figure carries what it was measured on: the date, the commit (and whether the working
-tree differed from it) and the machine's 1-minute load average while its samples were taken.
+Every figure carries what it was measured on: the date, the commit (the commit of main it
+stands on, and whether the working tree differed) and the machine's 1-minute load average
+while its samples were taken.
 The documentation's benchmark page is rendered from these files (docs/hooks/benchmarks.py), so
 no figure is ever copied by hand.
 
@@ -34,9 +35,13 @@ MEASURED = ("mlmax", "benchmarks", "tests", "pyproject.toml", "requirements.lock
 
 
 def commit() -> dict[str, Any]:
-    """The commit measured, and whether the code measured differed from it (`dirty`)."""
+    """The commit measured; `base`, the commit of main it stands on (a branch's own commits
+    are rewritten when it is rebased, main's are not); and whether the code measured differed
+    from the commit (`dirty`)."""
+    head = _git("rev-parse", "HEAD")
     changed = _git("status", "--porcelain", "--", *MEASURED, ":(exclude)benchmarks/results")
-    return {"commit": _git("rev-parse", "HEAD"), "dirty": bool(changed)}
+    base = _git("merge-base", "HEAD", "main") or head
+    return {"commit": head, "base": base, "dirty": bool(changed)}
 
 
 def load() -> float:

@@ -56,7 +56,11 @@ def _escape(text: str) -> str:
 
 
 def _commit(figure: dict[str, Any]) -> str:
-    return figure["commit"][:8] + (" (modified)" if figure.get("dirty") else "")
+    """The commit of main the figure stands on; `+` when the branch measured had commits of
+    its own on top, `(modified)` when its working tree differed."""
+    base = figure.get("base") or figure["commit"]
+    own = "+" if figure["commit"] != base else ""
+    return base[:8] + own + (" (modified)" if figure.get("dirty") else "")
 
 
 def _provenance(figures: list[dict[str, Any]]) -> list[str]:

@@ -24,6 +24,7 @@ def test_every_figure_says_when_where_and_under_what_load(path: Path) -> None:
     for figure in document["figures"]:
         datetime.fromisoformat(figure["date"])
         assert re.fullmatch(r"[0-9a-f]{40}", figure["commit"])
+        assert re.fullmatch(r"[0-9a-f]{40}", figure.get("base", figure["commit"]))
         low, high = figure["load_average"]
         assert 0 <= low <= high
         assert isinstance(figure["value"], int | float) and figure["unit"]
@@ -53,3 +54,6 @@ def test_a_table_has_a_row_per_thing_and_a_column_per_side() -> None:
     assert row.startswith("| run | 1.00 s | 3.00 s<br><small>2.50 s – 3.50 s, n=3</small> |")
     assert "3.0x<br><small>goal 1.5x</small>" in row
     assert row.endswith("| 1.0–2.0 | 2026-01-02 | `aaaaaaaa` |")
+    on_a_branch = {**document["figures"][0], "base": "b" * 40, "dirty": True}
+    ((_, table),) = tables.tables({"figures": [on_a_branch]})
+    assert table.endswith("| `bbbbbbbb+ (modified)` |")

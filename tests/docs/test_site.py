@@ -123,6 +123,7 @@ def test_the_benchmark_page_shows_every_result_file(site: Path) -> None:
         document = json.loads((tables.RESULTS / f"{name}.json").read_text())
         assert squash(document["command"]) in page
         for figure in document["figures"]:
-            assert squash(figure["what"]) in page and figure["commit"][:8] in page
+            base = figure.get("base") or figure["commit"]
+            assert squash(figure["what"]) in page and base[:8] in page
     plot = site / "img" / "scale.png"
     assert plot.read_bytes().startswith(b"\x89PNG")
