@@ -24,6 +24,7 @@ Anything else cannot be classified, and the test of classification fails on it.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,3 +144,9 @@ def file_path(block: Block) -> str:
 
 def included(block: Block) -> list[Path]:
     return [REPO / INCLUDE.match(line)[1] for line in block.text.splitlines() if line.strip()]
+
+
+def git(*arguments: str) -> str:
+    """A git command's output in this checkout."""
+    done = subprocess.run(["git", *arguments], cwd=REPO, capture_output=True, text=True, check=True)
+    return done.stdout

@@ -20,6 +20,7 @@ import pytest
 
 from tests.docs import blocks
 from tests.docs.blocks import REPO, Block
+from tests.support.xdist_groups import JOB_IMAGE_BUILDS
 
 EXAMPLE = REPO / "examples" / "churnlab"
 # churnlab's own container tests run in tests/ownproject; a copy here runs the pages' tests.
@@ -86,14 +87,7 @@ def _copy_of_the_example(destination: Path) -> Path:
 
 
 def _checkout_state() -> str:
-    done = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
+    return blocks.git("status", "--porcelain", "--untracked-files=all")
 
 
 def _bash(block: Block, tmp_path: Path) -> None:
@@ -130,7 +124,10 @@ def test_block_runs(block: Block, tmp_path: Path) -> None:
     (_python if block.language == "python" else _bash)(block, tmp_path)
 
 
+# A block may build a job image (`mlmax image build`): with the other image builds, so that no
+# prune on the other xdist worker removes it meanwhile.
 @pytest.mark.smlocal
+@JOB_IMAGE_BUILDS
 @pytest.mark.parametrize("block", CONTAINER, ids=ids(CONTAINER))
 def test_block_runs_with_docker(block: Block, tmp_path: Path) -> None:
     _bash(block, tmp_path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import subprocess
 from pathlib import Path
 
 from tests.docs import blocks
@@ -57,13 +56,7 @@ def test_every_file_the_documentation_names_exists() -> None:
 
 
 def test_nothing_refers_to_an_issue_tracker() -> None:
-    tracked = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    tracked = blocks.git("ls-files", "-co", "--exclude-standard").split()
     found = []
     for name in tracked:
         path = REPO / name
