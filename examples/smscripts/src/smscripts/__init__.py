@@ -1,0 +1,1 @@
+"""Word counts and a forest, written for SageMaker's containers."""
