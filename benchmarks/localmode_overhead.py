@@ -29,7 +29,7 @@ from mlmax.data.generator import write_csv
 from mlmax.localmode.run.container_run import run_job
 from mlmax.localmode.run.local_mode import LocalMode
 from mlmax.project.catalog import Channel, JobDefinition, JobRun, get_job
-from mlmax.runners.host import _job_environment, job_command
+from mlmax.runners.host import host_environment, job_command
 
 NOOP = JobDefinition(
     name="noop",
@@ -50,7 +50,7 @@ def _host(run: JobRun, script: Path | None = None) -> None:
     command = job_command(run)
     if script is not None:
         command[1] = str(script)
-    subprocess.run(command, env=_job_environment(), check=True, capture_output=True)
+    subprocess.run(command, env=host_environment(), check=True, capture_output=True)
 
 
 def _floor(image: str) -> None:

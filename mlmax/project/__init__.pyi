@@ -9,6 +9,8 @@ from .catalog import JobRun as JobRun
 from .catalog import get_job as get_job
 from .declarations import Project as Project
 from .declarations import current_project as current_project
+from .job_definition import JOB_ENVIRONMENT as JOB_ENVIRONMENT
+from .job_definition import base_job_name as base_job_name
 from .runner_contract import Runner as Runner
 from .runner_contract import RunnerUnavailableError as RunnerUnavailableError
 from .runner_contract import StepFailed as StepFailed

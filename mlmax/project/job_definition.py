@@ -19,6 +19,16 @@ TRAINING_CODE_ROOT = "/opt/ml/input/data/code"
 
 JobKind = Literal["processing", "training"]
 
+# Every job gets these, in its container and on the host: no .pyc files written into a
+# bind-mounted source folder, unbuffered output so a crash's last lines reach the log.
+JOB_ENVIRONMENT = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def base_job_name(job_name: str) -> str:
+    """What the SageMaker name of each run of a job starts with; the SDK or the runner adds
+    a timestamp or an id. SageMaker job names allow [a-zA-Z0-9-]: keep them short."""
+    return "mlmax-" + "".join(c if c.isalnum() else "-" for c in job_name)[:30]
+
 
 @dataclass(frozen=True)
 class Channel:

@@ -43,7 +43,8 @@ def make_project(root: Path, pyproject: str = GOOD) -> Path:
     (root / "src" / "jobs" / "clean.py").write_text(
         "import argparse, pathlib\n"
         "p = argparse.ArgumentParser()\n"
-        "p.add_argument('--input-dir'); p.add_argument('--output-dir')\n"
+        "p.add_argument('--input-dir', default='/opt/ml/processing/input/raw')\n"
+        "p.add_argument('--output-dir', default='/opt/ml/processing/clean')\n"
         "p.add_argument('--rejects-dir'); p.add_argument('--min-rows')\n"
         "a = p.parse_args()\n"
         "text = (pathlib.Path(a.input_dir) / 'raw.csv').read_text()\n"

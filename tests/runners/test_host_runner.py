@@ -63,7 +63,8 @@ def _stand_in(tmp_path: Path, body: str) -> JobDefinition:
 
 SUCCEEDS = """
 import argparse, os, pathlib, sys
-p = argparse.ArgumentParser(); p.add_argument("--out"); p.add_argument("--word")
+p = argparse.ArgumentParser(); p.add_argument("--out", default="/opt/ml/processing/out")
+p.add_argument("--word")
 a = p.parse_args()
 pathlib.Path(a.out, "word.txt").write_text(a.word)
 print("cwd", os.getcwd()); print("channel", os.environ.get("SM_CHANNEL_TRAIN"))

@@ -22,11 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlmax.project import JobDefinition
-
-# Every job container gets these: no .pyc files written into a bind-mounted source folder,
-# unbuffered output so a crash's last lines reach the log.
-JOB_ENVIRONMENT = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+from mlmax.project import JOB_ENVIRONMENT, JobDefinition, base_job_name
 
 
 class Interpreter(Protocol):
@@ -99,7 +95,7 @@ def processing_step(
         instance_count=instance_count,
         sagemaker_session=session,
         env={**JOB_ENVIRONMENT, **(environment or {})},
-        base_job_name=_base_name(job.name),
+        base_job_name=base_job_name(job.name),
         max_runtime_in_seconds=max_runtime_seconds,
     )
     return ProcessingStep(
@@ -192,7 +188,7 @@ def training_step(
         "source_code": source_code,
         "compute": Compute(instance_type=instance_type, instance_count=instance_count),
         "environment": {**JOB_ENVIRONMENT, **(environment or {})},
-        "base_job_name": job_name_prefix or _base_name(job.name),
+        "base_job_name": job_name_prefix or base_job_name(job.name),
         "sagemaker_session": session,
         "role": role,
     }
@@ -212,8 +208,3 @@ def _uri(location: Any) -> Any:
     """A path becomes its string; strings and pipeline variables (an exported SageMaker
     Pipeline wires steps with `properties` references, which refuse `str()`) pass as is."""
     return str(location) if isinstance(location, Path) else location
-
-
-def _base_name(job_name: str) -> str:
-    # SageMaker job names allow [a-zA-Z0-9-]; keep them short, the SDK adds a timestamp.
-    return "mlmax-" + "".join(c if c.isalnum() else "-" for c in job_name)[:30]
