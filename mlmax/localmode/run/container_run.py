@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import posixpath
 import re
 import shutil
@@ -129,6 +130,9 @@ class ContainerRun:
         if self.job.kind == "training":
             self.trainer_root.mkdir()
             # Training inputs are bind-mounted: the trainer needs no S3 and no credentials.
+            inputs = {
+                name: str(self._channel_directory(name, Path(p))) for name, p in inputs.items()
+            }
             return training_step(
                 self.job,
                 image=self.image,
@@ -159,6 +163,22 @@ class ContainerRun:
             code_dir=self.code_dir,
             job_name=f"mlmax-{self.run_id}",
         )
+
+    def _channel_directory(self, name: str, source: Path) -> Path:
+        """A training channel as SageMaker gives it: a directory, a file input inside it.
+
+        Local Mode would bind a file input itself at the channel's path, where SageMaker
+        downloads it into the channel's directory (and a script lists the directory).
+        """
+        if not source.is_file():
+            return source
+        staged = self.root / "channels" / name / source.name
+        staged.parent.mkdir(parents=True)
+        try:
+            os.link(source, staged)  # no copy where the file system allows
+        except OSError:
+            shutil.copy2(source, staged)
+        return staged.parent
 
     # -- running ---------------------------------------------------------------------------
     def execute(self, timeout: float | None) -> tuple[BaseException | None, bool]:
