@@ -25,12 +25,8 @@ from mlmax.project.catalog import Channel, JobDefinition, JobRun
 from mlmax.runners.host import HostRunner
 from mlmax.runners.mount_namespace import unavailable_reason
 from mlmax.runners.sagemaker_environment import TrainingJob
-from tests.localmode.run.test_nonroot_user import (
-    USER,
-    DockerUser,
-    _create_user,
-    _reachable_by_others,
-)
+from tests.support.other_user import USER, DockerUser, create_user, reachable_by_others
+from tests.support.xdist_groups import OTHER_USER
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "smscripts"
@@ -231,11 +227,11 @@ def other_user() -> Iterator[DockerUser]:
         pytest.skip(f"needs root to create the non-root test user {USER!r}; CI runs as root")
     setpriv = shutil.which("setpriv")
     assert setpriv, "setpriv (util-linux) is needed to run commands as the test user"
-    _create_user()
+    create_user()
     import pwd
 
     entry = pwd.getpwnam(USER)
-    with _reachable_by_others([Path(sys.executable), Path(sys.base_prefix), REPO]):
+    with reachable_by_others([Path(sys.executable), Path(sys.base_prefix), REPO]):
         yield DockerUser(USER, entry.pw_uid, Path(entry.pw_dir), setpriv)
 
 
@@ -243,6 +239,7 @@ def _as_root(*argv: str, cwd: Path, timeout: float) -> subprocess.CompletedProce
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+@OTHER_USER
 @pytest.mark.parametrize("who", ["root", "other user"])
 def test_the_example_runs_on_the_host_as_its_caller(
     who: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -22,6 +22,11 @@ DEFAULT_DEBUG_PORT = pytest.mark.xdist_group("default-debug-port-5678")
 # prune on the other worker.
 JOB_IMAGE_BUILDS = pytest.mark.xdist_group("job-image-builds")
 
+# Tests that run something as the second user (tests/support/other_user.py) open the
+# directories above the interpreter to it and close them again when done: one closing them
+# would cut off the other's user half-way.
+OTHER_USER = pytest.mark.xdist_group("other-user")
+
 # Not a collision: a test that takes minutes (a dev container, a second user's whole session)
 # is started early, right after the groups, so that no worker is left running it alone at
 # the end while the other idles (`start_the_longest_first`).
