@@ -62,7 +62,7 @@ def run_vscode(args: argparse.Namespace) -> int:
     if project is None or not project.jobs:
         raise UsageError(
             "no jobs are declared here; add [tool.mlmax.jobs.<name>] tables to your "
-            "pyproject.toml (README: Use mlmax in your own project)"
+            "pyproject.toml (see docs/your-project.md)"
         )
     changes = plan(project)
     if not args.check:
