@@ -97,6 +97,8 @@ class SageMakerOptions:
     def instance_type(self, job: JobDefinition) -> str:
         if job.name in self.instance_types:
             return self.instance_types[job.name]
+        if job.instance_type:  # declared in the project's [tool.mlmax.jobs.<name>]
+            return job.instance_type
         if job.kind == "training":
             return DEFAULT_TRAINING_INSTANCE
         return DEFAULT_PROCESSING_INSTANCE

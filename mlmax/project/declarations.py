@@ -15,6 +15,7 @@ declaration raises `DeclarationError`: one sentence naming the file, the key and
     arguments = ["--min-rows", "10"]       # default arguments, before each run's own
     inputs = { raw = "--input-dir" }       # channel = the script's option (path defaulted)
     outputs.clean = { argument = "--output-dir", path = "/opt/ml/processing/clean" }
+    instance_type = "ml.m5.large"          # on SageMaker; here its memory limits the job
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from mlmax.common import UsageError
 from mlmax.project.job_definition import Channel, JobDefinition
+from mlmax.project.memory import INSTANCE_MEMORY_GIB
 
 PYPROJECT = "pyproject.toml"
 KINDS = ("processing", "training")
@@ -41,6 +43,7 @@ _JOB_KEYS = {
     "outputs",
     "image",
     "requirements",
+    "instance_type",
 }
 _PROJECT_KEYS = {"jobs", "image", "requirements"}
 _CHANNEL_KEYS = {"argument", "path", "optional"}
@@ -113,7 +116,13 @@ def parse_settings(
         if not (job.image or job.requirements):  # the project's image, if it names one
             job = replace(job, image=image, requirements=requirements)
         jobs[name] = job
-    return Project(name=project, root=base, jobs=jobs, image=image, requirements=requirements)
+    return Project(
+        name=project,
+        root=base,
+        jobs=jobs,
+        image=image,
+        requirements=requirements,
+    )
 
 
 def _parse_job(name: str, table: Any, *, base: Path, project: str, source: Path) -> JobDefinition:
@@ -141,6 +150,12 @@ def _parse_job(name: str, table: Any, *, base: Path, project: str, source: Path)
     requirements = where.optional_file(table, "requirements", base)
     if image and requirements:
         raise where.error("sets both image and requirements", "keep one of them")
+    instance_type = where.optional_str(table, "instance_type")
+    if instance_type is not None and instance_type not in INSTANCE_MEMORY_GIB:
+        raise where.error(
+            f"instance_type {instance_type!r} is not in mlmax's memory table",
+            f"use one of {', '.join(sorted(INSTANCE_MEMORY_GIB))}",
+        )
     inputs = _channels(where, table, "inputs", kind)
     outputs = _channels(where, table, "outputs", kind)
     if kind == "training":
@@ -157,6 +172,7 @@ def _parse_job(name: str, table: Any, *, base: Path, project: str, source: Path)
         image=image,
         requirements=requirements,
         project=project,
+        instance_type=instance_type,
     )
 
 

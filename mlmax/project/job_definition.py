@@ -58,6 +58,8 @@ class JobDefinition:
     image: str | None = None
     requirements: Path | None = None
     project: str = "mlmax"
+    # The SageMaker instance type it runs on (`ml.m5.large`); Local Mode limits its memory.
+    instance_type: str | None = None
 
     @property
     def script_path(self) -> Path:

@@ -28,8 +28,11 @@ class StepResult:
 class StepFailed(MlmaxError, RuntimeError):
     """A job ended with a non-zero exit code (or could not be started at all)."""
 
-    def __init__(self, job: str, exit_code: int | None, log: str, reason: str = "") -> None:
+    def __init__(
+        self, job: str, exit_code: int | None, log: str, reason: str = "", fix: str = ""
+    ) -> None:
         self.job = job
+        self.fix = fix  # what to do, when the runner knows the cause
         self.exit_code = exit_code
         self.log = log
         self.reason = reason or (
@@ -49,7 +52,7 @@ class StepFailed(MlmaxError, RuntimeError):
         return None
 
     def describe(self) -> str:
-        head = f"job {self.job!r} {self.reason}"
+        head = f"job {self.job!r} {self.reason}" + (f"; {self.fix}" if self.fix else "")
         tail = self.tail()
         return f"{head}; last lines of its log:\n{tail}" if tail else head
 

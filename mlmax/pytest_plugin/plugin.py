@@ -11,6 +11,8 @@ Registered as the `pytest11` entry point `mlmax`, so any project that installs m
 - `--sm-image IMAGE`: use a local image instead of building the job image (e.g. the official
   SageMaker scikit-learn image, if present in the engine).
 - `--sm-timeout SECONDS`: per-job timeout (default 900).
+- `--sm-memory SIZE`: each job container's memory limit (default: the memory of the job's
+  declared `instance_type`, so a job its instance would kill is killed here too).
 - fixtures `sm_image` (the image tag), `sm_s3` (the embedded S3 server), `sm_local` (a
   runner: `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`),
   `sm_endpoint` (real-time endpoints: `sm_endpoint.deploy(model_dir, proc_model_dir)` ->
@@ -80,6 +82,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"timeout of one job in a container (default {DEFAULT_TIMEOUT:g})",
+    )
+    group.addoption(
+        "--sm-memory",
+        default=None,
+        metavar="SIZE",
+        help="memory limit of each job's container, e.g. 2g (default: the memory of the "
+        "job's declared instance_type, else none)",
     )
     # Inspect mode (--inspectlocal, --inspect-port, ...): see mlmax/pytest_plugin/inspect_mode.py.
     pytest_inspect.add_options(group)
@@ -191,6 +200,11 @@ def _configure(config: pytest.Config) -> None:
     from mlmax.project import current_project
 
     current_project(config.rootpath)  # a bad [tool.mlmax] stops the run with its fix
+    memory = config.getoption("--sm-memory", default=None)
+    if memory is not None:
+        from mlmax.project import parse_memory
+
+        parse_memory(memory)  # a bad size stops the run with its fix
     pytest_select.configure(config)
     # Nothing here touches Docker: the checks run when the first container test needs them.
     if config.getoption("--smlocal", default=False):
@@ -333,6 +347,7 @@ def sm_localmode(
         real_s3=False,
         s3_endpoint_url=sm_s3.endpoint_url,
         default_timeout=pytestconfig.getoption("--sm-timeout"),
+        memory=pytestconfig.getoption("--sm-memory"),
         temp_parent=_session_parent(tmp_path_factory.getbasetemp()),
     ) as local_mode:
         inspect = pytest_inspect.plugin_of(pytestconfig)

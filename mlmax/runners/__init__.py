@@ -15,9 +15,11 @@ def make_runner(
     *,
     progress: Progress | None = None,
     instance_types: Mapping[str, str] | None = None,
+    memory: str | None = None,
 ) -> Runner:
     """A fresh runner by name (use it as a context manager). `instance_types` (job name ->
-    `ml.*` type) is the sagemaker runner's; jobs not named get the defaults by kind."""
+    `ml.*` type) is the sagemaker runner's; jobs not named get the defaults by kind.
+    `memory` ("2g") is the local runner's limit of every job's container."""
     if name == "host":
         from mlmax.runners.host import HostRunner
 
@@ -27,7 +29,7 @@ def make_runner(
         # runner never needs.
         from mlmax.runners.local import LocalModeRunner
 
-        return LocalModeRunner(progress=progress)
+        return LocalModeRunner(progress=progress, memory=memory)
     if name == "sagemaker":
         # Managed SageMaker; role, bucket and image from MLMAX_SAGEMAKER_* or the SDK config.
         from mlmax.cloud import SageMakerOptions, SageMakerRunner

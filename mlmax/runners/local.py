@@ -37,7 +37,10 @@ class LocalModeRunner:
         progress: Progress | None = None,
         echo_sdk_output: bool = False,
         max_parallel_steps: int | None = None,
+        memory: str | None = None,
     ) -> None:
+        # Every job container's memory limit; None: each job's instance type's memory.
+        self.memory = memory
         self._images: JobImages = JobImages(override=image, progress=progress)
         # Two at a time on two cores or more: each job's container has its own CPU budget,
         # and the host process mostly waits on compose.
@@ -60,6 +63,7 @@ class LocalModeRunner:
             image=self._images.override or "",
             default_timeout=self.timeout_seconds,
             image_for=self._images,
+            memory=self.memory,
         )
         local.__enter__()
         self._local = local
@@ -123,7 +127,7 @@ class LocalModeRunner:
             # Not the job's fault, whatever it said: no exit code that would make its own
             # `error:` line (a write it could not make) the user's sentence.
             raise StepFailed(
-                job.name, None, error.logs, reason=f"{error.reason}; {error.fix}"
+                job.name, None, error.logs, reason=error.reason, fix=error.fix
             ) from None
         except JobFailedError as error:
             code = f" with exit code {error.exit_code}" if error.exit_code is not None else ""
@@ -133,6 +137,7 @@ class LocalModeRunner:
                 error.logs,
                 # The real cause when there is one (e.g. "wrote nothing to its output X").
                 reason=error.reason or f"failed in its Local Mode container{code}",
+                fix=error.fix if error.reason else "",
             ) from None
         except JobSetupError as error:
             raise StepFailed(job.name, None, "", reason=f"could not start: {error}") from None

@@ -119,6 +119,9 @@ def test_project_jobs_join_mlmax_jobs_found_from_any_subfolder(tmp_path):
         (('path = "/opt/ml/processing/clean"', 'path = "/opt/ml/../../etc"'),
          r"outputs\.clean path '/opt/ml/\.\./\.\./etc' is not a plain path .*; write a plain "
          r"folder under /opt/ml/"),
+        (('kind = "training"', 'kind = "training"\ninstance_type = "ml.huge"'),
+         r"\[tool\.mlmax\.jobs\.fit\] instance_type 'ml\.huge' is not in mlmax's memory table; "
+         r"use one of ml\.c4\.2xlarge, "),
     ],
 )  # fmt: skip
 def test_a_bad_declaration_names_the_key_and_the_fix(tmp_path, change, message):
@@ -156,6 +159,41 @@ def test_an_unreadable_pyproject_is_one_line_exit_2(tmp_path):
         f"error: cannot read {pyproject} (Permission denied); make it readable to you, or run "
         "mlmax from a folder outside that project"
     )
+
+
+def test_a_declared_instance_type_is_the_jobs_memory_limit_and_sagemaker_instance(tmp_path):
+    from mlmax.cloud import SageMakerOptions
+    from mlmax.project import job_memory_limit
+
+    pyproject = GOOD.replace(
+        'kind = "training"', 'kind = "training"\ninstance_type = "ml.m5.xlarge"'
+    )
+    fit = load_project(make_project(tmp_path, pyproject)).jobs["fit"]
+
+    assert fit.instance_type == "ml.m5.xlarge"
+    assert SageMakerOptions().instance_type(fit) == "ml.m5.xlarge"
+    limit = job_memory_limit(fit.instance_type)
+    assert limit is not None and limit.size == 16 * 2**30
+    assert str(limit) == "16g (instance type ml.m5.xlarge)"
+    # The memory option wins over the instance type.
+    assert str(job_memory_limit(fit.instance_type, "1.5g")) == "1.5g (the memory option)"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--memory", "lots"], "memory limit 'lots' is not a size; write a number with k, m or g"),
+        (["--runner", "host", "--memory", "2g"],
+         "--memory limits a job's container, but the host runner has none; drop --memory"),
+    ],
+)  # fmt: skip
+def test_mlmax_run_refuses_a_bad_memory_option_in_one_line(
+    tmp_path, monkeypatch, capsys, arguments, message
+):
+    make_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "clean", "--input", f"raw={tmp_path}", *arguments]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_mlmax_run_runs_a_declared_job_on_the_host(tmp_path, monkeypatch, capsys):

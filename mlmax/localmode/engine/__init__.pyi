@@ -12,6 +12,7 @@ from .containers import exit_codes as exit_codes
 from .containers import listed_labels as listed_labels
 from .containers import listed_name as listed_name
 from .containers import logs_of as logs_of
+from .containers import oom_killed as oom_killed
 from .containers import orphans as orphans
 from .containers import remove_containers as remove_containers
 from .containers import remove_run as remove_run

@@ -97,6 +97,16 @@ def exit_codes(containers: list[Any]) -> list[int]:
     return codes
 
 
+def oom_killed(containers: list[Any]) -> bool:
+    """Whether the engine killed any of the containers for exceeding its memory limit."""
+    for container in containers:
+        with contextlib.suppress(Exception):
+            container.reload()
+            if container.attrs.get("State", {}).get("OOMKilled"):
+                return True
+    return False
+
+
 def remove_containers(containers: list[Any]) -> int:
     """Force-remove containers (and their anonymous volumes); return how many went."""
     removed = 0

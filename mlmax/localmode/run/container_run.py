@@ -23,10 +23,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlmax.common import Progress
 from mlmax.localmode.debug import DebugOptions
-from mlmax.localmode.engine import container_environment, container_user
+from mlmax.localmode.engine import container_environment, container_user, oom_killed
 from mlmax.localmode.errors import (
     JobFailedError,
     JobOutOfDiskError,
@@ -34,6 +35,7 @@ from mlmax.localmode.errors import (
     JobTimeoutError,
 )
 from mlmax.localmode.run.disk import DiskSpaceError, full_disk, full_disk_fix, require_room
+from mlmax.localmode.run.failure_cause import empty_output, failure_cause
 from mlmax.localmode.run.lifecycle import LocalRun
 from mlmax.localmode.sdk import (
     OfflineSession,
@@ -43,7 +45,7 @@ from mlmax.localmode.sdk import (
     processing_step,
     training_step,
 )
-from mlmax.project import JobDefinition, JobRun
+from mlmax.project import JobDefinition, JobRun, MemoryLimit, job_memory_limit
 
 MODEL_ARCHIVE = "model.tar.gz"
 _EXIT_CODE = re.compile(r"Process exited with code: (-?\d+)")
@@ -190,6 +192,7 @@ class ContainerRun:
                 labels=self.labels,
                 user=container_user(),
                 volumes=self._alias_volumes(),
+                limits=self.local.limits,
             )
             if self.job.kind == "training"
             else contextlib.nullcontext()
@@ -258,6 +261,16 @@ def _refuse_a_full_disk(
         raise JobOutOfDiskError(state.run.job.name, code, logs, place, full_disk_fix())
 
 
+def _job_failed(
+    run: JobRun, ran: list[Any], logs: str, exit_code: int | None, memory: MemoryLimit | None
+) -> JobFailedError:
+    """The failure, with its cause and fix when the engine's state or the log names them."""
+    cause = failure_cause(run, logs, oom_killed=oom_killed(ran), memory=memory)
+    if cause is None:
+        return JobFailedError(run.job.name, exit_code, logs)
+    return JobFailedError(run.job.name, exit_code, logs, reason=cause.reason, fix=cause.fix)
+
+
 class _MissingOutput(Exception):
     def __init__(self, channel: str) -> None:
         super().__init__(channel)
@@ -274,23 +287,31 @@ def run_job(
     environment: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     code_dir: Path | None = None,
+    memory: str | int | None = None,
 ) -> JobResult:
     """Run one job in its container; raise JobFailedError (or JobTimeoutError) on failure.
 
-    Outputs are copied into `run.outputs` only when the job succeeded and wrote all of them.
+    `memory` ("2g", or bytes) limits the container's memory; by default the job's declared
+    instance type's memory does, and without one it has the machine's. Outputs are copied
+    into `run.outputs` only when the job succeeded and wrote all of them.
     """
     _check_directories(run)
     require_room(run.job.name, run.inputs.values(), session.root)
+    limit = job_memory_limit(run.job.instance_type, memory)
     say = progress or (lambda _message: None)
-    with LocalRun(session, run.job.name, image=image) as local:
+    with LocalRun(
+        session, run.job.name, image=image, memory=limit.size if limit else None
+    ) as local:
         state = ContainerRun(
             run, local, image=image, debug=debug, environment=environment, code_dir=code_dir
         )
         say(f"{run.job.name}: starting in {image} (run {local.run_id})")
-        return _run(state, timeout, say)
+        return _run(state, timeout, say, limit)
 
 
-def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult:
+def _run(
+    state: ContainerRun, timeout: float | None, say: Progress, memory: MemoryLimit | None
+) -> JobResult:
     run, local = state.run, state.local
     started, started_at = time.monotonic(), time.time()
     with local.session.pinned():
@@ -319,7 +340,7 @@ def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult
         reason = f"could not start its container ({error or 'no container was created'})"
         raise JobFailedError(run.job.name, failed_code, logs, reason=reason)
     if failed_code is not None or error is not None:
-        raise JobFailedError(run.job.name, failed_code, logs) from error
+        raise _job_failed(run, ran, logs, failed_code, memory) from error
     try:
         outputs = state.collect_outputs()
     except OSError as failure:  # the caller's output directory's disk, not the run's
@@ -331,12 +352,8 @@ def _run(state: ContainerRun, timeout: float | None, say: Progress) -> JobResult
             "output directory"
         ) from None
     except _MissingOutput as missing:
-        raise JobFailedError(
-            run.job.name,
-            0,
-            logs,
-            reason=f"exited with code 0 but wrote nothing to its output {missing.channel!r}",
-        ) from None
+        cause = empty_output(run, missing.channel)
+        raise JobFailedError(run.job.name, 0, logs, reason=cause.reason, fix=cause.fix) from None
     duration = time.monotonic() - started
     say(f"{run.job.name}: done in {duration:.1f} s")
     return JobResult(run.job.name, state.run_id, 0, duration, logs, outputs)

@@ -67,6 +67,7 @@ def debug_job(
     on_grace: Callable[[ReadyInfo], None] | None = None,
     code_dir: Path | None = None,  # None: the job's declared source folder
     flags: DebugFlags = INSPECT_FLAGS,
+    memory: str | int | None = None,
 ) -> JobResult:
     """Run `run` in its Local Mode container under debugpy (or `python3 -i` for "repl").
 
@@ -81,6 +82,7 @@ def debug_job(
     - `session`: an OfflineSession to reuse; without one a LocalMode (embedded S3, private
       temp dirs) is started and stopped around the run.
     - `timeout`: of the whole job (None: as long as the person debugging needs).
+    - `memory`: the container's memory limit, as `run_job`'s.
     Returns the runner's JobResult; raises JobFailedError as `run_job` does.
     """
     if mode not in INSPECT_MODES:
@@ -117,6 +119,7 @@ def debug_job(
                 environment=environment,
                 progress=progress,
                 code_dir=code_dir,
+                memory=memory,
             )
         except JobFailedError as error:
             if watch.error is not None:

@@ -48,8 +48,14 @@ class LocalRun:
         *,
         image: str | None = None,
         id_prefix: str | None = None,
+        memory: int | None = None,
     ) -> None:
         self.session = session
+        # The containers' memory limit in bytes (None: the machine's memory); swap is not
+        # added on top, so the limit is what the job gets, as on its instance.
+        self.limits: dict[str, int] = (
+            {"mem_limit": memory, "memswap_limit": memory} if memory is not None else {}
+        )
         self.job = job
         self.image = image
         self.run_id = new_run_id(id_prefix or job)
@@ -88,8 +94,9 @@ class LocalRun:
 
     # -- what the SDK is given ---------------------------------------------------------------
     def container_config(self) -> dict[str, Any]:
-        """The compose service settings of the run's containers: its labels and the user."""
-        return with_container_user({"labels": dict(self.labels)})
+        """The compose service settings of the run's containers: its labels, the user and
+        the memory limit."""
+        return with_container_user({"labels": dict(self.labels), **self.limits})
 
     def sdk_session(self, container_root: Path | None = None, **options: Any) -> Any:
         """A LocalSession whose containers carry the run's labels (call inside `pinned()`)."""

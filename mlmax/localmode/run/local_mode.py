@@ -49,8 +49,11 @@ class LocalMode:
         temp_parent: Path | None = None,
         project_root: Path | None = None,
         image_for: Callable[[JobDefinition], str] | None = None,
+        memory: str | int | None = None,
     ) -> None:
         self.image = image
+        # Every job's memory limit ("2g"); None: each job's instance type's memory, if any.
+        self.memory = memory
         # Where the project's pyproject.toml (its declared jobs) is looked up.
         self.project_root = project_root
         # A job's own image (declared image or requirements); default: `image`.
@@ -157,6 +160,7 @@ class LocalMode:
                 debug=debug,
                 environment=environment,
                 progress=self.progress,
+                memory=self.memory,
             )
         finally:
             with self._runs_done:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ def _merge(service: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         merged["volumes"] = volumes
     if extra.get("user"):
         merged["user"] = extra["user"]
+    merged.update(extra.get("limits", {}))
     return merged
 
 
@@ -65,17 +66,20 @@ def extra_service_config(
     labels: dict[str, str],
     user: str | None = None,
     volumes: list[str] | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> Iterator[None]:
     """Add `labels` and `volumes` to the compose services of trainers using
-    `container_root` (None: any root no other registration names), and run them as `user`
-    (compose's "uid:gid") when given. The trainers' containers get them once the hooks are
-    installed (`install_sdk_hooks`, which every offline session's SDK session does)."""
+    `container_root` (None: any root no other registration names), run them as `user`
+    (compose's "uid:gid") when given, and with `limits` (compose's mem_limit, ...). The
+    trainers' containers get them once the hooks are installed (`install_sdk_hooks`, which
+    every offline session's SDK session does)."""
     key = ANY_ROOT if container_root is None else _key(container_root)
     with _lock:
         _extra_by_root[key] = {
             "labels": dict(labels),
             "volumes": list(volumes or []),
             "user": user,
+            "limits": dict(limits or {}),
         }
     try:
         yield
