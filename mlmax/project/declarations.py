@@ -45,7 +45,7 @@ _JOB_KEYS = {
     "requirements",
     "instance_type",
 }
-_PROJECT_KEYS = {"jobs", "image", "requirements"}
+_PROJECT_KEYS = {"jobs", "image", "requirements", "smlocal"}
 _CHANNEL_KEYS = {"argument", "path", "optional"}
 MODEL_PATH = "/opt/ml/model"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -64,6 +64,8 @@ class Project:
     jobs: dict[str, JobDefinition] = field(default_factory=dict)
     image: str | None = None
     requirements: Path | None = None
+    # `smlocal = true`: the project's container tests run without `--smlocal`.
+    smlocal: bool = False
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -107,6 +109,9 @@ def parse_settings(
     requirements = where.optional_file(settings, "requirements", base)
     if image and requirements:
         raise where.error("sets both image and requirements", "keep one of them")
+    smlocal = settings.get("smlocal", False)
+    if not isinstance(smlocal, bool):
+        raise where.error("smlocal is not true or false", "write smlocal = true")
     jobs_table = settings.get("jobs", {})
     if not isinstance(jobs_table, Mapping):
         raise where.error("jobs is not a table", "declare jobs as [tool.mlmax.jobs.<name>]")
@@ -122,6 +127,7 @@ def parse_settings(
         jobs=jobs,
         image=image,
         requirements=requirements,
+        smlocal=smlocal,
     )
 
 
@@ -325,6 +331,7 @@ def current_project(start: Path | None = None) -> Project | None:
     cached = _cache.get(pyproject)
     if cached is None or cached[0] != mtime:
         project = load_project(pyproject)
-        cached = (mtime, project if project.jobs or project.image or project.requirements else None)
+        declares = project.jobs or project.image or project.requirements or project.smlocal
+        cached = (mtime, project if declares else None)
         _cache[pyproject] = cached
     return cached[1]

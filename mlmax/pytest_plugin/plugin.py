@@ -50,8 +50,13 @@ SKIP_REASON = "need --smlocal option to run"
 MARKER = "smlocal"
 DEFAULT_TIMEOUT = 900.0
 
-# `sm_session` (the test's own SDK objects) lives in its own module.
-pytest_plugins = ["mlmax.pytest_plugin.sm_session"]
+# `sm_session` (the test's own SDK objects), the project's container-test default and the
+# SDK guards live in their own modules.
+pytest_plugins = [
+    "mlmax.pytest_plugin.sm_session",
+    "mlmax.pytest_plugin.container_default",
+    "mlmax.pytest_plugin.sdk_guards",
+]
 
 # The outcome of the one Docker/Compose/image check of a session: the image, or the sentence
 # saying why container tests cannot run.

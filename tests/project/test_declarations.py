@@ -122,6 +122,8 @@ def test_project_jobs_join_mlmax_jobs_found_from_any_subfolder(tmp_path):
         (('kind = "training"', 'kind = "training"\ninstance_type = "ml.huge"'),
          r"\[tool\.mlmax\.jobs\.fit\] instance_type 'ml\.huge' is not in mlmax's memory table; "
          r"use one of ml\.c4\.2xlarge, "),
+        (('[tool.mlmax]\n', '[tool.mlmax]\nsmlocal = "yes"\n'),
+         r"\[tool\.mlmax\] smlocal is not true or false; write smlocal = true"),
     ],
 )  # fmt: skip
 def test_a_bad_declaration_names_the_key_and_the_fix(tmp_path, change, message):

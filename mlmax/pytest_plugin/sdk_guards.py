@@ -1,0 +1,64 @@
+"""A test's own SDK object that reaches for AWS under `--smlocal`, named in one sentence.
+
+Built without `sagemaker_session=sm_session`, an SDK object makes its own session, which asks
+AWS (STS first) for the account and the default bucket: offline that ends in botocore's
+connection error after its retries. The test's failure then says which argument keeps it
+offline.
+
+Loaded by mlmax.pytest_plugin.plugin (`pytest_plugins`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from mlmax.common import MlmaxError
+
+# botocore's errors that mean "this client tried to reach AWS" (by name: botocore is only
+# looked at once the test has imported it).
+_AWS_REACH_ERRORS = ("EndpointConnectionError", "ConnectTimeoutError", "NoCredentialsError")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class OwnSdkObjectOnlineError(MlmaxError):
+    """A test's own SDK object tried to reach AWS under --smlocal."""
+
+
+def aws_reach(error: BaseException | None) -> str | None:
+    """The AWS endpoint an SDK object tried to reach (or "AWS" without one), else None."""
+    exceptions = sys.modules.get("botocore.exceptions")
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen and exceptions is not None:
+        seen.add(id(error))
+        for name in _AWS_REACH_ERRORS:
+            kind = getattr(exceptions, name, None)
+            if kind is not None and isinstance(error, kind):
+                url = str(getattr(error, "kwargs", {}).get("endpoint_url", ""))
+                host = urlsplit(url).hostname or ""
+                if host not in _LOOPBACK:  # the embedded S3 is on loopback: not this case
+                    return url or "AWS"
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if not (report.failed and call.excinfo and item.config.getoption("--smlocal", default=False)):
+        return report
+    endpoint = aws_reach(call.excinfo.value)
+    if endpoint is not None:
+        from mlmax.pytest_plugin.plugin import failure_message
+
+        error = OwnSdkObjectOnlineError(
+            f"a SageMaker SDK object in this test tried to reach {endpoint} "
+            f"({type(call.excinfo.value).__name__}); under --smlocal pass "
+            "sagemaker_session=sm_session to every processor, estimator, trainer and model "
+            "the test builds, so it runs offline in Local Mode"
+        )
+        report.longrepr = failure_message(error, item, call.excinfo)
+    return report
