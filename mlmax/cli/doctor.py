@@ -81,6 +81,20 @@ def _image_checks() -> list[Check]:
         client.close()
 
 
+def _sdk_check() -> Check:
+    """SDK v3 installed, not an SDK v2 environment's `sagemaker` (read without importing it)."""
+    from mlmax.common import installed_sdk_version, sdk_v2_sentence
+
+    version = installed_sdk_version()
+    v2 = sdk_v2_sentence()
+    if v2 is not None:
+        found, _, fix = v2.partition("; ")
+        return "SageMaker SDK", False, found, fix[0].upper() + fix[1:] + "."
+    if version is None:
+        return "SageMaker SDK", False, "not installed", "Install mlmax with its dependencies."
+    return "SageMaker SDK", True, f"sagemaker {version}", ""
+
+
 def run_doctor(args: argparse.Namespace) -> int:
     if args.cloud:
         from mlmax.cloud import cloud_checks
@@ -93,6 +107,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):
             checks += _image_checks()
         checks.append(_port_check(DEFAULT_INSPECT_PORT))
+    checks.insert(0, _sdk_check())
     for name, ok, detail, fix in checks:
         mark = "✓" if ok else "✗"
         print(f"{mark} {name}: {detail}" + ("" if ok else f"\n    fix: {fix}"))

@@ -1,9 +1,11 @@
-"""A test's own SDK object that reaches for AWS under `--smlocal`, named in one sentence.
+"""Two ways a project's tests meet the wrong SageMaker SDK setting, each named in one sentence.
 
-Built without `sagemaker_session=sm_session`, an SDK object makes its own session, which asks
-AWS (STS first) for the account and the default bucket: offline that ends in botocore's
-connection error after its retries. The test's failure then says which argument keeps it
-offline.
+- Under `--smlocal`, a test's own SDK object built without `sagemaker_session=sm_session`
+  makes its own session, which asks AWS (STS first) for the account and the default bucket:
+  offline that ends in botocore's connection error after its retries. The test's failure
+  then says which argument keeps it offline.
+- An environment with SDK v2 installed (most existing SageMaker projects are v2 code):
+  the summary names the upgrade and the page that maps v2 code to v3 and to mlmax.
 
 Loaded by mlmax.pytest_plugin.plugin (`pytest_plugins`).
 """
@@ -62,3 +64,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
         report.longrepr = failure_message(error, item, call.excinfo)
     return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from mlmax.common import sdk_v2_sentence
+
+    sentence = sdk_v2_sentence()
+    if sentence is not None:
+        terminalreporter.write_line(f"mlmax: {sentence}")

@@ -1,6 +1,6 @@
 """Container tests on by default where the project says so; the summary counts the ones
-skipped and names --smlocal; a test's own SDK object without the offline session gets
-one sentence naming the fix.
+skipped and names --smlocal; a test's own SDK object without the offline session, and an
+SDK v2 environment, each get one sentence naming the fix.
 
 Each case runs pytest in a subprocess on a small project, as a user's run would.
 """
@@ -134,3 +134,47 @@ def test_an_own_sdk_object_without_sm_session_names_it(tmp_path):
     ) in done.stdout, done.stdout
     assert "in test_my_processor" in done.stdout  # where the test asked for it
     assert "botocore/endpoint.py" not in done.stdout  # not the SDK's own frames
+
+
+def _sdk_v2_site(root: Path, version: str = "2.232.0") -> Path:
+    """What `pip install 'sagemaker<3' --no-deps` leaves for the version check: the
+    distribution's metadata (the check reads only that, never v2's modules)."""
+    site = root / "site"
+    info = site / f"sagemaker-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: sagemaker\nVersion: {version}\n")
+    (info / "INSTALLER").write_text("pip\n")
+    return site
+
+
+SDK_V2_SENTENCE = (
+    "SageMaker Python SDK 2.232.0 (SDK v2) is installed, but mlmax drives SDK v3; upgrade "
+    "with pip install 'sagemaker>=3.27,<4' and see docs/from-sdk-v2.md for what to write instead "
+    "of SKLearnProcessor, the SKLearn estimator and LocalSession"
+)
+
+
+def test_an_sdk_v2_environment_is_named_by_the_plugin(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    site = _sdk_v2_site(tmp_path)
+    done = _pytest(project, env={"PYTHONPATH": str(site)})
+    assert f"mlmax: {SDK_V2_SENTENCE}" in done.stdout, done.stdout
+    # The SDK v3 this environment really has says nothing.
+    assert "SDK v2" not in _pytest(project).stdout
+
+
+def test_an_sdk_v2_environment_is_named_by_doctor(tmp_path):
+    site = _sdk_v2_site(tmp_path)
+    command = [sys.executable, "-m", "mlmax", "doctor"]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    found, fix = SDK_V2_SENTENCE.split("; ")
+    assert f"✗ SageMaker SDK: {found}\n    fix: U{fix[1:]}." in done.stdout, done.stdout
