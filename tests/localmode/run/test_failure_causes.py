@@ -17,6 +17,7 @@ from mlmax.localmode.errors import JobFailedError
 from mlmax.localmode.run import run_job
 from mlmax.project import JobRun
 from mlmax.project.declarations import load_project
+from tests.support.inner_pytest import isolate
 
 pytestmark = pytest.mark.smlocal
 
@@ -233,3 +234,42 @@ def test_the_instance_types_memory_limits_the_container(sm_localmode, tmp_path, 
     else:
         limit = (out / "limit.txt").read_text()
     assert int(limit) == 4 * GIB  # ml.t3.medium's 4 GiB
+
+
+HOG_TEST = """
+import pytest
+
+
+@pytest.mark.smlocal
+def test_hog(sm_local, tmp_path):
+    sm_local.run("hog", outputs={"out": tmp_path / "out"})
+"""
+
+
+def _inner_pytest(project: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    isolate(project)
+    (project / "test_hog.py").write_text(HOG_TEST)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options, "test_hog.py"]
+    return subprocess.run(
+        command, cwd=project, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_pytest_sm_memory_limits_the_job_and_its_failure_says_so(sm_image, tmp_path):
+    _project(tmp_path, HOG, {"hog.py": HOG_SCRIPT})
+    done = _inner_pytest(tmp_path, "--smlocal", "--sm-memory", "64m")
+    assert done.returncode == 1, done.stdout + done.stderr
+    # The test's failure message is the one sentence (what VS Code shows on the test).
+    assert (
+        "job 'hog' ran out of memory at its limit of 64m (the memory option) and was killed "
+        "by the engine (OOMKilled)"
+    ) in done.stdout, done.stdout
+
+
+def test_a_bad_sm_memory_stops_pytest_with_one_line(tmp_path):
+    _project(tmp_path, HOG, {"hog.py": HOG_SCRIPT})
+    done = _inner_pytest(tmp_path, "--sm-memory", "lots")
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
+    assert (
+        "ERROR: memory limit 'lots' is not a size; write a number with k, m or g, e.g. 2g"
+    ) in done.stderr, done.stderr
