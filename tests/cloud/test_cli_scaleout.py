@@ -92,7 +92,8 @@ def test_doctor_cloud(offline_aws_env: None, monkeypatch: pytest.MonkeyPatch, ca
     assert "✓ AWS credentials: found (env)" in out
     assert "✓ AWS region: us-east-1" in out
     assert "✗ SageMaker execution role: 'not-an-arn' is not a role ARN" in out
-    assert "4 of 5 checks passed" in out
+    assert "✓ SageMaker SDK: sagemaker 3." in out
+    assert "5 of 6 checks passed" in out
 
 
 # -- faults: region, credentials, role validation --------------------------------------------
