@@ -100,14 +100,15 @@ def run_doctor(args: argparse.Namespace) -> int:
         from mlmax.cloud import cloud_checks
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in cloud_checks()]
+        checks.append(_sdk_check())
     else:
         from mlmax.localmode.engine import check_environment
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
         if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):
             checks += _image_checks()
+        checks.append(_sdk_check())
         checks.append(_port_check(DEFAULT_INSPECT_PORT))
-    checks.insert(0, _sdk_check())
     for name, ok, detail, fix in checks:
         mark = "✓" if ok else "✗"
         print(f"{mark} {name}: {detail}" + ("" if ok else f"\n    fix: {fix}"))
