@@ -21,8 +21,15 @@ _PATH_ERROR = re.compile(
     r"(PermissionError|FileNotFoundError|NotADirectoryError|IsADirectoryError|OSError): "
     r"\[Errno \d+\] [^'\n]*'(/opt/ml/[^'\n]*)'"
 )
-# Folders SageMaker itself fills, which no channel declares: the job's code and its config.
-_SAGEMAKER_PATHS = ("/opt/ml/processing/input/code", "/opt/ml/input/data/code", "/opt/ml/config")
+# Folders SageMaker itself provides, which no channel declares: the job's code, its config,
+# a training job's output data (SM_OUTPUT_DATA_DIR) and failure file.
+_SAGEMAKER_PATHS = (
+    "/opt/ml/processing/input/code",
+    "/opt/ml/input/data/code",
+    "/opt/ml/input/config",
+    "/opt/ml/config",
+    "/opt/ml/output",
+)
 # How far above the job's source_dir a project's own module is looked for.
 _PROJECT_DEPTH = 3
 
@@ -112,8 +119,9 @@ def _missing_module(run: JobRun, module: str) -> Cause:
 
 
 def _project_module(source_dir: Path, module: str) -> Path | None:
-    """The project's own module of that name near the job's code, if there is one."""
-    for folder in [source_dir, *source_dir.parents][:_PROJECT_DEPTH]:
+    """The project's own module of that name above the job's code (the code itself is on the
+    container's path, so a module there would have been found), if there is one."""
+    for folder in [*source_dir.parents][:_PROJECT_DEPTH]:
         for candidate in (folder / f"{module}.py", folder / module / "__init__.py"):
             if candidate.is_file():
                 return candidate if candidate.name != "__init__.py" else candidate.parent
