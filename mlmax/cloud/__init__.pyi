@@ -13,6 +13,11 @@ from .local_pipeline import run_census_local_pipeline as run_census_local_pipeli
 from .pipeline_export import ExportOptions as ExportOptions
 from .pipeline_export import emulated_aws_session as emulated_aws_session
 from .pipeline_export import export_pipeline as export_pipeline
+from .project_pipeline import PipelineStepFailedError as PipelineStepFailedError
+from .project_pipeline import ProjectPipelineRun as ProjectPipelineRun
+from .project_pipeline import project_pipeline_session as project_pipeline_session
+from .project_pipeline import quiet_sdk as quiet_sdk
+from .project_pipeline import run_project_pipeline as run_project_pipeline
 from .runner import SageMakerConfigError as SageMakerConfigError
 from .runner import SageMakerOptions as SageMakerOptions
 from .runner import SageMakerRunner as SageMakerRunner

@@ -170,7 +170,7 @@ def _sdk_logging(say: Progress) -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
-def _outcomes(execution: Any) -> tuple[StepOutcome, ...]:
+def step_outcomes(execution: Any) -> tuple[StepOutcome, ...]:
     outcomes = []
     for step in execution.list_steps()["PipelineExecutionSteps"]:
         metadata = step.get("Metadata") or {}
@@ -310,7 +310,7 @@ def _run(
         execution_id=execution_id,
         status=description["PipelineExecutionStatus"],
         failure_reason=description.get("FailureReason"),
-        steps=_outcomes(execution),
+        steps=step_outcomes(execution),
         definition=definition,
         parameters=values,
         evaluation=evaluation,

@@ -50,10 +50,11 @@ SKIP_REASON = "need --smlocal option to run"
 MARKER = "smlocal"
 DEFAULT_TIMEOUT = 900.0
 
-# `sm_session` (the test's own SDK objects), the project's container-test default and the
-# SDK guards live in their own modules.
+# `sm_session` and `sm_pipeline_session` (the test's own SDK objects and its own Pipeline),
+# the project's container-test default and the SDK guards live in their own modules.
 pytest_plugins = [
     "mlmax.pytest_plugin.sm_session",
+    "mlmax.pytest_plugin.sm_pipeline",
     "mlmax.pytest_plugin.container_default",
     "mlmax.pytest_plugin.sdk_guards",
 ]

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-_runs_key = pytest.StashKey[list[str]]()
+# (fixture, run id) of each run a test's fixtures made: a failing test shows their log tails.
+_runs_key = pytest.StashKey[list[tuple[str, str]]]()
 LOG_TAIL_LINES = 60
 
 
@@ -34,7 +35,7 @@ def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[An
 
     offline = sm_localmode.session
     with LocalRun(offline, f"sdk:{request.node.name}", id_prefix="sdk") as run:
-        request.node.stash.setdefault(_runs_key, []).append(run.run_id)
+        report_logs_on_failure(request, "sm_session", run.run_id)
         # Pinned for the whole test: the SDK reads the environment again wherever it builds
         # a boto session of its own (ModelTrainer does).
         # Containers run as the calling user, as mlmax's own runs do (container_user.py).
@@ -44,6 +45,11 @@ def sm_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[An
             _inspected(request, job=run.job),
         ):
             yield run.sdk_session()
+
+
+def report_logs_on_failure(request: pytest.FixtureRequest, fixture: str, run_id: str) -> None:
+    """If the test fails, its report shows the log tail of the run's containers."""
+    request.node.stash.setdefault(_runs_key, []).append((fixture, run_id))
 
 
 def _inspected(request: pytest.FixtureRequest, *, job: str) -> AbstractContextManager[None]:
@@ -69,9 +75,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" and report.failed and run_ids:
         from mlmax.localmode.engine import logs_of, run_containers
 
-        for run_id in run_ids:
+        for fixture, run_id in run_ids:
             ran = run_containers(run_id)
             if ran:
                 tail = logs_of(ran, tail_lines=LOG_TAIL_LINES)
-                report.sections.append(("containers of sm_session (last lines)", tail))
+                report.sections.append((f"containers of {fixture} (last lines)", tail))
     return report

@@ -122,13 +122,13 @@ def test_create_and_start_run_the_fail_step_without_containers(
     passed = pipeline.start(parameters={"Score": 0.9, PARAM_THRESHOLD: 0.8})
 
     assert failed.describe()["PipelineExecutionStatus"] == "Failed"
-    steps = {s.name: s for s in local_pipeline._outcomes(failed)}
+    steps = {s.name: s for s in local_pipeline.step_outcomes(failed)}
     assert steps["gate"].detail == "outcome False"
     assert steps["below"].status == "Failed"
     assert steps["below"].detail == "score 0.5 below 0.75"
     assert "below" in failed.describe()["FailureReason"]
     assert passed.describe()["PipelineExecutionStatus"] == "Succeeded"
-    assert [(s.name, s.detail) for s in local_pipeline._outcomes(passed)] == [
+    assert [(s.name, s.detail) for s in local_pipeline.step_outcomes(passed)] == [
         ("gate", "outcome True")
     ]
 

@@ -1,0 +1,1 @@
+"""A SageMaker Pipeline: split raw measurements into a training set, then fit a classifier."""

@@ -1,0 +1,51 @@
+"""`sm_pipeline_session`: the offline local pipeline session for a project's own Pipeline.
+
+A project builds its SageMaker Pipeline with the SDK's workflow classes (processors and
+trainers given `sagemaker_session=sm_pipeline_session`, steps, `Pipeline(...,
+sagemaker_session=sm_pipeline_session)`) and runs it locally and offline:
+
+    execution = sm_pipeline_session.run(build(sm_pipeline_session), parameters={...})
+
+The session is the SDK's local pipeline session on the embedded S3 (the test's environment
+pinned to its keys, as `sm_session`'s is); every step's container carries this test's labels
+and is removed after the test, with the session's directories. `run` creates the pipeline,
+starts one execution and returns it once it succeeded; a failed step raises
+`PipelineStepFailedError`: the test fails with the step's name, its FailureReason and the
+log tail of its container. `pipeline.create()` and `pipeline.start()` work too, unchecked.
+
+Loaded by mlmax.pytest_plugin.plugin (`pytest_plugins`), like `sm_session`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from mlmax.pytest_plugin.sm_session import report_logs_on_failure
+
+
+@pytest.fixture
+def sm_pipeline_session(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The SDK's local pipeline session on the embedded S3, with `run(pipeline, parameters)`."""
+    from mlmax.cloud import project_pipeline_session, run_project_pipeline
+    from mlmax.localmode.run import LocalRun
+
+    offline = sm_localmode.session
+    timeout = request.config.getoption("--sm-timeout")
+    with LocalRun(offline, f"pipeline:{request.node.name}", id_prefix="pipeline") as run:
+        report_logs_on_failure(request, "sm_pipeline_session", run.run_id)
+        with project_pipeline_session(run) as session:
+
+            def run_pipeline(
+                pipeline: Any, parameters: Mapping[str, str | float] | None = None
+            ) -> Any:
+                """Create `pipeline`, run one execution and return it; a failed step fails."""
+                return run_project_pipeline(run, pipeline, parameters, timeout=timeout).execution
+
+            # The SDK's session itself (its steps check for a PipelineSession), given one
+            # method of mlmax's; the SDK's session classes have no `run` of their own.
+            assert not hasattr(session, "run"), "the SDK's pipeline session has its own run"
+            session.run = run_pipeline
+            yield session
