@@ -17,6 +17,8 @@ EXIT_USAGE = 2
 
 # A command's handler: the parsed arguments in, the exit code out.
 Handler = Callable[[argparse.Namespace], int]
+# One row of a run's summary table: step, status, seconds (None: did not run), detail.
+StepRow = tuple[str, str, float | None, str]
 
 
 def error(message: str) -> None:
@@ -58,3 +60,12 @@ def port_number(text: str) -> int:
             f"{value} is not a port; give one from 1 to 65535, or 0 for a free one"
         )
     return value
+
+
+def print_steps(steps: list[StepRow], status: str, seconds: float, detail: str) -> None:
+    """The summary table of a run: one row a step, then the total."""
+    from mlmax.common import print_table
+
+    rows = [[name, st, f"{s:.1f} s" if s is not None else "-", d] for name, st, s, d in steps]
+    rows.append(["total", status, f"{seconds:.1f} s", ""])
+    print_table(["step", "status", "duration", detail], rows, right=(2,))

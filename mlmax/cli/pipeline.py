@@ -10,15 +10,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmax.cli import pipeline_export
+from mlmax.cli import pipeline_export, pipeline_run
 from mlmax.cli.clean import sweep_killed_sessions
 from mlmax.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    StepRow,
     error,
     non_negative_float,
     positive_int,
+    print_steps,
     progress,
 )
 from mlmax.common import MlmaxError, UsageError
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
 # Not a per-step runner: the exported SageMaker Pipeline runs as a whole in the SDK's local
 # pipeline session (mlmax.cloud.local_pipeline).
 LOCAL_PIPELINE = "local-pipeline"
-# One row of the summary table: step, status, seconds (None: did not run), detail.
-StepRow = tuple[str, str, float | None, str]
 # mlmax.pipeline's, written here because importing that package (pandas-free but large)
 # would slow every `mlmax` start; tests/cli checks they agree.
 MODEL_TYPES = ("logistic_regression", "random_forest", "gradient_boosting")
@@ -115,6 +115,7 @@ def register(commands: Commands) -> None:
         description="without one, the pipeline runs",
     )
     pipeline_export.register(verbs)
+    pipeline_run.register(verbs)
 
 
 def instance_type(text: str) -> tuple[str, str]:
@@ -272,12 +273,3 @@ def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions)
         error(result.failure_reason or f"the execution {result.status.lower()}")
         return EXIT_FAILURE
     return EXIT_OK
-
-
-def print_steps(steps: list[StepRow], status: str, seconds: float, detail: str) -> None:
-    """The summary table of a run: one row a step, then the total."""
-    from mlmax.common import print_table
-
-    rows = [[name, st, f"{s:.1f} s" if s is not None else "-", d] for name, st, s, d in steps]
-    rows.append(["total", status, f"{seconds:.1f} s", ""])
-    print_table(["step", "status", "duration", detail], rows, right=(2,))

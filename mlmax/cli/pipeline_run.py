@@ -1,0 +1,158 @@
+"""`mlmax pipeline run MODULE:FUNCTION`: a project's own SageMaker Pipeline, run locally.
+
+FUNCTION takes the SDK's local pipeline session (mlmax's offline one: embedded S3, labelled
+containers) and returns the project's `Pipeline`; one execution runs and its steps are
+printed as a table. A failed step exits 1 with its sentence and its container's log tail;
+a MODULE:FUNCTION that cannot be used exits 2 with one sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlmax.cli.common import EXIT_OK, positive_int, print_steps, progress
+from mlmax.common import UsageError
+
+if TYPE_CHECKING:
+    from mlmax.cli.common import Commands
+    from mlmax.cloud import ProjectPipelineRun
+
+DEFAULT_TIMEOUT = 3600
+
+
+def register(verbs: Commands) -> None:
+    run = verbs.add_parser(
+        "run",
+        help="run your own SageMaker Pipeline locally: MODULE:FUNCTION returns it",
+        description="Build your project's SageMaker Pipeline with FUNCTION(session) from "
+        "MODULE (imported from the current directory or the environment) on mlmax's offline "
+        "local pipeline session, run one execution in Local Mode containers and print its "
+        "steps.",
+    )
+    run.add_argument("target", metavar="MODULE:FUNCTION", help="e.g. myproject.pipeline:build")
+    run.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an execution parameter of the pipeline, e.g. InstanceType=local (repeat for more)",
+    )
+    run.add_argument(
+        "--timeout",
+        type=positive_int,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop the execution after this long (default {DEFAULT_TIMEOUT})",
+    )
+    run.set_defaults(handler=run_project)
+
+
+def builder(target: str) -> Callable[[Any], Any]:
+    """The FUNCTION of MODULE:FUNCTION; UsageError naming what is wrong."""
+    module_name, colon, function_name = target.partition(":")
+    if not colon or not module_name or not function_name:
+        raise UsageError(
+            f"{target!r} is not MODULE:FUNCTION; name the function that returns your "
+            "pipeline, e.g. myproject.pipeline:build"
+        )
+    # As `python -m` does: the current directory's modules first.
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is None or not module_name.startswith(error.name):
+            raise  # the module itself imports something missing: its own traceback
+        raise UsageError(
+            f"module {module_name!r} was not found; run from your project's directory or "
+            "install it (pip install -e .), or set PYTHONPATH to where it is"
+        ) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise UsageError(
+            f"module {module_name!r} has no function {function_name!r}; name the function "
+            "that takes the session and returns your Pipeline"
+        )
+    return function
+
+
+def parameter_values(pipeline: Any, pairs: list[str]) -> dict[str, str | float]:
+    """NAME=VALUE pairs as the pipeline's parameters want them (a ParameterInteger an int)."""
+    declared = {p.name: p for p in getattr(pipeline, "parameters", None) or []}
+    values: dict[str, str | float] = {}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        if not equals or name not in declared:
+            raise UsageError(
+                f"--parameter {pair!r} is not NAME=VALUE of a parameter of the pipeline; "
+                f"its parameters are {', '.join(sorted(declared)) or 'none'}"
+            )
+        kind = declared[name].parameter_type.python_type
+        values[name] = _typed(name, kind, text)
+    return values
+
+
+_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _typed(name: str, kind: type, text: str) -> str | float:
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise UsageError(f"--parameter {name} wants true or false, not {text!r}; give one")
+        return text.lower() == "true"
+    try:
+        return kind(text)
+    except ValueError:
+        raise UsageError(
+            f"--parameter {name} wants {_KINDS.get(kind, kind.__name__)}, not {text!r}; give one"
+        ) from None
+
+
+def run_project(args: argparse.Namespace) -> int:
+    from mlmax.cloud import (
+        PipelineStepFailedError,
+        project_pipeline_session,
+        quiet_sdk,
+        run_project_pipeline,
+    )
+    from mlmax.localmode.image import project_default_image
+    from mlmax.localmode.run import LocalMode, LocalRun
+
+    function = builder(args.target)  # before any container work: a typo costs nothing
+    image = project_default_image(Path.cwd(), progress=progress)
+    failure: PipelineStepFailedError | None = None
+    # The table is printed after quiet_sdk, which keeps the SDK's own stdout off the terminal.
+    with LocalMode(image=image) as local, quiet_sdk(progress):
+        assert local.session is not None
+        with LocalRun(local.session, "pipeline-run") as run, project_pipeline_session(run) as s:
+            pipeline = function(s)
+            if not hasattr(pipeline, "start") or not hasattr(pipeline, "definition"):
+                raise UsageError(
+                    f"{args.target} returned {type(pipeline).__name__}, not a SageMaker "
+                    "Pipeline; return the Pipeline built on the session it is given"
+                )
+            values = parameter_values(pipeline, args.parameter)
+            progress(f"running pipeline {pipeline.name} locally (run {run.run_id})")
+            started = time.monotonic()
+            try:
+                result = run_project_pipeline(run, pipeline, values, timeout=args.timeout)
+            except PipelineStepFailedError as failed:
+                failure, result = failed, failed.result
+    _print(result, time.monotonic() - started)
+    if failure is not None:
+        raise failure
+    return EXIT_OK
+
+
+def _print(result: ProjectPipelineRun, seconds: float) -> None:
+    steps = [
+        (step.name, step.status, step.seconds, step.failure_reason or step.detail or "")
+        for step in result.steps
+    ]
+    print_steps(steps, result.status, seconds, "detail")
