@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlmax.cli.clean import sweep_killed_sessions
 from mlmax.cli.common import non_negative_float, port_number, progress
 from mlmax.common import UsageError
 
@@ -81,6 +82,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from mlmax.localmode.endpoint import serve_until_stopped
 
     model_dir, proc_dir, origin = _served_model(args)
+    sweep_killed_sessions(None)
     progress(f"Serving the model of {origin}")
     return serve_until_stopped(
         model_dir,

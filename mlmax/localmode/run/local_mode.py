@@ -1,9 +1,11 @@
-"""What a series of Local Mode runs shares: embedded S3, the offline session, the reaper.
+"""What a series of Local Mode runs shares: embedded S3 and the offline session.
 
-`with LocalMode(image=...) as lm: lm.run(job, inputs=..., outputs=...)` sweeps what killed
-sessions left, starts the embedded S3 server (unless real S3 is asked for) and the offline
-session, runs each job through `container_run.run_job` (or inspect mode's runner), and on
-exit stops whatever still runs and removes the session's containers and directories.
+`with LocalMode(image=...) as lm: lm.run(job, inputs=..., outputs=...)` starts the embedded S3
+server (unless real S3 is asked for) and the offline session, runs each job through
+`container_run.run_job` (or inspect mode's runner), and on exit stops whatever still runs and
+removes the session's containers and directories. What killed sessions left is swept once per
+session, before its first run, by the session's entry point (the command, the pytest
+plugin), not here.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from mlmax.localmode.engine import (
     remove_containers,
     session_containers,
 )
-from mlmax.localmode.run import reaper
 from mlmax.localmode.run.container_run import JobResult, run_job
 from mlmax.localmode.s3 import S3Server
 from mlmax.localmode.sdk import UNWIND_SECONDS, OfflineSession, preload_sdk, real_s3_requested
@@ -33,7 +34,7 @@ JobRunner = Callable[..., JobResult]
 
 
 class LocalMode:
-    """Embedded S3 + offline session + reaper: `with LocalMode(image=...) as lm: lm.run(...)`.
+    """Embedded S3 + offline session: `with LocalMode(image=...) as lm: lm.run(...)`.
 
     Real S3 is used only when asked for (`real_s3=True` or MLMAX_REAL_S3=1).
     """
@@ -77,9 +78,6 @@ class LocalMode:
 
     def __enter__(self) -> LocalMode:
         with self._stack as stack:
-            swept = reaper.reap()  # what SIGKILLed sessions left
-            if swept and self.progress:
-                self.progress(reaper.describe_leftovers(swept))
             stack.callback(self._remove_session_containers)
             endpoint = self._s3_endpoint_url
             if not self.real_s3 and endpoint is None:
