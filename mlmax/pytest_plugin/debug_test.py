@@ -17,17 +17,24 @@ container pid on the host (see the project's notes on Debug Test child sessions)
 
 If no client opens the child session within `GRACE_SECONDS`, the run says so and keeps
 waiting, up to `--inspect-timeout`, for someone to attach by the ready line. Outside a
-debugger this plugin is not registered and nothing changes.
+debugger this plugin is not registered and nothing changes; under one, `mlmax.pytest_plugin.plugin`
+registers it as the debugger (`mlmax.pytest_plugin.debugger.DEBUGGER`).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from mlmax.localmode.endpoint import EndpointDebug
+    from mlmax.localmode.run import JobDebugging
+    from mlmax.project import JobRun
 
 GRACE_SECONDS = 10.0  # VS Code opens a child session within about a second
 
@@ -116,25 +123,33 @@ class DebugTestPlugin:
             "debug session"
         )
 
-    def run_job(self, run: Any, **options: Any) -> Any:
-        """`LocalMode.job_runner`: every job (or `--inspect-job`) under the debugger."""
-        from mlmax.localmode.run import run_job
+    # -- what goes under the debugger (mlmax.pytest_plugin.debugger.Debugger) -------------------
+    def job_debugging(self, run: JobRun) -> JobDebugging | None:
+        """Every job (or only `--inspect-job`), on a port the OS picks, as a child session."""
+        from mlmax.localmode.run import JobDebugging
 
         if self.job and run.job.name != self.job:
-            return run_job(run, **options)
-        from mlmax.localmode.run import debug_job
-
-        options.pop("debug", None)
-        options["timeout"] = None  # a person at a breakpoint takes as long as they take
-        return debug_job(
-            run,
+            return None
+        return JobDebugging(
             port=0,
             wait_timeout=self.wait_timeout,
             on_ready=lambda info: self.open_child_session(info, run.job),
             grace=GRACE_SECONDS,
             on_grace=self.fall_back,
-            **options,
         )
+
+    def endpoint_debugging(self) -> EndpointDebug | None:
+        """The `sm_endpoint` handler: the same loopback forward as --inspectlocal, on a port
+        the OS picks, opened as a child session."""
+        from mlmax.localmode.endpoint import ENDPOINT_JOB, EndpointDebug
+
+        if self.job and self.job != ENDPOINT_JOB:
+            return None
+        return EndpointDebug(0, wait_for_client=True, on_ready=self.open_endpoint_session)
+
+    def sdk_objects_debugging(self, job: str) -> AbstractContextManager[None] | None:
+        """A test's own SDK objects (`sm_session`) run as usual under Debug Test."""
+        return None
 
     def open_child_session(self, info: Any, job: Any) -> None:
         self._ask(attach_configuration(job, info.port), info.line, info.job)

@@ -1,9 +1,10 @@
 """pytest's inspect mode: `pytest --smlocal --inspectlocal -k <test>` debugs a container test.
 
-Wired in by `mlmax.pytest_plugin.plugin` (options, configure, the `sm_localmode` fixture); the work
-is done by `mlmax.localmode.run.debug_run`. One test is inspected per run: the first selected
-container test. Every job it runs goes under the debugger (or only `--inspect-job NAME`);
-other selected container tests run normally, and the run says so at collection.
+`InspectPlugin` is registered as the debugger (`mlmax.pytest_plugin.debugger.DEBUGGER`) by
+`mlmax.pytest_plugin.plugin` when `--inspectlocal` is on. One test is inspected per run: the
+first selected container test. Every job it runs goes under the debugger (or only
+`--inspect-job NAME`), through the LocalMode's debug policy (`job_debugging`); other selected
+container tests run normally, and the run says so at collection.
 
 Ready lines go through the terminal reporter with capture suspended, flushed, so a tool
 reading pytest's output through a pipe or a pty sees them while the test waits.
@@ -14,149 +15,35 @@ Without --inspectlocal, a pytest run under a debugger (VS Code's "Debug Test") r
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import sys
 from collections.abc import Generator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mlmax.common import UsageError
+from mlmax.localmode.debug import ReadyInfo, ReplInfo
+from mlmax.pytest_plugin.debugger import write_live
+from mlmax.pytest_plugin.session import MARKER
 
 if TYPE_CHECKING:
-    from mlmax.pytest_plugin.debug_test import DebugTestPlugin
-
-from mlmax.localmode.debug import (
-    DEFAULT_INSPECT_PORT,
-    DEFAULT_WAIT_TIMEOUT,
-    INSPECT_MODES,
-    ReadyInfo,
-    ReplInfo,
-    resolve_host_port,
-)
-
-MARKER = "smlocal"
-_plugin_key = pytest.StashKey["InspectPlugin | DebugTestPlugin"]()
-
-
-def add_options(group: Any) -> None:
-    group.addoption(
-        "--inspectlocal",
-        nargs="?",
-        const="debugpy",
-        default=None,
-        choices=INSPECT_MODES,
-        help="debug the selected container test's jobs: under debugpy (default), or "
-        "--inspectlocal=repl for python -i with docker attach/exec commands",
-    )
-    group.addoption(
-        "--inspect-port",
-        type=int,
-        default=DEFAULT_INSPECT_PORT,
-        metavar="PORT",
-        help=f"host port on 127.0.0.1 for debugpy (default {DEFAULT_INSPECT_PORT}; 0 = free one)",
-    )
-    group.addoption(
-        "--inspect-timeout",
-        type=float,
-        default=DEFAULT_WAIT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"how long to wait for a debugger to attach (default {DEFAULT_WAIT_TIMEOUT:g})",
-    )
-    group.addoption(
-        "--inspect-job",
-        default=None,
-        metavar="JOB",
-        help="debug only this job of the inspected test (e.g. train), run the others normally",
-    )
-
-
-def _uses_xdist(config: pytest.Config) -> bool:
-    if hasattr(config, "workerinput"):
-        return True
-    workers = config.getoption("numprocesses", default=None)
-    return bool(workers) and workers != "0"
-
-
-def configure(config: pytest.Config) -> None:
-    """Check the inspect options and register the plugin; an MlmaxError names the fix
-    (mlmax.pytest_plugin.plugin makes it pytest's usage error)."""
-    mode = config.getoption("--inspectlocal", default=None)
-    if not mode:
-        _configure_debug_test(config)
-        return
-    if not config.getoption("--smlocal"):
-        raise UsageError(
-            "--inspectlocal needs --smlocal: run `pytest --smlocal --inspectlocal -k <test>`"
-        )
-    if _uses_xdist(config):
-        raise UsageError(
-            "--inspectlocal debugs one job at a time and cannot run under pytest-xdist; "
-            "drop -n/--numprocesses and select one test with -k"
-        )
-    job = _checked_job(config)
-    port = config.getoption("--inspect-port")
-    if mode == "debugpy":
-        port = resolve_host_port(port)  # an InspectError names the option to change
-    plugin = InspectPlugin(
-        config, mode=mode, port=port, wait_timeout=config.getoption("--inspect-timeout"), job=job
-    )
-    config.stash[_plugin_key] = plugin
-    config.pluginmanager.register(plugin, "mlmax-inspect")
-
-
-def _configure_debug_test(config: pytest.Config) -> None:
-    """Under a debugger (VS Code's Debug Test): each job becomes a child debug session."""
-    from mlmax.pytest_plugin.debug_test import DebugTestPlugin, under_debugger
-
-    if _uses_xdist(config) or not under_debugger():
-        return
-    plugin = DebugTestPlugin(
-        config,
-        wait_timeout=config.getoption("--inspect-timeout"),
-        job=_checked_job(config),
-        write=functools.partial(write_live, config),
-    )
-    config.stash[_plugin_key] = plugin
-    config.pluginmanager.register(plugin, "mlmax-debug-test")
-
-
-def _checked_job(config: pytest.Config) -> str | None:
-    job = config.getoption("--inspect-job")
-    if job and job != "endpoint":  # "endpoint": the handler of an sm_endpoint deployment
-        from mlmax.project import get_job
-
-        try:
-            get_job(job)
-        except KeyError as error:
-            raise UsageError(f"--inspect-job: {error.args[0]}") from None
-    return job
-
-
-def plugin_of(config: pytest.Config) -> InspectPlugin | DebugTestPlugin | None:
-    return config.stash.get(_plugin_key, None)
-
-
-def write_live(config: pytest.Config, lines: list[str]) -> None:
-    """Show `lines` now, even while the test captures output (pipe or pty)."""
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-    capture = config.pluginmanager.getplugin("capturemanager")
-    if reporter is None:
-        for line in lines:
-            print(line, file=sys.__stdout__, flush=True)
-        return
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        for line in lines:
-            reporter.write_line(line)
-        reporter.flush()
+    from mlmax.localmode.debug import InspectMode
+    from mlmax.localmode.endpoint import EndpointDebug
+    from mlmax.localmode.run import JobDebugging
+    from mlmax.project import JobRun
 
 
 class InspectPlugin:
-    """Chooses the inspected test and runs its jobs through `debug_job`."""
+    """Chooses the inspected test and puts its jobs, endpoints and SDK objects under debugpy
+    (or, for jobs, `python -i`)."""
 
     def __init__(
-        self, config: pytest.Config, *, mode: str, port: int, wait_timeout: float, job: str | None
+        self,
+        config: pytest.Config,
+        *,
+        mode: InspectMode,
+        port: int,
+        wait_timeout: float,
+        job: str | None,
     ) -> None:
         self.config = config
         self.mode = mode
@@ -198,24 +85,42 @@ class InspectPlugin:
         finally:
             self.active = False
 
-    # -- running jobs ----------------------------------------------------------------------------
-    def run_job(self, run: Any, **options: Any) -> Any:
-        """`LocalMode.job_runner`: debug the inspected test's jobs, run the others."""
-        from mlmax.localmode.run import run_job
+    # -- what goes under the debugger (mlmax.pytest_plugin.debugger.Debugger) -------------------
+    def job_debugging(self, run: JobRun) -> JobDebugging | None:
+        """The inspected test's jobs (or only `--inspect-job`); the others run as usual."""
+        from mlmax.localmode.run import JobDebugging
 
         if not self.active or (self.job and run.job.name != self.job):
-            return run_job(run, **options)
-        from mlmax.localmode.run import debug_job
+            return None
+        return JobDebugging(
+            port=self.port, wait_timeout=self.wait_timeout, on_ready=self.announce, mode=self.mode
+        )
 
-        options.pop("debug", None)
-        options["timeout"] = None  # a person at a breakpoint takes as long as they take
-        return debug_job(
-            run,
-            port=self.port,
-            wait_timeout=self.wait_timeout,
-            on_ready=self.announce,
-            mode=self.mode,  # type: ignore[arg-type]
-            **options,
+    def endpoint_debugging(self) -> EndpointDebug | None:
+        """Under debugpy, the inspected test's endpoint handler waits for a debugger,
+        announced by the ready line."""
+        from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
+
+        if not self.active or self.mode != "debugpy":
+            return None
+        if self.job and self.job != ENDPOINT_JOB:
+            return None
+
+        def announce(port: int) -> None:
+            self.announce(ReadyInfo(ENDPOINT_JOB, port, SERVING_CODE_ROOT, container=""))
+
+        return EndpointDebug(self.port, wait_for_client=True, on_ready=announce)
+
+    def sdk_objects_debugging(self, job: str) -> AbstractContextManager[None] | None:
+        """Under debugpy, the inspected test's own processors and trainers."""
+        if not self.active or self.mode != "debugpy":
+            return None
+        if self.job:  # --inspect-job names a declared job; the test's own objects are not one
+            return None
+        from mlmax.localmode.debug import sdk_objects_under_debugger
+
+        return sdk_objects_under_debugger(
+            job=job, port=self.port, wait_timeout=self.wait_timeout, on_ready=self.announce
         )
 
     def announce(self, info: ReadyInfo | ReplInfo) -> None:

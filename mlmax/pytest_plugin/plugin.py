@@ -13,59 +13,69 @@ Registered as the `pytest11` entry point `mlmax`, so any project that installs m
 - `--sm-timeout SECONDS`: per-job timeout (default 900).
 - `--sm-memory SIZE`: each job container's memory limit (default: the memory of the job's
   declared `instance_type`, so a job its instance would kill is killed here too).
-- fixtures `sm_image` (the image tag), `sm_s3` (the embedded S3 server), `sm_local` (a
-  runner: `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`),
-  `sm_endpoint` (real-time endpoints: `sm_endpoint.deploy(model_dir, proc_model_dir)` ->
-  a ready `Endpoint` on a free 127.0.0.1 port, removed when the test ends).
+- `--inspectlocal`, `--inspect-port`, `--inspect-timeout`, `--inspect-job`: debug the
+  selected container test's jobs (`inspect_mode`); under a debugger (VS Code's Debug Test)
+  each job opens as a child debug session (`debug_test`).
+- `--test-at FILE:LINE`: run only the test at an editor's cursor (`selection`).
+- fixtures `sm_image`, `sm_s3`, `sm_localmode`, `sm_local`, `sm_endpoint`, `sm_session`
+  (`fixtures`).
 - an mlmax error (`mlmax.common.errors.MlmaxError`) in a test is the test's failure message (what
   VS Code's Test Explorer shows on the test): its one sentence (a failing job's also its
   container log tail), then the test's own lines on the way to it; at start-up (a bad option,
   a bad [tool.mlmax] declaration) it is pytest's usage error. Other exceptions keep pytest's
   usual report.
 - with `--smlocal`, SIGTERM and SIGHUP tear down like Ctrl-C; the exit code is then 143 / 129.
+
+This module declares the options, the marker and the hooks. The behaviour lives in plugin
+objects, registered in `pytest_configure` only when their feature is on:
+`session.LocalModeSession` (`--smlocal`), `inspect_mode.InspectPlugin` (`--inspectlocal`) or
+`debug_test.DebugTestPlugin` (pytest under a debugger), registered as the debugger the fixtures
+ask (`debugger.Debugger`), and `selection.TestAtLine` (`--test-at`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mlmax.common import (
-    EnvironmentNotReadyError,
-    MlmaxError,
-    TerminationHandlers,
-    skip_the_last_collection,
+from mlmax.common import MlmaxError, UsageError, skip_the_last_collection
+from mlmax.localmode.debug import (
+    DEFAULT_INSPECT_PORT,
+    DEFAULT_WAIT_TIMEOUT,
+    INSPECT_MODES,
+    resolve_host_port,
 )
-from mlmax.localmode.debug import DEFAULT_INSPECT_PORT as DEFAULT_INSPECT_PORT
 from mlmax.localmode.engine import skip_ssh_transport
-from mlmax.pytest_plugin import inspect_mode as pytest_inspect
-from mlmax.pytest_plugin import selection as pytest_select
+from mlmax.pytest_plugin.debug_test import DebugTestPlugin, under_debugger
+from mlmax.pytest_plugin.debugger import DEBUGGER, write_live
+from mlmax.pytest_plugin.inspect_mode import InspectPlugin
+from mlmax.pytest_plugin.report import JOB_FAILURES, failure_message, sdk_container_logs
+from mlmax.pytest_plugin.selection import OPTION as TEST_AT
+from mlmax.pytest_plugin.selection import TestAtLine
+from mlmax.pytest_plugin.session import (
+    LOCALMODE,
+    MARKER,
+    SKIP_REASON,
+    LocalModeSession,
+)
 
-SKIP_REASON = "need --smlocal option to run"
-MARKER = "smlocal"
+if TYPE_CHECKING:
+    from mlmax.localmode.debug import InspectMode
+
 DEFAULT_TIMEOUT = 900.0
 
-# `sm_session` and `sm_pipeline_session` (the test's own SDK objects and its own Pipeline),
-# the project's container-test default and the SDK guards live in their own modules.
+# The fixtures (`sm_pipeline_session`: a test's own Pipeline), the project's container-test
+# default and the SDK guards live in their own modules.
 pytest_plugins = [
-    "mlmax.pytest_plugin.sm_session",
+    "mlmax.pytest_plugin.fixtures",
     "mlmax.pytest_plugin.sm_pipeline",
     "mlmax.pytest_plugin.container_default",
     "mlmax.pytest_plugin.sdk_guards",
 ]
 
-# The outcome of the one Docker/Compose/image check of a session: the image, or the sentence
-# saying why container tests cannot run.
-_image_key = pytest.StashKey[str]()
-_unusable_key = pytest.StashKey[str]()
-_failures_key = pytest.StashKey[list[tuple[str, str]]]()
 _container_counts_key = pytest.StashKey[dict[str, int]]()
-_termination_key = pytest.StashKey[TerminationHandlers]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -96,95 +106,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="memory limit of each job's container, e.g. 2g (default: the memory of the "
         "job's declared instance_type, else none)",
     )
-    # Inspect mode (--inspectlocal, --inspect-port, ...): see mlmax/pytest_plugin/inspect_mode.py.
-    pytest_inspect.add_options(group)
-    # --test-at FILE:LINE (the test at an editor's cursor): see mlmax/pytest_plugin/selection.py.
-    pytest_select.add_options(group)
-
-
-def _say(config: pytest.Config) -> Callable[[str], None]:
-    """Progress lines shown live, even while pytest captures output."""
-    capture = config.pluginmanager.getplugin("capturemanager")
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-
-    def say(message: str) -> None:
-        line = f"[mlmax] {message}"
-        if reporter is None:
-            print(line, file=sys.__stderr__, flush=True)
-        elif capture is not None:
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(line)
-        else:
-            reporter.write_line(line)
-
-    return say
-
-
-class DockerUnusable(EnvironmentNotReadyError):
-    """Container tests cannot run here; the message is one sentence naming the fix."""
-
-
-def _resolve_image(config: pytest.Config) -> str:
-    """Check Docker and make sure the image exists; DockerUnusable with the fix otherwise."""
-    from mlmax.localmode.engine import DockerUnavailableError, require_docker
-
-    try:
-        client = require_docker()
-    except DockerUnavailableError as error:
-        raise DockerUnusable(f"--smlocal cannot run: {error}") from None
-    requested = config.getoption("--sm-image")
-    if requested:
-        import docker.errors
-
-        try:
-            client.images.get(requested)
-        except docker.errors.ImageNotFound:
-            raise DockerUnusable(
-                f"--smlocal cannot run: image {requested!r} (from --sm-image) is not in the "
-                "local Docker engine; load it with `docker load` or drop --sm-image"
-            ) from None
-        return str(requested)
-    from mlmax.localmode.image import project_default_image
-
-    # xdist workers each reach this, but ensure_job_image builds under a lock shared by every
-    # process (the first builds, the others wait and reuse it); a worker's progress goes to
-    # the terminal's stderr, since the controller shows nothing of a worker's output.
-    say = _worker_say if hasattr(config, "workerinput") else _say(config)
-    try:
-        return project_default_image(config.rootpath, progress=say)
-    except MlmaxError as error:  # a one-sentence error; anything else is a bug, traceback kept
-        raise DockerUnusable(f"--smlocal cannot run: {error.sentence()}") from None
-
-
-def _worker_say(message: str) -> None:
-    print(f"[mlmax] {message}", file=sys.__stderr__, flush=True)
-
-
-def container_image(config: pytest.Config) -> str:
-    """The session's image, checked (and built if missing) on first use, then remembered.
-
-    A failed check is remembered too: every container test then fails at once with the
-    same sentence, rather than checking Docker again.
-    """
-    if _image_key in config.stash:
-        return config.stash[_image_key]
-    if _unusable_key not in config.stash:
-        try:
-            config.stash[_image_key] = _resolve_image(config)
-            _sweep_killed_sessions(config)  # Docker is known to work now
-            return config.stash[_image_key]
-        except DockerUnusable as error:
-            config.stash[_unusable_key] = str(error)
-    raise DockerUnusable(config.stash[_unusable_key])
-
-
-def _sweep_killed_sessions(config: pytest.Config) -> None:
-    """Remove what SIGKILLed sessions left (containers, temp dirs); one line if anything."""
-    from mlmax.localmode.run import describe_leftovers, reap
-
-    swept = reap()
-    if swept:
-        _say(config)(describe_leftovers(swept))
+    group.addoption(
+        "--inspectlocal",
+        nargs="?",
+        const="debugpy",
+        default=None,
+        choices=INSPECT_MODES,
+        help="debug the selected container test's jobs: under debugpy (default), or "
+        "--inspectlocal=repl for python -i with docker attach/exec commands",
+    )
+    group.addoption(
+        "--inspect-port",
+        type=int,
+        default=DEFAULT_INSPECT_PORT,
+        metavar="PORT",
+        help=f"host port on 127.0.0.1 for debugpy (default {DEFAULT_INSPECT_PORT}; 0 = free one)",
+    )
+    group.addoption(
+        "--inspect-timeout",
+        type=float,
+        default=DEFAULT_WAIT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for a debugger to attach (default {DEFAULT_WAIT_TIMEOUT:g})",
+    )
+    group.addoption(
+        "--inspect-job",
+        default=None,
+        metavar="JOB",
+        help="debug only this job of the inspected test (e.g. train), run the others normally",
+    )
+    group.addoption(
+        TEST_AT,
+        default=None,
+        metavar="FILE:LINE",
+        help="run only the test whose source holds LINE of FILE (an editor's cursor)",
+    )
 
 
 @pytest.hookimpl(trylast=True)  # after the terminal reporter exists, for build progress
@@ -202,7 +158,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _configure(config: pytest.Config) -> None:
-    """Check the project's declarations and the options; an MlmaxError names the fix."""
+    """Check the project's declarations and the options, then register the plugin objects of
+    the features that are on; an MlmaxError names the fix. Nothing here touches Docker."""
     from mlmax.project import current_project
 
     current_project(config.rootpath)  # a bad [tool.mlmax] stops the run with its fix
@@ -211,28 +168,67 @@ def _configure(config: pytest.Config) -> None:
         from mlmax.project import parse_memory
 
         parse_memory(memory)  # a bad size stops the run with its fix
-    pytest_select.configure(config)
-    # Nothing here touches Docker: the checks run when the first container test needs them.
-    if config.getoption("--smlocal", default=False):
-        # SIGTERM, SIGHUP: the same teardown as Ctrl-C (containers, compose, temp dirs).
-        config.stash[_termination_key] = TerminationHandlers().install()
-    if config.getoption("--smlocal", default=False) or config.getoption(
-        "--inspectlocal", default=None
-    ):
-        pytest_inspect.configure(config)
+    test_at = config.getoption(TEST_AT, default=None)
+    if test_at is not None:
+        config.pluginmanager.register(TestAtLine.from_option(test_at), "mlmax-test-at")
+    smlocal = config.getoption("--smlocal", default=False)
+    mode = config.getoption("--inspectlocal", default=None)
+    if mode and not smlocal:
+        raise UsageError(
+            "--inspectlocal needs --smlocal: run `pytest --smlocal --inspectlocal -k <test>`"
+        )
+    if not smlocal:
+        return
+    debugger = _inspect_plugin(config, mode) if mode else _debug_test_plugin(config)
+    config.pluginmanager.register(LocalModeSession(config), LOCALMODE)
+    if debugger is not None:
+        config.pluginmanager.register(debugger, DEBUGGER)
 
 
-@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    handlers = session.config.stash.get(_termination_key, None)
-    if handlers is not None and handlers.received is not None:
-        session.exitstatus = 128 + handlers.received  # the shell's code: 143, 129
+def _inspect_plugin(config: pytest.Config, mode: InspectMode) -> InspectPlugin:
+    """--inspectlocal's plugin, once its options are checked."""
+    if _uses_xdist(config):
+        raise UsageError(
+            "--inspectlocal debugs one job at a time and cannot run under pytest-xdist; "
+            "drop -n/--numprocesses and select one test with -k"
+        )
+    job = _checked_job(config)
+    port = config.getoption("--inspect-port")
+    if mode == "debugpy":
+        port = resolve_host_port(port)  # an InspectError names the option to change
+    wait_timeout = config.getoption("--inspect-timeout")
+    return InspectPlugin(config, mode=mode, port=port, wait_timeout=wait_timeout, job=job)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    handlers = config.stash.get(_termination_key, None)
-    if handlers is not None:
-        handlers.restore()
+def _debug_test_plugin(config: pytest.Config) -> DebugTestPlugin | None:
+    """Under a debugger (VS Code's Debug Test): each job becomes a child debug session."""
+    if _uses_xdist(config) or not under_debugger():
+        return None
+    return DebugTestPlugin(
+        config,
+        wait_timeout=config.getoption("--inspect-timeout"),
+        job=_checked_job(config),
+        write=functools.partial(write_live, config),
+    )
+
+
+def _uses_xdist(config: pytest.Config) -> bool:
+    if hasattr(config, "workerinput"):
+        return True
+    workers = config.getoption("numprocesses", default=None)
+    return bool(workers) and workers != "0"
+
+
+def _checked_job(config: pytest.Config) -> str | None:
+    job = config.getoption("--inspect-job")
+    if job and job != "endpoint":  # "endpoint": the handler of an sm_endpoint deployment
+        from mlmax.project import get_job
+
+        try:
+            get_job(job)
+        except KeyError as error:
+            raise UsageError(f"--inspect-job: {error.args[0]}") from None
+    return job
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -247,46 +243,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    if report.when in ("setup", "call") and report.failed:
-        error = call.excinfo.value if call.excinfo else None
-        if isinstance(error, MlmaxError):
-            # The one place an MlmaxError becomes a test's failure message (what VS Code
-            # shows on the test): its sentence (and a job's log tail), then where the test
-            # asked for it; mlmax's own frames are no help to the test's author.
-            report.longrepr = failure_message(error, item, call.excinfo)
-        else:
-            # The test went on after a job failed (e.g. it expected the failure): its own
-            # failure message stays, the job's log tail is a report section.
-            for job, log_tail in item.stash.get(_failures_key, []):
-                report.sections.append((f"container log of job {job!r} (last lines)", log_tail))
-    return report
-
-
-def failure_message(error: MlmaxError, item: pytest.Item, excinfo: Any) -> str:
-    """One sentence, a failed job's container log tail, and the test's own lines to it."""
-    from mlmax.localmode.errors import JobFailedError
-
-    if isinstance(error, JobFailedError):  # its sentence's first line, then the log tail
-        sentence = error.sentence().split("\n", 1)[0]
-        lines = [sentence, "", f"container log of job {error.job!r} (last lines):", error.log_tail]
+    if report.when not in ("setup", "call") or not report.failed:
+        return report
+    error = call.excinfo.value if call.excinfo else None
+    if isinstance(error, MlmaxError):
+        # The one place an MlmaxError becomes a test's failure message (what VS Code
+        # shows on the test): its sentence (and a job's log tail), then where the test
+        # asked for it; mlmax's own frames are no help to the test's author.
+        report.longrepr = failure_message(error, item, call.excinfo)
     else:
-        lines = [error.sentence()]
-    # Traceback entries in the project's test code (the test, its fixtures, conftest files),
-    # not in mlmax, pytest or the SDK: where the test asked for the job.
-    root, package = item.config.rootpath, Path(__file__).parents[1]
-    in_tests = [
-        entry
-        for entry in excinfo.traceback
-        if Path(str(entry.path)).is_relative_to(root)
-        and not Path(str(entry.path)).is_relative_to(package)
-        and ".venv" not in Path(str(entry.path)).parts
-    ]
-    if in_tests:
-        lines.append("")
-    for entry in in_tests:
-        lines.append(f"{entry.path}:{entry.lineno + 1}: in {entry.name}")
-        lines.append(f"    {str(entry.statement).strip()}")
-    return "\n".join(lines)
+        # The test went on after a job failed (e.g. it expected the failure): its own
+        # failure message stays, the job's log tail is a report section.
+        for job, log_tail in item.stash.get(JOB_FAILURES, []):
+            report.sections.append((f"container log of job {job!r} (last lines)", log_tail))
+    if report.when == "call":
+        for log_tail in sdk_container_logs(item):
+            report.sections.append(("containers of sm_session (last lines)", log_tail))
+    return report
 
 
 def pytest_report_teststatus(
@@ -311,175 +284,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     parts = ", ".join(f"{counts.get(o, 0)} {o}" for o in ("passed", "failed", "skipped"))
     terminalreporter.write_line(f"mlmax: container tests (marker {MARKER}): {parts}")
-
-
-# -- fixtures ------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def sm_image(pytestconfig: pytest.Config) -> str:
-    """The image jobs run in: Docker checked and the image built once, by the first user."""
-    if not pytestconfig.getoption("--smlocal"):
-        pytest.skip(SKIP_REASON)
-    return container_image(pytestconfig)
-
-
-@pytest.fixture(scope="session")
-def sm_s3(sm_image: str) -> Iterator[Any]:
-    """The embedded S3 server on 127.0.0.1 (moto), for the whole session."""
-    from mlmax.localmode.s3 import S3Server
-
-    # Not waited for here: its own process starts while sm_localmode imports the SDK, and
-    # the session waits for it before its first request.
-    server = S3Server().start(wait=False)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def sm_localmode(
-    sm_image: str, sm_s3: Any, pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    """The session's LocalMode (runner, offline session, S3); most tests want `sm_local`."""
-    from mlmax.localmode.image import JobImages
-    from mlmax.localmode.run import LocalMode
-
-    # Each declared job's own image (built once, when first needed), else sm_image.
-    images = JobImages(override=pytestconfig.getoption("--sm-image"), default=sm_image)
-    with LocalMode(
-        image=sm_image,
-        project_root=pytestconfig.rootpath,
-        image_for=images,
-        real_s3=False,
-        s3_endpoint_url=sm_s3.endpoint_url,
-        default_timeout=pytestconfig.getoption("--sm-timeout"),
-        memory=pytestconfig.getoption("--sm-memory"),
-        temp_parent=_session_parent(tmp_path_factory.getbasetemp()),
-    ) as local_mode:
-        inspect = pytest_inspect.plugin_of(pytestconfig)
-        if inspect is not None:
-            local_mode.job_runner = inspect.run_job
-        yield local_mode
-
-
-def _session_parent(basetemp: Path) -> Path | None:
-    """pytest's basetemp when the next session's sweep looks there (the default one), else
-    None: the temp root. A SIGKILLed run's dir under a --basetemp that no later run uses
-    would otherwise never be swept."""
-    from mlmax.localmode.run import is_swept
-
-    return basetemp if is_swept(basetemp) else None
-
-
-class SmLocal:
-    """What `sm_local` gives a test: run jobs; failures are attached to the test's report."""
-
-    def __init__(self, local_mode: Any, item: pytest.Item) -> None:
-        self.local_mode = local_mode
-        self.image: str = local_mode.image
-        self._item = item
-
-    def run(
-        self,
-        job: str,
-        *,
-        inputs: Mapping[str, Path | str] | None = None,
-        outputs: Mapping[str, Path | str] | None = None,
-        arguments: Sequence[str] = (),
-        timeout: float | None = None,
-        **options: Any,
-    ) -> Any:
-        """Run `job` (mlmax's or one declared in the project's pyproject.toml) in its
-        container; returns a JobResult."""
-        from mlmax.localmode.errors import JobFailedError
-
-        try:
-            return self.local_mode.run(
-                job,
-                inputs=inputs,
-                outputs=outputs,
-                arguments=arguments,
-                timeout=timeout,
-                **options,
-            )
-        except JobFailedError as error:
-            failures = self._item.stash.setdefault(_failures_key, [])
-            failures.append((error.job, error.log_tail))
-            raise
-
-
-@pytest.fixture
-def sm_local(sm_localmode: Any, request: pytest.FixtureRequest) -> SmLocal:
-    """Run declared jobs in their Local Mode containers (needs --smlocal)."""
-    return SmLocal(sm_localmode, request.node)
-
-
-class SmEndpoint:
-    """What `sm_endpoint` gives a test: deploy models; every endpoint ends with the test."""
-
-    def __init__(self, local_mode: Any, item: pytest.Item, stack: contextlib.ExitStack) -> None:
-        self.local_mode = local_mode
-        self._item = item
-        self._stack = stack
-        self._inspect = pytest_inspect.plugin_of(item.config)
-
-    def _inspect_debug(self) -> Any:
-        """Under --inspectlocal (debugpy) or Debug Test for this test: the handler runs under
-        debugpy and waits for a debugger (announced, or opened as a child debug session)."""
-        from mlmax.localmode.debug import ReadyInfo
-        from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
-        from mlmax.pytest_plugin.debug_test import DebugTestPlugin
-
-        inspect = self._inspect
-        if isinstance(inspect, DebugTestPlugin):
-            if inspect.job and inspect.job != ENDPOINT_JOB:
-                return None
-            # Debug Test: the same loopback forward as --inspectlocal, on a port the OS picks.
-            return EndpointDebug(0, wait_for_client=True, on_ready=inspect.open_endpoint_session)
-        if not isinstance(inspect, pytest_inspect.InspectPlugin):
-            return None
-        if not inspect.active or inspect.mode != "debugpy":
-            return None
-        if inspect.job and inspect.job != ENDPOINT_JOB:
-            return None
-
-        def announce(port: int) -> None:
-            inspect.announce(ReadyInfo(ENDPOINT_JOB, port, SERVING_CODE_ROOT, container=""))
-
-        return EndpointDebug(inspect.port, wait_for_client=True, on_ready=announce)
-
-    def deploy(
-        self, model_dir: Path | str, proc_model_dir: Path | str | None = None, **options: Any
-    ) -> Any:
-        """Serve a trained model (+ its preprocessor) in its container; returns an Endpoint.
-
-        `options` go to `mlmax.localmode.endpoint.hosting.deploy` (timeout, environment, ...).
-        """
-        from mlmax.localmode.endpoint import deploy
-        from mlmax.localmode.errors import JobFailedError
-
-        debug = self._inspect_debug()
-        if debug is not None and self._inspect is not None:
-            options.setdefault("debug", debug)
-            options["timeout"] = self._inspect.wait_timeout  # until someone attaches
-        try:
-            return self._stack.enter_context(
-                deploy(
-                    Path(model_dir),
-                    proc_model_dir=None if proc_model_dir is None else Path(proc_model_dir),
-                    image=self.local_mode.image,
-                    session=self.local_mode.session,
-                    **options,
-                )
-            )
-        except JobFailedError as error:
-            failures = self._item.stash.setdefault(_failures_key, [])
-            failures.append((error.job, error.log_tail))
-            raise
-
-
-@pytest.fixture
-def sm_endpoint(sm_localmode: Any, request: pytest.FixtureRequest) -> Iterator[SmEndpoint]:
-    """Deploy real-time endpoints in Local Mode (needs --smlocal); removed after the test."""
-    with contextlib.ExitStack() as stack:
-        yield SmEndpoint(sm_localmode, request.node, stack)

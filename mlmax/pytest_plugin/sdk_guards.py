@@ -54,7 +54,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     endpoint = aws_reach(call.excinfo.value)
     if endpoint is not None:
-        from mlmax.pytest_plugin.plugin import failure_message
+        from mlmax.pytest_plugin.report import failure_message
 
         error = OwnSdkObjectOnlineError(
             f"a SageMaker SDK object in this test tried to reach {endpoint} "

@@ -4,6 +4,7 @@ What an editor knows is a file and a cursor line (VS Code's `${file}:${lineNumbe
 collection turns it into a test, so a task can act on "the test at the cursor" without a
 hand-kept list of test ids. A line inside a test function (its decorators included) selects
 that test (every parametrization of it); any other line is a usage error naming the fix.
+`TestAtLine` is registered by `mlmax.pytest_plugin.plugin` only when `--test-at` is given.
 """
 
 from __future__ import annotations
@@ -17,29 +18,6 @@ import pytest
 from mlmax.common import UsageError
 
 OPTION = "--test-at"
-
-
-def add_options(group: Any) -> None:
-    group.addoption(
-        OPTION,
-        default=None,
-        metavar="FILE:LINE",
-        help="run only the test whose source holds LINE of FILE (an editor's cursor)",
-    )
-
-
-def configure(config: pytest.Config) -> None:
-    """Register the selector when --test-at is given; a UsageError (mlmax's, made pytest's
-    by mlmax.pytest_plugin.plugin) for a malformed value."""
-    value = config.getoption(OPTION, default=None)
-    if value is None:
-        return
-    file, _, line = value.rpartition(":")
-    if not file or not line.isdigit():
-        raise UsageError(
-            f"{OPTION} takes FILE:LINE, e.g. {OPTION} tests/test_x.py:12 (got {value!r})"
-        )
-    config.pluginmanager.register(TestAtLine(Path(file), int(line)), "mlmax-test-at")
 
 
 def source_lines(item: pytest.Item) -> range | None:
@@ -62,6 +40,17 @@ class TestAtLine:
     def __init__(self, file: Path, line: int) -> None:
         self.file = file.resolve()
         self.line = line
+
+    @classmethod
+    def from_option(cls, value: str) -> TestAtLine:
+        """The selector of a `--test-at` value; a UsageError (mlmax's, made pytest's by
+        mlmax.pytest_plugin.plugin) for a malformed one."""
+        file, _, line = value.rpartition(":")
+        if not file or not line.isdigit():
+            raise UsageError(
+                f"{OPTION} takes FILE:LINE, e.g. {OPTION} tests/test_x.py:12 (got {value!r})"
+            )
+        return cls(Path(file), int(line))
 
     @pytest.hookimpl(tryfirst=True)  # before inspect mode chooses among the selected tests
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[Any]) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from mlmax.pytest_plugin.sm_session import report_logs_on_failure
+from mlmax.pytest_plugin.report import report_logs_on_failure
 
 
 @pytest.fixture

@@ -138,7 +138,7 @@ if __name__ == "__main__":
 
 RAISING_TEST = """\
 import pytest
-from mlmax.project.catalog import Channel, JobDefinition, JobRun
+from mlmax.project.catalog import Channel, JobDefinition
 from mlmax.localmode.errors import JobFailedError
 
 pytestmark = pytest.mark.smlocal
@@ -152,12 +152,8 @@ def test_raising_job_fails(sm_localmode, tmp_path):
         "raiser", "raiser.py", "processing", (),
         (Channel("out", "--out", "/opt/ml/processing/output"),),
     )
-    run = JobRun(job, inputs={{}}, outputs={{"out": tmp_path / "out"}})
     with pytest.raises(JobFailedError):
-        sm_localmode.job_runner(
-            run, image=sm_localmode.image, session=sm_localmode.session,
-            timeout=600, code_dir=code,
-        )
+        sm_localmode.run(job, outputs={{"out": tmp_path / "out"}}, timeout=600, code_dir=code)
 """
 
 

@@ -1,5 +1,8 @@
 """Run one job under a debugger in its Local Mode container (inspect mode, `mlmax debug`).
 
+`JobDebugging` says how one job is debugged (port, wait, mode, who hears it is ready); a
+LocalMode whose job runner is `debugging_runner(policy)` asks the `DebugPolicy` about each job
+it runs and debugs those it answers for (the pytest plugin's inspect mode and Debug Test).
 `debug_job` opens the host-side forward (`debug.forward`), makes sure the image has debugpy
 (`image.debug_variant`), starts a `ReadyWatch` beside the ordinary runner (`container_run.run_job`
 with the debug command of `debug_command`) and turns what the watch saw into the right
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +34,7 @@ from mlmax.localmode.debug import (
 from mlmax.localmode.errors import JobFailedError
 from mlmax.localmode.image import ensure_debugpy_image
 from mlmax.localmode.run.container_run import JobResult, run_job
-from mlmax.localmode.run.local_mode import LocalMode
+from mlmax.localmode.run.local_mode import JobRunner, LocalMode
 from mlmax.project import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 
 if TYPE_CHECKING:
@@ -49,6 +53,46 @@ def path_mappings(jobs_dir: Path = JOBS_DIR) -> list[dict[str, str]]:
 def job_path_mappings(job: JobDefinition) -> list[dict[str, str]]:
     """The pathMapping of one declared job: its container code root to its source folder."""
     return [{"localRoot": str(job.source_dir), "remoteRoot": job.code_root}]
+
+
+@dataclass(frozen=True)
+class JobDebugging:
+    """How one job runs under the debugger: what `debug_job` takes besides the run itself."""
+
+    port: int = DEFAULT_INSPECT_PORT  # host port on 127.0.0.1; 0 = one the OS picks
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    on_ready: Callable[[Any], None] | None = None
+    mode: InspectMode = "debugpy"
+    grace: float | None = None
+    on_grace: Callable[[ReadyInfo], None] | None = None
+
+
+# Which jobs of a LocalMode run under the debugger, and how: None runs the job as usual.
+DebugPolicy = Callable[["JobRun"], JobDebugging | None]
+
+
+def debugging_runner(policy: DebugPolicy) -> JobRunner:
+    """A LocalMode job runner (`JobRunner`): the jobs `policy` answers for run under the
+    debugger, the others as usual."""
+
+    def run_or_debug(run: JobRun, **options: Any) -> JobResult:
+        debugging = policy(run)
+        if debugging is None:
+            return run_job(run, **options)
+        options.pop("debug", None)  # the debugger's own options replace them
+        options.pop("timeout", None)  # a person at a breakpoint takes as long as they take
+        return debug_job(
+            run,
+            port=debugging.port,
+            wait_timeout=debugging.wait_timeout,
+            on_ready=debugging.on_ready,
+            mode=debugging.mode,
+            grace=debugging.grace,
+            on_grace=debugging.on_grace,
+            **options,
+        )
+
+    return run_or_debug
 
 
 def debug_job(

@@ -1,11 +1,11 @@
 """What a series of Local Mode runs shares: embedded S3 and the offline session.
 
 `with LocalMode(image=...) as lm: lm.run(job, inputs=..., outputs=...)` starts the embedded S3
-server (unless real S3 is asked for) and the offline session, runs each job through
-`container_run.run_job` (or inspect mode's runner), and on exit stops whatever still runs and
-removes the session's containers and directories. What killed sessions left is swept once per
-session, before its first run, by the session's entry point (the command, the pytest
-plugin), not here.
+server (unless real S3 is asked for) and the offline session, runs each job through its job
+runner (`container_run.run_job`; a `debug_run.debugging_runner` debugs some of them), and on
+exit stops whatever still runs and removes the session's containers and directories. What
+killed sessions left is swept once per session, before its first run, by the session's
+entry point (the command, the pytest plugin), not here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from mlmax.common import Progress
 from mlmax.localmode.debug import DebugOptions
@@ -29,14 +30,31 @@ from mlmax.localmode.s3 import S3Server
 from mlmax.localmode.sdk import UNWIND_SECONDS, OfflineSession, preload_sdk, real_s3_requested
 from mlmax.project import JobDefinition, JobRun, get_job
 
-# Runs one JobRun; `run_job`'s signature. LocalMode.job_runner lets inspect mode take over.
-JobRunner = Callable[..., JobResult]
+
+class JobRunner(Protocol):
+    """What runs each job of a LocalMode: `container_run.run_job`'s signature."""
+
+    def __call__(
+        self,
+        run: JobRun,
+        *,
+        image: str,
+        session: OfflineSession,
+        timeout: float | None = None,
+        debug: DebugOptions | None = None,
+        environment: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        code_dir: Path | None = None,
+        memory: str | int | None = None,
+    ) -> JobResult: ...
 
 
 class LocalMode:
     """Embedded S3 + offline session: `with LocalMode(image=...) as lm: lm.run(...)`.
 
-    Real S3 is used only when asked for (`real_s3=True` or MLMAX_REAL_S3=1).
+    Real S3 is used only when asked for (`real_s3=True` or MLMAX_REAL_S3=1). `job_runner`
+    runs each job (default `run_job`; the pytest plugin's inspect mode and Debug Test pass a
+    `debug_run.debugging_runner`).
     """
 
     def __init__(
@@ -51,6 +69,7 @@ class LocalMode:
         project_root: Path | None = None,
         image_for: Callable[[JobDefinition], str] | None = None,
         memory: str | int | None = None,
+        job_runner: JobRunner = run_job,
     ) -> None:
         self.image = image
         # Every job's memory limit ("2g"); None: each job's instance type's memory, if any.
@@ -68,8 +87,7 @@ class LocalMode:
         self._stack = contextlib.ExitStack()
         self.session: OfflineSession | None = None
         self.s3: S3Server | None = None
-        # Inspect mode (mlmax.pytest_plugin.inspect_mode) swaps in a runner that debugs jobs.
-        self.job_runner: JobRunner = run_job
+        self._job_runner = job_runner
         # Runs in progress (parallel steps run in other threads): the session's directory is
         # removed only once they have returned, or a thread still unwinding after Ctrl-C or
         # SIGTERM would create its directories again under the removed root.
@@ -137,8 +155,10 @@ class LocalMode:
         timeout: float | None = None,
         debug: DebugOptions | None = None,
         environment: Mapping[str, str] | None = None,
+        code_dir: Path | None = None,
     ) -> JobResult:
-        """Run a declared job (by name) with host directories for its channels."""
+        """Run a declared job (by name) with host directories for its channels; `code_dir`:
+        its code from another folder than its declared source."""
         session = self.active_session
         definition = get_job(job, self.project_root) if isinstance(job, str) else job
         run = JobRun(
@@ -150,7 +170,7 @@ class LocalMode:
         with self._runs_done:
             self._runs_in_progress += 1
         try:
-            return self.job_runner(
+            return self._job_runner(
                 run,
                 image=self.image_for(definition),
                 session=session,
@@ -159,6 +179,7 @@ class LocalMode:
                 environment=environment,
                 progress=self.progress,
                 memory=self.memory,
+                code_dir=code_dir,
             )
         finally:
             with self._runs_done:
