@@ -257,8 +257,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for job, log_tail in item.stash.get(JOB_FAILURES, []):
             report.sections.append((f"container log of job {job!r} (last lines)", log_tail))
     if report.when == "call":
-        for log_tail in sdk_container_logs(item):
-            report.sections.append(("containers of sm_session (last lines)", log_tail))
+        for fixture, log_tail in sdk_container_logs(item):
+            report.sections.append((f"containers of {fixture} (last lines)", log_tail))
     return report
 
 
