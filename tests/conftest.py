@@ -6,6 +6,8 @@ import signal
 
 import pytest
 
+from mlmax.pytest_plugin.session import MARKER, local_mode_session
+
 # The network guard, on for the whole session: no test and no fixture of any scope reaches
 # beyond 127.0.0.0/8 (local sockets are fine).
 from tests.support.network_guard import (  # noqa: F401
@@ -30,3 +32,13 @@ def pytest_configure(config: object) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order_for_two_workers(items)
+
+
+@pytest.hookimpl(tryfirst=True)  # before any fixture: a module fixture may need Docker too
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # A container test's own helpers need Docker as well (docker calls, probes as another
+    # user, subprocesses): the plugin's check comes first, so that with Docker unusable each
+    # fails with the plugin's one sentence, not with whatever its helper raises.
+    session = local_mode_session(item.config)  # there only with --smlocal
+    if session is not None and item.get_closest_marker(MARKER) is not None:
+        session.image()

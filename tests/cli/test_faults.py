@@ -13,6 +13,7 @@ import pytest
 from mlmax.cli import main
 from mlmax.data.memory import BYTES_PER_ROW, rows_too_many_for_memory
 
+REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE_SSH_ENGINE = "ssh://nobody@127.0.0.1:1"
 
 
@@ -125,6 +126,31 @@ def test_an_unreachable_ssh_engine_fails_container_tests_with_one_sentence(
     sentences = [line for line in output.splitlines() if "--smlocal cannot run" in line]
     assert sentences, output
     assert f"Cannot reach the Docker daemon at {UNREACHABLE_SSH_ENGINE}" in sentences[0]
+
+
+def test_with_docker_down_every_container_test_of_this_suite_fails_with_the_plugins_sentence(
+    tmp_path: Path,
+) -> None:
+    # This suite's own container tests, as `pytest --smlocal -m smlocal` runs them: their
+    # helpers (a second user's probe, the dev container's docker calls, the network's racers)
+    # fail with the plugin's sentence too, never with a traceback of their own.
+    engine = f"unix://{tmp_path / 'no-engine.sock'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--smlocal", "-m", "smlocal", "-q", "-p", "no:xdist",
+         "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'run'}", "tests"],
+        capture_output=True, text=True, cwd=REPO, timeout=600, check=False,
+        env={**_without_docker(engine), "PYTHONDONTWRITEBYTECODE": "1"},
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, output[-3000:]
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output[-6000:]
+    sentence = f"--smlocal cannot run: Cannot reach the Docker daemon at {engine}"
+    summary = [line for line in done.stdout.splitlines() if line.startswith(("ERROR ", "FAILED "))]
+    assert len(summary) > 50, output[-3000:]
+    failures = [line for line in done.stdout.splitlines() if line.startswith(sentence)]
+    assert len(failures) == len(summary), output[-6000:]
+    for node in ("test_nonroot_user.py", "test_devcontainer.py", "test_network.py"):
+        assert any(node in line for line in summary), f"{node} was not run:\n{done.stdout}"
 
 
 @pytest.mark.parametrize("runner", ["local", "local-pipeline"])
