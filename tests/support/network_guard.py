@@ -23,9 +23,11 @@ def _allowed(family: int, address: Any) -> bool:
         return True  # a local socket (the Docker engine's, a test's own): not the network
     host = address[0] if isinstance(address, tuple) else address
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return host == "localhost"
+    # An IPv6 socket reaches IPv4's loopback as ::ffff:127.0.0.1: still this machine.
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 @contextlib.contextmanager

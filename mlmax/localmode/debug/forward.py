@@ -12,7 +12,7 @@ from mlmax.localmode.debug.errors import (
     InspectError,
     InspectPortBusyError,
 )
-from mlmax.localmode.engine import free_port, port_is_free
+from mlmax.localmode.engine import LOOPBACK, free_port, port_is_free
 
 if TYPE_CHECKING:
     from mlmax.localmode.debug.relay import PortForward
@@ -35,8 +35,14 @@ def resolve_host_port(port: int, flags: DebugFlags = INSPECT_FLAGS) -> int:
 
 def open_forward(port: int, flags: DebugFlags = INSPECT_FLAGS) -> PortForward:
     """A PortForward from the host's 127.0.0.1:`port` (0 = free) to debugpy in the container."""
-    from mlmax.localmode.debug.relay import PortForward
+    from mlmax.localmode.debug.relay import PortForward, can_identify_peers
 
+    if not can_identify_peers():
+        raise InspectError(
+            f"this system has no socket table (/proc/net/tcp) to tell which user connects to "
+            f"{LOOPBACK}, so mlmax opens no debug port that every local user could reach; "
+            "debug from Linux, e.g. in the workspace's dev container"
+        )
     try:
         return PortForward(port, DEBUGPY_PORT)
     except OSError as error:

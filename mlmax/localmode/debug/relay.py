@@ -10,8 +10,14 @@ copies bytes between that connection and its stdin/stdout, which the Docker API 
 and waiting for its first bytes before it connects, so a client does not wait for a
 `docker exec` to start (a relay that never gets bytes never touches the port).
 
-Used for debugpy (inspect mode, `mlmax debug`, Debug Test): a debugger reachable by anyone
-who can connect runs any code as the job.
+Used for debugpy (inspect mode, `mlmax debug`, Debug Test, `mlmax serve --debug-port`,
+`sm_session` under inspect mode): a debugger reachable by anyone who can connect runs any code
+as the job. But every local user can connect to 127.0.0.1, so each accepted connection is
+checked first: the kernel's socket table (`/proc/net/tcp` and `tcp6`, the row whose local
+address is the client's) names the uid that owns the client's socket, and only this process's
+user and root are relayed. Anyone else, or a client whose owner cannot be read (a socket
+already closed, which the table lists as root's, or a system without that table), is closed
+before a byte is relayed, with a log line naming the uid.
 
 A connection accepted before the container is known and ready waits (up to `ready_timeout`)
 rather than failing: a client may attach as soon as it learns the port.
@@ -20,13 +26,20 @@ rather than failing: a client may attach as soon as it learns the port.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import socket
+import struct
 import threading
+from pathlib import Path
 from typing import Any
 
 from mlmax.localmode.engine import bind_loopback
 
 CHUNK = 65536
+SOCKET_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+
+logger = logging.getLogger(__name__)
 
 # Runs in the container: once the client's first bytes arrive on stdin, connect to its
 # loopback port (argv[1]), copy stdin -> socket in a thread and socket -> stdout here; exit
@@ -78,6 +91,7 @@ class PortForward:
         self._open: set[socket.socket] = set()
         self._standby: Any = None  # a started relay waiting for a client
         self.connections = 0  # accepted so far (for tests and reports)
+        self.refused = 0  # of those, closed because another user owned them
         self._acceptor = threading.Thread(
             target=self._accept_loop, name=f"mlmax-forward-{self.port}", daemon=True
         )
@@ -124,6 +138,9 @@ class PortForward:
             except OSError:  # closed
                 return
             self.connections += 1
+            if not self._allowed(client):
+                _close(client)
+                continue
             self._track(client)
             threading.Thread(
                 target=self._relay, args=(client,), name="mlmax-forward-conn", daemon=True
@@ -135,6 +152,24 @@ class PortForward:
                 _close(sock)
             else:
                 self._open.add(sock)
+
+    def _allowed(self, client: socket.socket) -> bool:
+        """Whether the client's socket belongs to this process's user or to root."""
+        try:
+            peer, local = client.getpeername(), client.getsockname()
+        except OSError:  # already gone
+            return False
+        uid = socket_owner(peer, local)
+        if uid in (os.geteuid(), 0):
+            return True
+        who = f"uid {uid}" if uid is not None else "a user that could not be identified"
+        logger.warning(
+            "refused a debugger connection to %s:%d from %s: only uid %d (who started "
+            "this session) and root may attach",
+            local[0], local[1], who, os.geteuid(),
+        )  # fmt: skip
+        self.refused += 1
+        return False
 
     def _relay(self, client: socket.socket) -> None:
         exec_socket = None
@@ -203,6 +238,50 @@ class PortForward:
         for stream, data in frames_iter(exec_socket, tty=False):
             if stream == STDOUT and data:
                 client.sendall(data)
+
+
+def can_identify_peers() -> bool:
+    """Whether this system has the socket table `socket_owner` reads (Linux does)."""
+    return SOCKET_TABLES[0].is_file()
+
+
+def socket_owner(address: tuple[Any, ...], peer: tuple[Any, ...]) -> int | None:
+    """The uid owning the local TCP socket at `address` connected to `peer`, or None.
+
+    From the kernel's socket table of this network namespace (the one the listener is in,
+    and so every client of a loopback port). A row without an inode is a socket no process
+    holds any more (closed, or in TIME_WAIT): the table shows uid 0 for it, which says
+    nothing about who made it, so it counts as unknown.
+    """
+    wanted = (_address(address), _address(peer))
+    for table in SOCKET_TABLES:
+        try:
+            lines = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10 or fields[9] == "0":
+                continue
+            if (_table_address(fields[1]), _table_address(fields[2])) == wanted:
+                return int(fields[7])
+    return None
+
+
+def _address(address: tuple[Any, ...]) -> tuple[str, int]:
+    """(host, port) as `accept` gives it, an IPv4-mapped IPv6 host as plain IPv4."""
+    host = str(address[0]).removeprefix("::ffff:")
+    return host, int(address[1])
+
+
+def _table_address(field: str) -> tuple[str, int]:
+    """`0100007F:1F90` (each 32-bit word in host byte order, hex) as ("127.0.0.1", 8080)."""
+    host, port = field.split(":")
+    words = [int(host[i : i + 8], 16) for i in range(0, len(host), 8)]
+    packed = struct.pack(f"={len(words)}I", *words)
+    if len(packed) == 4:
+        return socket.inet_ntop(socket.AF_INET, packed), int(port, 16)
+    return _address((socket.inet_ntop(socket.AF_INET6, packed), int(port, 16)))
 
 
 def _copy_to_exec(client: socket.socket, raw: socket.socket) -> None:

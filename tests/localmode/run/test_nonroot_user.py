@@ -40,6 +40,18 @@ PIPELINE_TIMEOUT = 600
 CHAIN_TIMEOUT = 900
 
 
+# The user's view of the engine, with the sentence mlmax itself would give (no traceback).
+PROBE = """\
+import sys
+import mlmax
+from mlmax.localmode.engine.checks import DockerUnavailableError, require_docker
+try:
+    require_docker()
+except DockerUnavailableError as error:
+    sys.exit(error.sentence())
+"""
+
+
 @pytest.fixture(scope="module")
 def docker_user() -> Iterator[DockerUser]:
     if os.getuid() != 0:
@@ -54,20 +66,13 @@ def docker_user() -> Iterator[DockerUser]:
     entry = pwd.getpwnam(USER)
     user = DockerUser(USER, entry.pw_uid, Path(entry.pw_dir), setpriv)
     with reachable_by_others([Path(sys.executable), Path(sys.base_prefix), REPO]):
-        probe = user.run(
-            sys.executable,
-            "-c",
-            "import mlmax, docker; docker.from_env().ping(); print(mlmax.__file__)",
-            cwd=REPO,
-            timeout=120,
-            check=False,
-        )
+        probe = user.run(sys.executable, "-c", PROBE, cwd=REPO, timeout=120, check=False)
         if probe.returncode != 0:
             pytest.fail(
                 f"{USER} cannot use this checkout ({REPO}), the interpreter {sys.executable} or "
-                f"the Docker engine: {probe.stderr.strip()[-1500:]}; the checkout and its .venv "
-                "must be readable by other users and the engine's socket must belong to the "
-                "docker group"
+                f"the Docker engine: {probe.stderr.strip().splitlines()[-1:]}; the checkout and "
+                "its .venv must be readable by other users and the engine's socket must belong "
+                "to the docker group"
             )
         yield user
 
