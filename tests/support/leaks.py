@@ -73,3 +73,17 @@ def wait_for(predicate, timeout: float, what: str):
         return wait_until(predicate, timeout=timeout, what=what, interval=0.2)
     except WaitTimeout:
         raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from None
+
+
+def container_events(event: str, since_ns: int, until_ns: int, **labels_: str) -> list[dict]:
+    """The engine's `event` events (create, die, ...) between two `time.time_ns()` readings,
+    of containers carrying every label in `labels_` (names with dots: pass a dict with **)."""
+    filters = {
+        "type": "container",
+        "event": event,
+        "label": [f"{name}={value}" for name, value in labels_.items()],
+    }
+    seen = containers.docker_client().events(
+        since=since_ns // 10**9, until=until_ns // 10**9 + 1, filters=filters, decode=True
+    )
+    return [e for e in seen if since_ns <= int(e.get("timeNano", 0)) <= until_ns]

@@ -11,11 +11,14 @@ are removed and its directory is deleted; what a SIGKILL leaves, the reaper find
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mlmax.common import WaitTimeout, wait_until
 from mlmax.localmode.engine import (
     current_session,
     docker_client,
@@ -31,6 +34,9 @@ from mlmax.localmode.engine import (
     with_container_user,
 )
 from mlmax.localmode.sdk import UNWIND_SECONDS, OfflineSession, SdkThread, remove_tree_or_warn
+
+# How often a stopping run's compose processes and containers are looked for again.
+STOP_INTERVAL = 0.5
 
 
 class LocalRun:
@@ -122,12 +128,26 @@ class LocalRun:
             raise
 
     def stop(self, thread: SdkThread | None = None) -> None:
-        """Kill the run's compose process and remove its containers; let the SDK unwind."""
-        kill_processes(self.root)
-        remove_run(self.run_id)
-        if thread is not None:
-            thread.join(UNWIND_SECONDS)
-        # compose may have created a container between the two steps above.
+        """Kill the run's compose processes and remove its containers until the SDK unwinds.
+
+        Again and again, not once: while it unwinds the SDK may start what comes next (a local
+        pipeline's executor starts the next step's compose when a step fails or before the
+        first has begun), and compose may create a container between a kill and a removal.
+        """
+
+        def stopped() -> bool:
+            kill_processes(self.root)
+            remove_run(self.run_id)
+            return thread is None or not thread.is_alive()
+
+        with contextlib.suppress(WaitTimeout):  # still unwinding: left to the daemon thread
+            wait_until(
+                stopped,
+                timeout=UNWIND_SECONDS,
+                what=f"the SDK call of run {self.run_id} to unwind",
+                interval=STOP_INTERVAL,
+                pause=thread.join if thread is not None else time.sleep,
+            )
         remove_run(self.run_id)
 
     # -- what ran ----------------------------------------------------------------------------
