@@ -53,10 +53,9 @@ def test_every_module_of_a_layered_package_has_a_layer(container):
     assert not modules - named, f"modules of {container} in no layer: {modules - named}"
 
 
-def test_types_check():
-    # The config is [tool.mypy]; the cache is the checkout's .mypy_cache (ignored by git), so a
-    # second run checks only what changed.
-    result = _run("-m", "mypy")
+def test_types_check(tmp_path: Path):
+    # The config is [tool.mypy]; the cache goes to the test's temp dir, never the checkout.
+    result = _run("-m", "mypy", "--cache-dir", str(tmp_path / "mypy-cache"))
     assert result.returncode == 0, f"mypy found type errors:\n{result.stdout}{result.stderr}"
 
 
