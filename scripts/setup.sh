@@ -46,8 +46,21 @@ uv_pin="$(grep -o '^uv==[^ ;]*' requirements.lock)"
 if [ "$(.venv/bin/uv --version 2>/dev/null | cut -d' ' -f2)" != "${uv_pin#uv==}" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "$uv_pin"
 fi
-# uv reads its CA bundle from SSL_CERT_FILE; networks that inspect TLS set PIP_CERT for pip.
-if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
+# Networks that inspect TLS put their CA in the system store (curl and pip trust it there) or
+# give pip a bundle (PIP_CERT, or `cert` in a pip.conf). uv trusts only its own bundled roots
+# unless told: have it use the system store, and pip's bundle where one is set.
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-true}"
+if [ -z "${SSL_CERT_FILE:-}" ]; then
+    # pip's own view of its settings, in the order pip ranks them: PIP_CERT, then `cert` in
+    # the [install] and the [global] section of its config files.
+    pip_settings="$(.venv/bin/python -m pip config list 2>/dev/null || true)"
+    pip_cert=""
+    for section in ':env:' install global; do
+        [ -n "$pip_cert" ] ||
+            pip_cert="$(printf '%s\n' "$pip_settings" | sed -n "s/^$section\.cert='\(.*\)'\$/\1/p")"
+    done
+    if [ -n "$pip_cert" ]; then export SSL_CERT_FILE="$pip_cert"; fi
+fi
 # install, not sync: sync would also remove pip, which the wheelhouse (pip download) needs.
 # --compile-bytecode: uv leaves no .pyc files, and jobs run with PYTHONDONTWRITEBYTECODE,
 # so without it every host job would compile pandas and scikit-learn again.
