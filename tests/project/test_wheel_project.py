@@ -10,6 +10,7 @@ stopping in its own script. Nothing is written into the source tree.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -35,8 +36,26 @@ CLEAN_TEST = "tests/test_jobs_in_containers.py::test_clean_in_its_container_matc
 _LEAKY = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "VIRTUAL_ENV", "PYTHONHOME")
 
 
+@functools.cache
+def _pip_cert() -> str | None:
+    """The CA bundle pip is given, if any, in the order pip ranks its settings (PIP_CERT,
+    then `cert` in pip.conf's [install] and [global] sections), as scripts/setup.sh reads it."""
+    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
+                            capture_output=True, text=True, check=False).stdout  # fmt: skip
+    settings = dict(line.split("=", 1) for line in listed.splitlines() if "=" in line)
+    for key in (":env:.cert", "install.cert", "global.cert"):
+        if key in settings:
+            return settings[key].strip("'")
+    return None
+
+
 def _run(command: list[str], *, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in _LEAKY}
+    # uv behind a proxy that inspects TLS, as scripts/setup.sh sets it up: the system's store,
+    # and pip's bundle where pip has one; a login shell's environment carries neither.
+    env.setdefault("UV_SYSTEM_CERTS", "true")
+    if "SSL_CERT_FILE" not in env and (cert := _pip_cert()):
+        env["SSL_CERT_FILE"] = cert
     done = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -180,12 +180,28 @@ class DevContainer:
 
 
 def _pid_namespace(container: str) -> str | None:
-    """The pid namespace of a running container, as /proc/<pid>/ns/pid names it."""
-    with contextlib.suppress(subprocess.CalledProcessError, OSError, ValueError):
-        pid = int(_docker("inspect", "-f", "{{.State.Pid}}", container).strip())
-        if pid:
-            return os.readlink(f"/proc/{pid}/ns/pid")
+    """The pid namespace of a running container, as its own processes name it.
+
+    Asked inside: the host's /proc/<pid>/ns/pid of the container's root-owned init is not
+    readable by a user who is only in the docker group.
+    """
+    with contextlib.suppress(subprocess.CalledProcessError):
+        return _docker("exec", container, "readlink", "/proc/self/ns/pid").strip() or None
     return None
+
+
+def _give_back(label: str, workspace: Path) -> None:
+    """Hand what the dev container's root wrote into the workspace to the caller.
+
+    The workspace is the caller's temp dir, mounted at the same path: `__pycache__`, the
+    inner runs' temp dirs and the `.venv` mount point are root's, which a caller in the
+    docker group (not root) could not delete. The dev container's root can give them back.
+    """
+    if os.getuid() == 0:
+        return
+    owner = f"{os.getuid()}:{os.getgid()}"
+    for container in _docker("ps", "-q", "--filter", f"label={label}").split():
+        _docker("exec", container, "chown", "-R", "-h", owner, str(workspace))
 
 
 def _remove_job_containers(namespace: str) -> None:
@@ -235,7 +251,10 @@ def dev_container(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[De
         yield container
     finally:
         with container.phase("cleanup: container, volume, image"):
-            _remove_dev_container(container.label, container.image)
+            try:
+                _give_back(container.label, workspace)
+            finally:
+                _remove_dev_container(container.label, container.image)
         assert not _docker("ps", "-aq", "--filter", f"label={container.label}").strip()
         for name, seconds in container.timings.items():
             _record(request, f"{PHASE_PREFIX}{name}", round(seconds, 1))

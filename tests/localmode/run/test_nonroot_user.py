@@ -38,6 +38,20 @@ LOCALMODE_DIRS = "mlmax-localmode-*"
 PIPELINE_ROWS = 1000
 PIPELINE_TIMEOUT = 600
 CHAIN_TIMEOUT = 900
+# The container tests that, run by such a user, once left root's files in their temp dir (the
+# dev container's inner runs) or lacked root's certificate settings (the wheel's install).
+WORKSPACE_TESTS = (
+    "tests/workspace/test_devcontainer.py",
+    "tests/project/test_wheel_project.py::test_the_wheel_ships_the_image_assets_and_declarations",
+)
+WORKSPACE_TIMEOUT = 2400
+# The checkout is root's: git refuses another user's repository unless told it is safe, which
+# a user's own checkout never needs.
+SAFE_CHECKOUT = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "safe.directory",
+    "GIT_CONFIG_VALUE_0": str(REPO),
+}
 
 
 # The user's view of the engine, with the sentence mlmax itself would give (no traceback).
@@ -149,3 +163,17 @@ def test_a_docker_user_trains_runs_the_suite_and_debugs_and_can_delete_what_is_l
     removal = docker_user.run("rm", "-rf", *map(str, left), cwd=TEMP, timeout=120, check=False)
     assert removal.returncode == 0, f"{USER} could not delete what its runs left: {removal.stderr}"
     assert [path for path in left if path.exists()] == []
+
+
+def test_a_docker_user_runs_the_dev_container_and_wheel_tests_and_can_delete_what_is_left(
+    docker_user: DockerUser,
+):
+    run = docker_user.run(
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--smlocal",
+        *WORKSPACE_TESTS, cwd=REPO, timeout=WORKSPACE_TIMEOUT, **SAFE_CHECKOUT,
+    )  # fmt: skip
+    assert f" {len(WORKSPACE_TESTS)} passed" in run.stdout, run.stdout[-3000:]
+    left = TEMP / f"pytest-of-{docker_user.name}"
+    removal = docker_user.run("rm", "-rf", str(left), cwd=TEMP, timeout=120, check=False)
+    assert removal.returncode == 0, f"{USER} could not delete what its runs left: {removal.stderr}"
+    assert not left.exists()
