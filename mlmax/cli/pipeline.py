@@ -184,6 +184,11 @@ def _open_run_dir(output: Path | None, data: DataSpec) -> Path:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
+    from mlmax.common import require_extra
+
+    require_extra("census", "`mlmax pipeline`")
+    if args.runner == LOCAL_PIPELINE:
+        require_extra("pipelines", f"`mlmax pipeline --runner {LOCAL_PIPELINE}`")
     from mlmax.pipeline import DataSpec, TrainingOptions, headline, run_census
     from mlmax.report import write_report
     from mlmax.runners import make_runner

@@ -80,6 +80,9 @@ def _options(args: argparse.Namespace) -> ExportOptions:
 def run_export(args: argparse.Namespace) -> int:
     import boto3
 
+    from mlmax.common import require_extra
+
+    require_extra("pipelines", "`mlmax pipeline export`")
     from mlmax.cloud import emulated_aws_session, export_pipeline
     from mlmax.localmode.sdk import scoped_environ
 

@@ -29,7 +29,7 @@ from mlmax.cloud.settings import (
     DEFAULT_PROCESSING_INSTANCE,
     DEFAULT_TRAINING_INSTANCE,
 )
-from mlmax.common import UsageError
+from mlmax.common import UsageError, require_extra
 from mlmax.localmode.sdk import (
     UNIQUE_NAME,
     patched,
@@ -263,6 +263,7 @@ def exported(
     The pipeline object is only valid inside the block (its code lives in a temp dir), so
     upsert/start go inside it too.
     """
+    require_extra("pipelines", "a SageMaker Pipeline definition")
     from mlmax.localmode.sdk import import_sdk, install_sdk_hooks
 
     import_sdk("sagemaker.mlops.workflow.pipeline")

@@ -1,4 +1,4 @@
-"""What every layer shares: the error root, tables, waits, progress, signals."""
+"""What every layer shares: the error root, the extras, tables, waits, progress, signals."""
 
 import lazy_loader
 

@@ -1,10 +1,14 @@
-"""What every layer shares: the error root, tables, waits, progress, signals."""
+"""What every layer shares: the error root, the extras, tables, waits, progress, signals."""
 
 from .cache import cache_lock as cache_lock
 from .cache import cache_root as cache_root
 from .errors import EnvironmentNotReadyError as EnvironmentNotReadyError
 from .errors import MlmaxError as MlmaxError
 from .errors import UsageError as UsageError
+from .extras import EXTRAS as EXTRAS
+from .extras import MissingExtraError as MissingExtraError
+from .extras import missing_from as missing_from
+from .extras import require_extra as require_extra
 from .process_exit import skip_the_last_collection as skip_the_last_collection
 from .progress import Progress as Progress
 from .progress import or_default as or_default

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlmax.common import MissingExtraError
 from mlmax.project.catalog import JOBS, Channel, JobDefinition, JobRun
 from mlmax.runners import Runner, StepFailed
 from mlmax.runners.host import HostRunner, job_command
@@ -127,3 +128,20 @@ def test_the_scratch_directory_is_removed_after_the_run(tmp_path: Path) -> None:
 def test_the_runner_must_be_entered(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="context manager"):
         HostRunner().run_step(JobRun(_stand_in(tmp_path, SUCCEEDS), {}, {}))
+
+
+def test_only_mlmax_s_own_jobs_need_the_census_extra_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The census sample's libraries hidden from this Python, as without mlmax[census]: a
+    # project's own job still runs (its imports are the project's), mlmax's own is refused.
+    for name in ("pandas", "sklearn"):
+        monkeypatch.setitem(sys.modules, name, None)
+    own = JobRun(_stand_in(tmp_path, SUCCEEDS), {}, {"out": tmp_path / "out"}, ("--word", "hi"))
+    census = JobRun(JOBS["monitoring"], {"data": tmp_path}, {"monitoring": tmp_path / "m"})
+    with HostRunner() as runner:
+        runner.run_step(own)
+        with pytest.raises(MissingExtraError, match=r"^the monitoring job on the host runner "):
+            runner.run_step(census)
+    assert (tmp_path / "out" / "word.txt").read_text() == "hi"
+    assert not (tmp_path / "m").exists()

@@ -128,7 +128,8 @@ class S3Server:
             why = f"it exited with code {code}" if code is not None else "no answer"
             raise S3ServerError(
                 f"the embedded S3 server at {self.endpoint_url} did not start within "
-                f"{self._ready_timeout:.0f} s ({why}); check that moto[server] is installed"
+                f"{self._ready_timeout:.0f} s ({why}); check that mlmax's dependencies moto[s3], "
+                "flask and flask-cors are installed"
             )
         self._ready = True
 

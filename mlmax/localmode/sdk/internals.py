@@ -34,18 +34,29 @@ from typing import Any
 
 from mlmax.common import EnvironmentNotReadyError
 
-# The range mlmax is tested with; the message of every SdkHookError says it.
-SUPPORTED_SDK = "sagemaker>=3.27,<4"
+# The SDK's distributions mlmax hooks and the ranges it is tested with (pyproject.toml's);
+# the message of every SdkHookError says them. mlmax installs the distributions, not the
+# `sagemaker` meta-package, whose version may therefore be absent.
+SDK_DISTRIBUTIONS = {
+    "sagemaker-core": ">=2.27,<3",
+    "sagemaker-train": ">=1.27,<2",
+    "sagemaker-mlops": ">=1.27,<2",
+}
+SUPPORTED_SDK = " ".join(f"'{name}{versions}'" for name, versions in SDK_DISTRIBUTIONS.items())
 _lock = threading.RLock()
 
 Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def sdk_version() -> str:
-    try:
-        return importlib.metadata.version("sagemaker")
-    except importlib.metadata.PackageNotFoundError:
-        return "(not installed)"
+    """The installed versions of the SDK's distributions, e.g. `sagemaker-core 2.27.0, ...`."""
+    found = []
+    for name in SDK_DISTRIBUTIONS:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
 
 
 class SdkHookError(EnvironmentNotReadyError, RuntimeError):
@@ -55,8 +66,8 @@ class SdkHookError(EnvironmentNotReadyError, RuntimeError):
     def __init__(self, hook: Hook, problem: str) -> None:
         self.hook = hook
         super().__init__(
-            f"SageMaker SDK {sdk_version()}: {hook.path} {problem}; mlmax hooks it to "
-            f"{hook.purpose} (install {SUPPORTED_SDK}, the versions mlmax supports)"
+            f"SageMaker SDK ({sdk_version()}): {hook.path} {problem}; mlmax hooks it to "
+            f"{hook.purpose} (pip install {SUPPORTED_SDK}, the versions mlmax supports)"
         )
 
 

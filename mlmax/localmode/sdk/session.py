@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import botocore.session
 
+from mlmax.common import require_extra
 from mlmax.localmode.engine import Owner, compose_environment
 from mlmax.localmode.s3 import SessionKeys, keys_for, wait_until_ready
 from mlmax.localmode.sdk.environ import scoped_environ
@@ -272,6 +273,7 @@ class OfflineSession:
 
         session_class: type
         if pipeline:
+            require_extra("pipelines", "a local SageMaker Pipeline session")
             import_sdk("sagemaker.mlops.local")
             session_class = internals.offline_pipeline_session_class()
         else:

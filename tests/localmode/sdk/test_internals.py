@@ -6,9 +6,12 @@ reshapes one fails here with the hook's path, the SDK version and what mlmax nee
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 from mlmax.localmode.sdk import internals as sdk_internals
 from mlmax.localmode.sdk.internals import HOOKS, Hook, SdkHookError
@@ -41,6 +44,14 @@ def test_the_installed_sdk_still_has_the_hook_with_the_body_and_attributes_mlmax
         pytest.fail(str(error), pytrace=False)
 
 
+def test_the_supported_sdk_is_what_pyproject_asks_for():
+    project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())["project"]
+    lines = [*project["dependencies"], *project["optional-dependencies"]["pipelines"]]
+    asked = {r.name: r.specifier for r in map(Requirement, lines) if r.name.startswith("sagemaker")}
+    supported = {name: SpecifierSet(v) for name, v in sdk_internals.SDK_DISTRIBUTIONS.items()}
+    assert asked == supported
+
+
 def test_every_function_hooked_has_its_body_recorded_and_nothing_else_is():
     functions = {hook.path for hook in HOOKS if hook.parameters is not None}
     assert set(sdk_internals.BODY_DIGESTS) == functions
@@ -71,7 +82,7 @@ def test_a_changed_sdk_fails_loudly_naming_hook_and_version(hook: Hook, problem:
         hook.check()
     message = str(caught.value)
     assert hook.path in message and problem in message
-    assert f"SageMaker SDK {sdk_internals.sdk_version()}" in message
+    assert f"SageMaker SDK ({sdk_internals.sdk_version()})" in message
     assert "probe" in message  # what mlmax needs the hook for
 
 
