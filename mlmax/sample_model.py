@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlmax.common import require_extra
+from mlmax.common import CENSUS_JOBS, require_extra
 
 
 def train_sample_model(root: Path, rows: int = 1500, seed: int = 1) -> tuple[Path, Path, Path]:
     """(model dir, preprocessor dir, the raw census CSV it was trained on) under `root`."""
-    require_extra("census", "the sample model")
+    require_extra("census", "the sample model", CENSUS_JOBS)
     from mlmax.data.generator import write_csv
     from mlmax.jobs import preprocessing, train
 

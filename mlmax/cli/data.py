@@ -41,9 +41,9 @@ def register(commands: Commands) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from mlmax.common import require_extra
+    from mlmax.common import CENSUS_DATA, require_extra
 
-    require_extra("census", "`mlmax data generate`")
+    require_extra("census", "`mlmax data generate`", CENSUS_DATA)
     from mlmax.data.generator import write_csv
     from mlmax.data.memory import rows_too_many_for_memory
 

@@ -184,9 +184,11 @@ def _open_run_dir(output: Path | None, data: DataSpec) -> Path:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    from mlmax.common import require_extra
+    from mlmax.common import CENSUS_JOBS, CENSUS_REPORT, require_extra
 
-    require_extra("census", "`mlmax pipeline`")
+    # The host runner runs the jobs on this Python; every runner reads the data and reports.
+    needed = (*CENSUS_REPORT, *CENSUS_JOBS) if args.runner == "host" else CENSUS_REPORT
+    require_extra("census", f"`mlmax pipeline --runner {args.runner}`", needed)
     if args.runner == LOCAL_PIPELINE:
         require_extra("pipelines", f"`mlmax pipeline --runner {LOCAL_PIPELINE}`")
     from mlmax.pipeline import DataSpec, TrainingOptions, headline, run_census

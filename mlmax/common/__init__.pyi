@@ -5,6 +5,9 @@ from .cache import cache_root as cache_root
 from .errors import EnvironmentNotReadyError as EnvironmentNotReadyError
 from .errors import MlmaxError as MlmaxError
 from .errors import UsageError as UsageError
+from .extras import CENSUS_DATA as CENSUS_DATA
+from .extras import CENSUS_JOBS as CENSUS_JOBS
+from .extras import CENSUS_REPORT as CENSUS_REPORT
 from .extras import EXTRAS as EXTRAS
 from .extras import MissingExtraError as MissingExtraError
 from .extras import missing_from as missing_from

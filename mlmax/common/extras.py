@@ -19,6 +19,11 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "census": ("pandas", "numpy", "sklearn", "joblib", "matplotlib", "waitress"),
     "pipelines": ("sagemaker.mlops",),
 }
+# What the census sample imports on the host, by use: a use is refused only for what it
+# imports (the SDK itself brings some of the stack). waitress serves in the container only.
+CENSUS_DATA = ("pandas", "numpy")
+CENSUS_REPORT = (*CENSUS_DATA, "matplotlib")
+CENSUS_JOBS = (*CENSUS_DATA, "sklearn", "joblib")
 
 
 class MissingExtraError(UsageError):
@@ -32,15 +37,18 @@ def _importable(name: str) -> bool:
         return False
 
 
-def missing_from(extra: str) -> list[str]:
-    """The import names of `extra` this Python cannot import."""
-    return [name for name in EXTRAS[extra] if not _importable(name)]
+def missing_from(extra: str, modules: tuple[str, ...] = ()) -> list[str]:
+    """Which of `modules` (default: all of `extra`'s) this Python cannot import."""
+    return [name for name in dict.fromkeys(modules or EXTRAS[extra]) if not _importable(name)]
 
 
-def require_extra(extra: str, needed_by: str) -> None:
-    """Raise MissingExtraError naming the pip command if any library of `extra` is missing;
-    `needed_by` says what needs it (e.g. "`mlmax pipeline`")."""
-    missing = missing_from(extra)
+def require_extra(extra: str, needed_by: str, modules: tuple[str, ...] = ()) -> None:
+    """Raise MissingExtraError naming the pip command if any of `modules` (default: all of
+    `extra`'s) is missing; `needed_by` says what needs it (e.g. "`mlmax pipeline`")."""
+    unknown = set(modules) - set(EXTRAS[extra])
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} are not in mlmax's {extra} extra")
+    missing = missing_from(extra, modules)
     if missing:
         raise MissingExtraError(
             f"{needed_by} needs {', '.join(missing)} (mlmax's {extra} extra), which this "

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from mlmax.common import require_extra
+from mlmax.common import CENSUS_JOBS, require_extra
 from mlmax.project import (
     JOB_ENVIRONMENT,
     JOBS,
@@ -270,7 +270,7 @@ class HostRunner:
         if self._workdir is None:
             raise RuntimeError("use the host runner as a context manager: `with HostRunner():`")
         if step_run.job in JOBS.values():  # mlmax's own (the census sample's) on this Python
-            require_extra("census", f"the {step_run.job.name} job on the host runner")
+            require_extra("census", f"the {step_run.job.name} job on the host runner", CENSUS_JOBS)
         for path in step_run.outputs.values():
             Path(path).mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix=f"{step_run.job.name}-", dir=self._workdir.name))

@@ -17,7 +17,14 @@ import pytest
 from packaging.requirements import Requirement
 
 from mlmax.cli import main
-from mlmax.common import EXTRAS, MissingExtraError, missing_from, require_extra
+from mlmax.common import (
+    CENSUS_JOBS,
+    CENSUS_REPORT,
+    EXTRAS,
+    MissingExtraError,
+    missing_from,
+    require_extra,
+)
 from mlmax.sample_model import train_sample_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,12 +73,23 @@ def test_a_missing_library_is_one_sentence_naming_the_extra(
     assert caught.value.is_usage_error()
 
 
+def test_a_use_is_refused_only_for_what_it_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SageMaker SDK itself brings pandas, numpy and scikit-learn: a user without the
+    # extra can still generate data, and nothing on the host needs waitress.
+    _hide(monkeypatch, "waitress", "matplotlib")
+    require_extra("census", "the jobs on the host", CENSUS_JOBS)
+    with pytest.raises(MissingExtraError, match=r"^the report needs matplotlib \("):
+        require_extra("census", "the report", CENSUS_REPORT)
+    with pytest.raises(ValueError, match=r"not in mlmax's pipelines extra"):
+        require_extra("pipelines", "a typo", ("pandas",))
+
+
 @pytest.mark.parametrize(
     ("hidden", "argv", "extra"),
     [
         ("pandas", ["data", "generate", "--rows", "10", "--output", "{tmp}/d.csv"], "census"),
         ("sklearn", ["pipeline", "--runner", "host", "--output", "{tmp}/run"], "census"),
-        ("sklearn", ["pipeline", "--runner", "local", "--output", "{tmp}/run"], "census"),
+        ("matplotlib", ["pipeline", "--runner", "local", "--output", "{tmp}/run"], "census"),
         (
             "sagemaker.mlops",
             ["pipeline", "--runner", "local-pipeline", "--output", "{tmp}/run"],
@@ -94,7 +112,7 @@ def test_a_missing_library_is_one_sentence_naming_the_extra(
             "pipelines",
         ),
         (
-            "matplotlib",
+            "joblib",
             [
                 "run",
                 "monitoring",

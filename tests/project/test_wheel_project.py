@@ -1,16 +1,19 @@
 """mlmax as another project uses it: its wheel in a fresh virtualenv, that project's tests.
 
-Builds mlmax's wheel from a copy of the sources, installs it into a new virtualenv (with uv,
-the installer pinned in requirements.lock, at the lock's versions: from its cache in
-seconds, where pip took minutes; a user's `pip install mlmax-*.whl` installs the same), copies
-examples/churnlab (its own package, job scripts, requirements and job image) and runs its
-`pytest --smlocal` there, then an inspect run of its processing job with a real DAP client
-stopping in its own script. Nothing is written into the source tree.
+Builds mlmax's wheel from a copy of the sources, installs it without extras into a new
+virtualenv (with uv, the installer pinned in requirements.lock, at the lock's versions: from
+its cache in seconds; a user's `pip install mlmax-*.whl` installs the same, see
+benchmarks/install_time.py), copies examples/churnlab (its own package, job scripts,
+requirements and job image) and runs its `pytest --smlocal` there, then an inspect run of its
+processing job with a real DAP client stopping in its own script. The census sample's stack
+is not mlmax's to bring: what of it the venv holds, the SageMaker SDK requires, and the
+project's host side imports none of it. Nothing is written into the source tree.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -49,17 +52,70 @@ def _pip_cert() -> str | None:
     return None
 
 
-def _run(command: list[str], *, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in _LEAKY}
+# The census sample's stack (mlmax's census extra) as distribution -> import name.
+CENSUS_STACK = {
+    "pandas": "pandas",
+    "numpy": "numpy",
+    "scikit-learn": "sklearn",
+    "joblib": "joblib",
+    "matplotlib": "matplotlib",
+    "waitress": "waitress",
+}
+# Run in the new venv: mlmax's own requirements without extras, the distributions the SDK's
+# requirements reach (markers evaluated there), and which import names can be found.
+_INSPECT_THE_VENV = """
+import importlib.metadata as md, importlib.util, json, sys
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name as name_of
+
+def requirements(dist, extra=""):
+    found = []
+    for line in md.requires(dist) or []:
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate({"extra": extra}):
+            found.append(req)
+    return found
+
+def reached_from(roots):
+    seen, todo = set(), list(roots)
+    while todo:
+        dist = todo.pop()
+        if dist in seen:
+            continue
+        seen.add(dist)
+        try:
+            todo += [name_of(r.name) for r in requirements(dist)]
+        except md.PackageNotFoundError:
+            pass
+    return seen
+
+mlmax = [name_of(r.name) for r in requirements("mlmax")]
+print(json.dumps({
+    "mlmax": mlmax,
+    "extras": md.metadata("mlmax").get_all("Provides-Extra"),
+    "sdk_reaches": sorted(reached_from([d for d in mlmax if d.startswith("sagemaker")])),
+    "importable": {m: importlib.util.find_spec(m) is not None for m in sys.argv[1:]},
+}))
+"""
+
+
+def _run(
+    command: list[str], *, cwd: Path, timeout: float, code: int = 0, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in _LEAKY}
     # uv behind a proxy that inspects TLS, as scripts/setup.sh sets it up: the system's store,
     # and pip's bundle where pip has one; a login shell's environment carries neither.
-    env.setdefault("UV_SYSTEM_CERTS", "true")
-    if "SSL_CERT_FILE" not in env and (cert := _pip_cert()):
-        env["SSL_CERT_FILE"] = cert
+    environment.setdefault("UV_SYSTEM_CERTS", "true")
+    if "SSL_CERT_FILE" not in environment and (cert := _pip_cert()):
+        environment["SSL_CERT_FILE"] = cert
+    environment.update(env)
     done = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
     )
-    assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == code, (
+        f"{command} exited with {done.returncode}, not {code}:\n"
+        f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -122,15 +178,86 @@ def test_the_wheel_ships_the_image_assets_and_declarations(installed):
     assert train_script.is_file() and "site-packages" in train_script.parts
 
 
+@pytest.fixture(scope="module")
+def inventory(installed) -> dict:
+    modules = [*CENSUS_STACK.values(), "sagemaker.mlops"]
+    done = _run([str(installed["python"]), "-c", _INSPECT_THE_VENV, *modules],
+                cwd=installed["project"], timeout=120)  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def test_the_wheel_brings_the_tool_not_the_census_stack(inventory):
+    assert not set(inventory["mlmax"]) & {*CENSUS_STACK, "sagemaker-mlops", "sagemaker"}
+    assert {"sagemaker-core", "sagemaker-train", "moto", "pytest"} <= set(inventory["mlmax"])
+    assert {"census", "pipelines", "dev"} <= set(inventory["extras"])
+    # What of the stack is here, the SDK's own requirements brought (sagemaker-core requires
+    # pandas and numpy, sagemaker-train requires mlflow, which requires scikit-learn and
+    # matplotlib): the day the SDK drops one, it is absent here too.
+    importable, sdk = inventory["importable"], inventory["sdk_reaches"]
+    for dist, module in CENSUS_STACK.items():
+        assert importable[module] == (dist in sdk), (dist, sdk)
+    assert importable["waitress"] is False
+    assert importable["sagemaker.mlops"] is False
+
+
+def _names_the_extra(done: subprocess.CompletedProcess[str], extra: str) -> bool:
+    return (
+        done.stderr.count("\n") == 1
+        and done.stderr.startswith("error: `mlmax ")
+        and done.stderr.rstrip().endswith(f"pip install 'mlmax[{extra}]'")
+    )
+
+
+def test_a_command_without_its_extra_names_it(installed, tmp_path):
+    argv = ["pipeline", "export", "--output", "p.json", "--role", "r", "--bucket", "b",
+            "--image", "i"]  # fmt: skip
+    done = _run([str(installed["python"]), "-m", "mlmax", *argv], cwd=tmp_path, timeout=120,
+                code=2)  # fmt: skip
+    assert _names_the_extra(done, "pipelines"), done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_runs_when_what_it_imports_is_there(installed, inventory, tmp_path):
+    # `mlmax data generate` imports pandas and numpy only: without the census extra it runs
+    # wherever the SDK brought them, and names the extra where it did not.
+    there = all(inventory["importable"][m] for m in ("pandas", "numpy"))
+    argv = ["data", "generate", "--rows", "5", "--output", "data.csv"]
+    done = _run([str(installed["python"]), "-m", "mlmax", *argv], cwd=tmp_path, timeout=120,
+                code=0 if there else 2)  # fmt: skip
+    if there:
+        assert len((tmp_path / "data.csv").read_text().splitlines()) == 6
+    else:
+        assert _names_the_extra(done, "census"), done.stderr
+
+
+# Loaded into the project's pytest (-p): which modules its process imported, at its end.
+_SEEN_MODULES_PLUGIN = """
+import os, sys
+def pytest_unconfigure(config):
+    with open(os.environ["MLMAX_TEST_SEEN_MODULES"], "w") as out:
+        out.write("\\n".join(sorted(sys.modules)))
+"""
+
+
 def test_the_outside_project_passes_its_container_tests(installed, tmp_path):
     report = tmp_path / "junit.xml"
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "seen_modules.py").write_text(_SEEN_MODULES_PLUGIN)
+    seen = tmp_path / "seen.txt"
     started = time.monotonic()
     done = _run(
         [str(installed["python"]), "-m", "pytest", "--smlocal", "-p", "no:cacheprovider",
-         f"--junitxml={report}", f"--basetemp={tmp_path / 'run'}"],
+         "-p", "seen_modules", f"--junitxml={report}", f"--basetemp={tmp_path / 'run'}"],
         cwd=installed["project"], timeout=1800,
+        PYTHONPATH=str(plugin), MLMAX_TEST_SEEN_MODULES=str(seen),
     )  # fmt: skip
     installed["timings"]["the project's pytest --smlocal"] = time.monotonic() - started
+    # The host side (mlmax, the SDK's Local Mode, the project's tests) needs no ML stack:
+    # the jobs' own imports ran in their containers.
+    top_level = {name.split(".")[0] for name in seen.read_text().split()}
+    assert "mlmax" in top_level and "sagemaker" in top_level
+    assert not top_level & {"sklearn", "matplotlib", "joblib", "waitress", "mlflow"}
 
     suite = ElementTree.parse(report).getroot().find("testsuite")
     assert suite is not None
