@@ -9,7 +9,11 @@ from mlmax.cli.common import EXIT_FAILURE, EXIT_OK
 from mlmax.localmode.debug import DEFAULT_INSPECT_PORT
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlmax.cli.common import Commands
+    from mlmax.localmode.image import DeclaredImage
+    from mlmax.project import Project
 
 # name, passed, what was found, how to fix it
 Check = tuple[str, bool, str, str]
@@ -19,8 +23,9 @@ def register(commands: Commands) -> None:
     doctor = commands.add_parser(
         "doctor",
         help="check that this machine can run the jobs",
-        description="Check Docker, Compose, disk space and the debug port; each line says "
-        "how to fix what fails. Exit code 1 if anything fails.",
+        description="Check Docker, Compose, disk space, the images and the debug port; each "
+        "line says how to fix what fails. In a project (a pyproject.toml with [tool.mlmax]), "
+        "the images are those its jobs and tests run in. Exit code 1 if anything fails.",
     )
     doctor.add_argument(
         "--cloud",
@@ -48,12 +53,13 @@ def _port_check(port: int) -> Check:
     return name, True, f"127.0.0.1:{port} is free", ""
 
 
-def _image_checks() -> list[Check]:
-    """Is the base image here, and the job image of the current workspace?"""
+def _image_checks(project: Project | None) -> list[Check]:
+    """Is the base image here, and every image the project's jobs and tests run in (outside
+    a project: mlmax's job image)?"""
     import docker.errors
 
     from mlmax.localmode.engine import fresh_docker_client
-    from mlmax.localmode.image import current_job_tags, local_base_image
+    from mlmax.localmode.image import DeclaredImage, declared_images, local_base_image
 
     def present(tag: str) -> bool:
         try:
@@ -62,37 +68,98 @@ def _image_checks() -> list[Check]:
             return False
         return True
 
-    build = "Run `mlmax image build` (offline; it shows progress)."
     client = fresh_docker_client()
     try:
         base = local_base_image(client)
         if base is None:
-            return [("Base image", False, "no base image in the engine", build)]
-        checks: list[Check] = [("Base image", True, base, "")]
-        tags = current_job_tags()
-        built = [t for t in tags if present(t)]
-        if built:
-            checks.append(("Job image", True, built[0], ""))
-        else:
-            wanted = tags[0] if tags else "the job image"
-            checks.append(("Job image", False, f"{wanted} is not built yet", build))
-        return checks
+            build = "Run `mlmax image build` (offline; it shows progress)."
+            return [
+                ("Base image", False, "no base image in the engine", build),
+                *mmdebstrap_check(),
+            ]
+        images = declared_images(project) if project else [DeclaredImage(None, None, ())]
+        return [
+            ("Base image", True, base, ""),
+            *(_image_check(i, project, present) for i in images),
+        ]
     finally:
         client.close()
 
 
+def _image_check(
+    declared: DeclaredImage, project: Project | None, present: Callable[[str], bool]
+) -> Check:
+    from mlmax.localmode.image import current_job_tags
+
+    who = f" ({declared.who()})" if declared.users else ""
+    if declared.image:  # a tag the project names: mlmax does not build it
+        ok = present(declared.image)
+        return (
+            "Declared image",
+            ok,
+            f"{declared.image}{who}" + ("" if ok else " is not in the engine"),
+            f"Load it (`docker load -i FILE`) or build it (`docker build -t {declared.image} "
+            "...`), or declare requirements instead of image and mlmax builds it.",
+        )
+    own = project is not None and declared.requirements is not None
+    tags = current_job_tags(
+        requirements=declared.requirements, project=project.name if project and own else None
+    )
+    name = f"{project.name} job image" if project and own else "Job image"
+    built = [t for t in tags if present(t)]
+    if built:
+        return name, True, f"{built[0]}{who}", ""
+    where = f" in {project.root}" if project else ""
+    return (
+        name,
+        False,
+        f"{tags[0] if tags else 'the job image'}{who} is not built yet",
+        f"Run `mlmax image build`{where} (offline; it shows progress).",
+    )
+
+
+def mmdebstrap_check() -> list[Check]:
+    """mmdebstrap, when mlmax would build the missing base image with it (on Debian, with no
+    base image chosen and none pullable)."""
+    import shutil
+
+    from mlmax.localmode.image import offline_base_tag, requested_base_image
+
+    if requested_base_image()[1] or offline_base_tag() is None:
+        return []
+    path = shutil.which("mmdebstrap")
+    if path:
+        return [("mmdebstrap", True, path, "")]
+    return [
+        (
+            "mmdebstrap",
+            False,
+            "mmdebstrap is not installed; mlmax builds the base image with it when no base "
+            "image can be pulled",
+            "Install it: `apt-get install -y mmdebstrap`.",
+        )
+    ]
+
+
 def _sdk_check() -> Check:
     """SDK v3 installed, not an SDK v2 environment's `sagemaker` (read without importing it)."""
-    from mlmax.common import installed_sdk_version, sdk_v2_sentence
+    from mlmax.common import installed_core_version, installed_sdk_version, sdk_v2_sentence
 
     version = installed_sdk_version()
     v2 = sdk_v2_sentence()
     if v2 is not None:
         found, _, fix = v2.partition("; ")
         return "SageMaker SDK", False, found, fix[0].upper() + fix[1:] + "."
-    if version is None:
+    # mlmax installs SDK v3's distributions; the `sagemaker` meta-package may be absent.
+    core = installed_core_version()
+    if core is None:
         return "SageMaker SDK", False, "not installed", "Install mlmax with its dependencies."
-    return "SageMaker SDK", True, f"sagemaker {version}", ""
+    return (
+        "SageMaker SDK",
+        True,
+        f"sagemaker {version}" if version else f"sagemaker-core {core}",
+        "",
+    )
 
 
 def run_doctor(args: argparse.Namespace) -> int:
@@ -106,7 +173,9 @@ def run_doctor(args: argparse.Namespace) -> int:
 
         checks = [(c.name, c.ok, c.detail, c.fix) for c in check_environment()]
         if all(ok for name, ok, _, _ in checks if name == "Docker daemon"):
-            checks += _image_checks()
+            from mlmax.project import current_project
+
+            checks += _image_checks(current_project())
         checks.append(_sdk_check())
         checks.append(_port_check(DEFAULT_INSPECT_PORT))
     for name, ok, detail, fix in checks:

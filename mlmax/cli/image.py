@@ -22,7 +22,9 @@ def register(commands: Commands) -> None:
     build = actions.add_parser(
         "build",
         help="build the job image if it is missing",
-        description="Build the job image (offline) unless the current one exists; shows progress.",
+        description="Build the job image (offline) unless the current one exists; shows "
+        "progress. In a project (a pyproject.toml with [tool.mlmax]), every image its jobs "
+        "and tests run in that mlmax builds.",
     )
     build.add_argument(
         "--base-image",
@@ -45,21 +47,27 @@ def register(commands: Commands) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from mlmax.localmode.image import ensure_job_image
+    from mlmax.localmode.image import DeclaredImage, declared_images, ensure_job_image
     from mlmax.project import current_project
 
     project = current_project()
-    # In a project whose [tool.mlmax] names a requirements file, its own image.
-    requirements = project.requirements if project else None
-    started = time.perf_counter()
-    tag = ensure_job_image(
-        base_image=args.base_image,
-        with_debugpy=not args.no_debugpy,
-        progress=progress,
-        requirements=requirements,
-        project=project.name if project and requirements else None,
-    )
-    print(f"✓ job image {tag} ready ({time.perf_counter() - started:.1f} s)")
+    # In a project, the images its jobs and tests run in: its own, built from the
+    # requirements files it names, and mlmax's where it names none. A tag it names is its own.
+    images = declared_images(project) if project else [DeclaredImage(None, None, ())]
+    if all(declared.image for declared in images):
+        print("✓ nothing to build: the project names every image it runs in (`mlmax doctor`)")
+    for declared in images:
+        if declared.image:
+            continue
+        started = time.perf_counter()
+        tag = ensure_job_image(
+            base_image=args.base_image,
+            with_debugpy=not args.no_debugpy,
+            progress=progress,
+            requirements=declared.requirements,
+            project=project.name if project and declared.requirements else None,
+        )
+        print(f"✓ job image {tag} ready ({time.perf_counter() - started:.1f} s)")
     return EXIT_OK
 
 

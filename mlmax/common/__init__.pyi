@@ -15,6 +15,7 @@ from .extras import require_extra as require_extra
 from .process_exit import skip_the_last_collection as skip_the_last_collection
 from .progress import Progress as Progress
 from .progress import or_default as or_default
+from .sdk_version import installed_core_version as installed_core_version
 from .sdk_version import installed_sdk_version as installed_sdk_version
 from .sdk_version import sdk_v2_sentence as sdk_v2_sentence
 from .tables import html_table as html_table

@@ -11,6 +11,8 @@ from __future__ import annotations
 from importlib import metadata
 
 SDK_DISTRIBUTION = "sagemaker"
+# SDK v3's core distribution: what mlmax installs (without the `sagemaker` meta-package).
+SDK_V3_CORE = "sagemaker-core"
 SDK_V3_REQUIREMENT = "sagemaker>=3.27,<4"
 SDK_V2_PAGE = "docs/from-sdk-v2.md"
 
@@ -19,6 +21,14 @@ def installed_sdk_version() -> str | None:
     """The installed `sagemaker` distribution's version, or None if there is none."""
     try:
         return metadata.version(SDK_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def installed_core_version() -> str | None:
+    """The installed `sagemaker-core` distribution's version (SDK v3), or None."""
+    try:
+        return metadata.version(SDK_V3_CORE)
     except metadata.PackageNotFoundError:
         return None
 

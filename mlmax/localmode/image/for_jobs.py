@@ -7,10 +7,14 @@ project's own, built offline like mlmax's and tagged per project), else mlmax's 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlmax.common import Progress
-from mlmax.project import JobDefinition
+from mlmax.project import JobDefinition, Project
+
+# Who uses a project's default image: its tests (`sm_image`, `sm_session`).
+TESTS_DEFAULT = "the tests' default"
 
 
 class JobImages:
@@ -78,3 +82,30 @@ def project_default_image(project_root: Path, *, progress: Progress | None = Non
             requirements=project.requirements, project=project.name, progress=progress
         )
     return ensure_job_image(progress=progress)
+
+
+@dataclass(frozen=True)
+class DeclaredImage:
+    """One image a project's jobs or tests run in: a tag the project names (`image`), the
+    project's own image built from `requirements`, or (neither) mlmax's job image."""
+
+    image: str | None
+    requirements: Path | None
+    users: tuple[str, ...]
+
+    def who(self) -> str:
+        """`jobs a, b and the tests' default`: who runs in it."""
+        jobs = [user for user in self.users if user != TESTS_DEFAULT]
+        parts = [f"job{'s' if len(jobs) > 1 else ''} {', '.join(jobs)}"] if jobs else []
+        parts += [TESTS_DEFAULT] if TESTS_DEFAULT in self.users else []
+        return " and ".join(parts)
+
+
+def declared_images(project: Project) -> list[DeclaredImage]:
+    """Every distinct image `project` uses: its tests' default, then its jobs' in name order."""
+    users: dict[tuple[str | None, Path | None], list[str]] = {
+        (project.image, project.requirements): [TESTS_DEFAULT]
+    }
+    for name, job in sorted(project.jobs.items()):
+        users.setdefault((job.image, job.requirements), []).append(name)
+    return [DeclaredImage(image, req, tuple(names)) for (image, req), names in users.items()]

