@@ -11,18 +11,16 @@ does:
   current release; its creation is not timed);
 - uv: `uv pip install --python VENV/bin/python mlmax-*.whl` in a `uv venv` venv.
 
-Prints a table (median, min and max seconds, the target, packages installed, the packages
-pip backtracked over) and writes the figures, each with the load average at its start and
-end, with the date and commit to benchmarks/results/install_time.json.
+Prints a table (median, min and max seconds, the target, CPU seconds, packages installed,
+the packages pip backtracked over) and writes the figures, each with its load average, date
+and commit, to benchmarks/results/install_time.json (benchmarks/results.py).
 
-    .venv/bin/python benchmarks/install_time.py [--repeats 3] [--extras census,pipelines]
-        [--json benchmarks/results/install_time.json]
+    .venv/bin/python benchmarks/install_time.py [--repeats 3] [--extras pipelines]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import re
@@ -35,10 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import RESULTS, Results, Samples
+
 from mlmax.common import print_table
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).with_name("results") / "install_time.json"
+TABLE = "A fresh virtualenv, cache warm"
 # The targets a fresh install should meet on this 2-core machine, cache warm.
 TARGET_SECONDS = {"pip": 90.0, "uv": 20.0}
 # pip says this once per package whose versions it walks back through.
@@ -117,57 +117,56 @@ def install_once(installer: str, requirement: str, work: Path) -> dict[str, obje
         shutil.rmtree(venv, ignore_errors=True)
 
 
-def _commit() -> str:
-    head = _run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO).stdout.strip()
-    dirty = _run(["git", "status", "--porcelain", "--", "pyproject.toml", "mlmax"], cwd=REPO)
-    return head + ("+changes" if dirty.stdout.strip() else "")
-
-
-def measure(repeats: int, extras: str) -> dict[str, object]:
+def measure(repeats: int, extras: str) -> tuple[str, list[dict[str, object]]]:
+    """The wheel's name and one record per timed install, pip and uv interleaved."""
     with tempfile.TemporaryDirectory(prefix="mlmax-install-time-") as tmp:
         work = Path(tmp)
-        started = time.monotonic()
         wheel = build_wheel(work)
-        built = time.monotonic() - started
         requirement = f"mlmax[{extras}] @ {wheel.as_uri()}" if extras else str(wheel)
-        installers = ("pip", "uv")
-        for installer in installers:  # warm each installer's cache
+        for installer in TARGET_SECONDS:  # warm each installer's cache
             print(f"warm-up install with {installer} ...", file=sys.stderr, flush=True)
             install_once(installer, requirement, work)
         runs = []
         for repeat in range(repeats):
-            for installer in installers:
+            for installer in TARGET_SECONDS:
                 print(f"[{repeat + 1}/{repeats}] {installer} ...", file=sys.stderr, flush=True)
                 runs.append(install_once(installer, requirement, work))
-    return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
-        "python": sys.version.split()[0],
-        "cores": os.cpu_count(),
-        "wheel": wheel.name,
-        "extras": extras,
-        "build_seconds": round(built, 1),
-        "targets": TARGET_SECONDS,
-        "runs": runs,
-    }
+    return wheel.name, runs
 
 
-def table_rows(results: dict[str, object]) -> list[list[str]]:
+def _samples(runs: list[dict], key: str) -> Samples:
+    """The runs' figures under `key`, with the load average at each run's start and end."""
+    samples = Samples()
+    for run in runs:
+        samples.values.append(run[key])
+        samples.loads += [run["load_before"][0], run["load_after"][0]]
+    return samples
+
+
+def record(results: Results, wheel: str, extras: str, runs: list[dict]) -> list[list[str]]:
+    """Each installer's figures into `results`; the rows of the printed table."""
+    table = f"{f'mlmax[{extras}]' if extras else 'mlmax'} into a fresh virtualenv, cache warm"
     rows = []
-    runs: list[dict] = results["runs"]
     for installer, target in TARGET_SECONDS.items():
         mine = [run for run in runs if run["installer"] == installer]
-        seconds = [run["seconds"] for run in mine]
-        median = statistics.median(seconds)
-        backtracked = sorted({name for run in mine for name in run["backtracked"]})
+        what = f"{installer} {mine[0]['version']}: install {wheel}"
+        seconds, cpu = _samples(mine, "seconds"), _samples(mine, "cpu_seconds")
+        backtracked = ", ".join(sorted({n for run in mine for n in run["backtracked"]}))
+        note = f"target {target:.0f} s; {mine[0]['packages']} packages"
+        if installer == "pip":
+            note += f"; backtracked over: {backtracked or 'nothing'}"
+        results.add(table, what, "seconds", statistics.median(seconds.values), "s",
+                    samples=seconds, note=note)  # fmt: skip
+        results.add_median(table, what, "CPU seconds", cpu, "s")
+        median = statistics.median(seconds.values)
         rows.append([
             f"{installer} {mine[0]['version']}",
             f"{median:.1f}",
-            f"{min(seconds):.1f}-{max(seconds):.1f}",
+            f"{min(seconds.values):.1f}-{max(seconds.values):.1f}",
             f"<= {target:.0f}" + ("" if median <= target else "  MISSED"),
-            f"{statistics.median(run['cpu_seconds'] for run in mine):.1f}",
+            f"{statistics.median(cpu.values):.1f}",
             str(mine[0]["packages"]),
-            ", ".join(backtracked) or ("none" if installer == "pip" else ""),
+            backtracked or ("none" if installer == "pip" else ""),
         ])  # fmt: skip
     return rows
 
@@ -176,19 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1, help="timed installs per installer")
     parser.add_argument("--extras", default="", help="install mlmax[EXTRAS] instead")
-    parser.add_argument("--json", type=Path, default=RESULTS, help=f"default {RESULTS}")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
-    results = measure(args.repeats, args.extras)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    what = f"mlmax[{args.extras}]" if args.extras else "mlmax"
-    print(f"\n{what} ({results['wheel']}) into a fresh venv, cache warm; "
-          f"median of {args.repeats}; {results['cores']} cores")  # fmt: skip
+    results = Results("install_time", __doc__.splitlines()[0], argv)
+    wheel, runs = measure(args.repeats, args.extras)
+    rows = record(results, wheel, args.extras, runs)
+    results.extra["python"] = sys.version.split()[0]
+    results.extra["runs"] = runs
+    print(f"\n{wheel} into a fresh venv, cache warm; median of {args.repeats}; "
+          f"{os.cpu_count()} cores")  # fmt: skip
     headers = ["installer", "seconds", "min-max", "target", "CPU s", "packages", "backtracked"]
-    print_table(headers, table_rows(results), right=(1, 2, 4, 5))
-    loads = [run["load_before"][0] for run in results["runs"]]
+    print_table(headers, rows, right=(1, 2, 4, 5))
+    loads = [run["load_before"][0] for run in runs]
     print(f"load average (1 min) at each start: {' '.join(f'{x:.2f}' for x in loads)}")
-    print(f"written to {args.json}")
+    results.write(args.results)
     return 0
 
 
