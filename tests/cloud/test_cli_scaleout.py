@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,8 @@ def test_doctor_cloud(offline_aws_env: None, monkeypatch: pytest.MonkeyPatch, ca
     assert "✓ AWS credentials: found (env)" in out
     assert "✓ AWS region: us-east-1" in out
     assert "✗ SageMaker execution role: 'not-an-arn' is not a role ARN" in out
-    assert "✓ SageMaker SDK: sagemaker 3." in out
+    # The meta-package where an environment has it, else the core distribution mlmax needs.
+    assert re.search(r"✓ SageMaker SDK: sagemaker(-core)? \d", out), out
     assert "5 of 6 checks passed" in out
 
 

@@ -117,10 +117,14 @@ def test_a_session_killed_in_a_gone_namespace_is_swept_from_the_root_namespace(
             what="the killed session's pid namespace to end",
         )
         # From another pid namespace nothing of it can be judged: left alone, and said so.
+        # Its temp dir is under this test's own TMPDIR, which only this test's cleans read;
+        # its container is the engine's, which another session's sweep from the root pid
+        # namespace (under xdist, any inner pytest run) may rightly remove meanwhile.
         elsewhere = _clean(env, cwd, in_namespace_of=in_holder)
-        assert made["container"] not in elsewhere
+        assert made["container"] not in elsewhere and made["temp"] not in elsewhere
         assert "left alone:" in elsewhere and "other pid namespaces" in elsewhere
         assert Path(made["temp"]).is_dir()
+        container_still_there = bool(_named(made["container"]))
         listed = _clean(env, cwd)
         remaining = _named(made["container"])
     finally:
@@ -131,8 +135,9 @@ def test_a_session_killed_in_a_gone_namespace_is_swept_from_the_root_namespace(
         if made:
             containers.remove_containers(_named(made["container"]))
     assert remaining == [], (listed, [c.name for c in remaining])
-    assert made["container"] in listed
     assert made["temp"] in listed
+    if container_still_there:
+        assert made["container"] in listed
     assert str(run_dir / "pipeline.json") in listed
     assert not Path(made["temp"]).exists()
     record = load_record(run_dir)
