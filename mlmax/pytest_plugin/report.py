@@ -9,6 +9,7 @@ of `sm_session`, whose containers' log tails a failed test's report shows.
 from __future__ import annotations
 
 import contextlib
+import linecache
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,12 @@ def failure_message(error: MlmaxError, item: pytest.Item, excinfo: Any) -> str:
         lines.append("")
     for entry in in_tests:
         lines.append(f"{entry.path}:{entry.lineno + 1}: in {entry.name}")
-        lines.append(f"    {str(entry.statement).strip()}")
+        # The line as the file holds it now, or nothing: pytest's own `entry.statement`
+        # asserts that the source is readable, which a file the user cannot read (or one
+        # removed since) is not, and an error here would end the whole session.
+        statement = linecache.getline(str(entry.path), entry.lineno + 1).strip()
+        if statement:
+            lines.append(f"    {statement}")
     return "\n".join(lines)
 
 

@@ -174,6 +174,32 @@ def test_an_mlmax_error_in_a_test_is_its_sentence_and_the_tests_own_lines(tmp_pa
     assert "def test_a_bug():" in output and "ZeroDivisionError: a bug" in output
 
 
+SOURCE_GONE_BEFORE_THE_REPORT = """
+import pathlib
+
+from mlmax.project.declarations import DeclarationError
+
+def test_declarations():
+    # The source cannot be read back when the report is written (here: removed; for a
+    # user, a file they may not read): the sentence still comes, the session goes on.
+    pathlib.Path(__file__).unlink()
+    raise DeclarationError("pyproject.toml: [tool.mlmax] is wrong; fix its key")
+
+def test_after():
+    pass
+"""
+
+
+def test_a_test_whose_source_cannot_be_read_back_still_gets_the_sentence(tmp_path):
+    result = _pytest(tmp_path, "-p", "no:xdist", source=SOURCE_GONE_BEFORE_THE_REPORT)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "INTERNALERROR" not in output
+    assert "pyproject.toml: [tool.mlmax] is wrong; fix its key" in output
+    assert re.search(r"test_inner\.py:\d+: in test_declarations", output), output
+    assert "1 failed, 1 passed" in output
+
+
 def test_a_bad_option_is_pytests_usage_error_with_mlmaxs_sentence(tmp_path):
     result = _pytest(tmp_path, "--test-at", "nonsense")
     assert result.returncode == 4, result.stdout + result.stderr
