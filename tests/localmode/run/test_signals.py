@@ -120,6 +120,9 @@ def test_after_sigkill_the_next_start_sweeps_the_dead_run(
     sm_image: str, tmp_path: Path, big_csv: Path
 ) -> None:
     env = _environment(tmp_path)
+    # The test's own registry of live runs: the user's is shared by every mlmax process of
+    # theirs, and another session's sweep could mark the killed run's record first.
+    env["MLMAX_CACHE_DIR"] = str(tmp_path / "cache")
     runs = tmp_path / "runs"
     killed_run = runs / "killed"
     process = _mlmax(
