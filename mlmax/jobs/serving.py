@@ -1,32 +1,27 @@
-"""Real-time inference: the trained census model behind SageMaker's hosting contract.
+"""Real-time inference: the trained census model, written to the framework serving contract.
 
-SageMaker starts the serving container with the argument `serve`; the image's `serve`
-executable runs this script, which listens on port 8080 with waitress (a WSGI server):
+SageMaker's framework containers serve a script that defines `model_fn`, `input_fn`,
+`predict_fn` and `output_fn`; mlmax's serving container does the same (its contract server,
+mlmax/localmode/endpoint/handler_server.py, answers GET /ping and POST /invocations on
+port 8080 and turns each function's errors into 4xx/5xx answers). This is one such script:
 
-- `GET /ping`: 200 once the model and the preprocessor are loaded.
-- `POST /invocations`: rows as CSV (`text/csv`) or JSON (`application/json`), either raw
-  census rows (the columns `preprocessing.py` reads, header or the headerless KDD extract)
-  or model features (the columns `preprocessing.py --mode infer` writes). The answer holds
-  one `prediction` (0/1) and `probability` (of the positive class) per row, in input order:
-  JSON by default, CSV when the request says `Accept: text/csv`.
+- `model_fn`: the model directory (`/opt/ml/model`) holds `model.tar.gz` (or `model.joblib`)
+  from train.py and `proc_model.tar.gz` from preprocessing.py: the same artefacts batch
+  inference uses, through the same functions, so the predictions are equal.
+- `input_fn`: rows as CSV (`text/csv`) or JSON (`application/json`), either raw census rows
+  (the columns `preprocessing.py` reads, header or the headerless KDD extract) or model
+  features (the columns `preprocessing.py --mode infer` writes).
+- `output_fn`: one `prediction` (0/1) and `probability` (of the positive class) per row, in
+  input order: JSON by default, CSV when the request says `Accept: text/csv`.
 
-The model directory (`/opt/ml/model`, or `--model-dir`) holds `model.tar.gz` (or
-`model.joblib`) from train.py and `proc_model.tar.gz` from preprocessing.py: the same
-artefacts batch inference uses, through the same functions, so the predictions are equal.
-A bad request gets a 4xx with one sentence naming the problem (413 for a body over
-MLMAX_MAX_REQUEST_BYTES, default 64 MiB); the server keeps serving.
+A bad request gets a 4xx with one sentence naming the problem; the server keeps serving.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-import os
-import sys
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -36,42 +31,34 @@ try:
     from .csv_input import census_table, numeric_features
     from .evaluation import model_features
     from .inference import predict
-    from .jobs_common import JobInputError, load_model, run_main
+    from .jobs_common import JobInputError, load_model
     from .preprocessing import load_preprocessor, transform
-except ImportError:  # run as a script from the flat code folder
+except ImportError:  # loaded by the contract server from the flat code folder
     import schema
     from csv_input import census_table, numeric_features
     from evaluation import model_features
     from inference import predict
-    from jobs_common import JobInputError, load_model, run_main
+    from jobs_common import JobInputError, load_model
     from preprocessing import load_preprocessor, transform
 
 SOURCE = "the request"
-# The largest request body answered (413 beyond it), in bytes: MAX_BODY_ENV, else 64 MiB.
-MAX_BODY_ENV = "MLMAX_MAX_REQUEST_BYTES"
-DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
-# A client that sends its whole body before reading the answer (most do) sees the 413 only
-# if the server reads that body: up to this many times the limit is read and dropped;
-# beyond it waitress refuses at once and such a client sees the connection reset.
-DRAIN_FACTOR = 4
 CSV_TYPES = ("text/csv", "application/csv")
 JSON_TYPES = ("application/json",)
 
-StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-
 
 class RequestError(Exception):
-    """A request the client can fix: an HTTP status and one sentence."""
+    """A request the client can fix: the HTTP status the contract server answers with and
+    one sentence."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, status_code: int, message: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.status_code = status_code
 
 
 class Predictor:
     """The loaded model and preprocessor; turns a table of rows into predictions."""
 
-    def __init__(self, model_dir: str | Path) -> None:
+    def __init__(self, model_dir: str) -> None:
         self.model = load_model(model_dir)
         self.preprocessor = load_preprocessor(model_dir)
         self.feature_names = [str(name) for name in self.model.feature_names_in_]
@@ -143,16 +130,15 @@ def _table_from_rows(predictor: Predictor, rows: list[list[str]]) -> pd.DataFram
     return pd.DataFrame(body, columns=names, dtype=object)
 
 
-def parse_csv(predictor: Predictor, body: bytes) -> pd.DataFrame:
+def parse_csv(body: bytes) -> list[list[str]]:
     try:
         text = body.decode("utf-8")
-        rows = list(csv.reader(io.StringIO(text)))
+        return list(csv.reader(io.StringIO(text)))
     except (UnicodeDecodeError, csv.Error) as error:
         raise JobInputError(f"the body is not UTF-8 CSV ({error}); send CSV text") from error
-    return _table_from_rows(predictor, rows)
 
 
-def parse_json(predictor: Predictor, body: bytes) -> pd.DataFrame:
+def parse_json(body: bytes) -> list[list[str]]:
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
@@ -169,9 +155,9 @@ def parse_json(predictor: Predictor, body: bytes) -> pd.DataFrame:
     if all(isinstance(row, dict) for row in payload):
         names = list(dict.fromkeys(key for row in payload for key in row))
         rows = [[_text(row.get(name)) for name in names] for row in payload]
-        return _table_from_rows(predictor, [names, *rows])
+        return [names, *rows]
     if all(isinstance(row, list) for row in payload):
-        return _table_from_rows(predictor, [[_text(v) for v in row] for row in payload])
+        return [[_text(v) for v in row] for row in payload]
     raise JobInputError("the JSON rows must be all objects or all arrays; send one kind")
 
 
@@ -201,10 +187,15 @@ def render(predictions: pd.DataFrame, as_csv: bool) -> tuple[str, bytes]:
     return "application/json", json.dumps({"predictions": rows}).encode()
 
 
-def invocation(
-    predictor: Predictor, content_type: str | None, accept: str | None, body: bytes
-) -> tuple[str, bytes]:
-    """Predict for one request body; raises RequestError for what the client can fix."""
+# -- the serving contract ------------------------------------------------------------------
+
+
+def model_fn(model_dir: str) -> Predictor:
+    return Predictor(model_dir)
+
+
+def input_fn(body: bytes, content_type: str) -> list[list[str]]:
+    """The request's rows as text; the model's columns are known to predict_fn."""
     media = _media_type(content_type) or "text/csv"  # SageMaker's default content type
     if media in CSV_TYPES:
         parse = parse_csv
@@ -212,110 +203,23 @@ def invocation(
         parse = parse_json
     else:
         raise RequestError(
-            "415 Unsupported Media Type",
-            f"content type {media!r} is not supported; send text/csv or application/json",
+            415, f"content type {media!r} is not supported; send text/csv or application/json"
         )
     try:
-        predictions = predictor.predict(parse(predictor, body))
+        return parse(body)
     except JobInputError as error:
-        raise RequestError("400 Bad Request", str(error)) from error
+        raise RequestError(400, str(error)) from error
+
+
+def predict_fn(rows: list[list[str]], predictor: Predictor) -> pd.DataFrame:
+    try:
+        return predictor.predict(_table_from_rows(predictor, rows))
+    except JobInputError as error:
+        raise RequestError(400, str(error)) from error
     except RecursionError:  # nesting that json reads but the rows' values cannot hold
-        raise RequestError("400 Bad Request", _TOO_DEEP) from None
-    return render(predictions, _wants_csv(accept))
+        raise RequestError(400, _TOO_DEEP) from None
 
 
-def _respond(start: StartResponse, status: str, content_type: str, body: bytes) -> Iterable[bytes]:
-    start(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def _error(start: StartResponse, status: str, message: str) -> Iterable[bytes]:
-    body = json.dumps({"error": message}).encode()
-    return _respond(start, status, "application/json", body)
-
-
-def max_body_bytes(environ: Mapping[str, str] = os.environ) -> int:
-    """The request body limit: MAX_BODY_ENV (a whole number of bytes) or the default."""
-    text = environ.get(MAX_BODY_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_BODY_BYTES
-    if not text.isdigit() or int(text) < 1:
-        raise JobInputError(
-            f"{MAX_BODY_ENV}={text!r} is not a number of bytes; set it to a whole number "
-            f"such as {DEFAULT_MAX_BODY_BYTES} or unset it"
-        )
-    return int(text)
-
-
-def server_options(max_body: int) -> dict[str, Any]:
-    """What waitress needs to let `make_app` answer too large a body with its 413."""
-    return {"max_request_body_size": DRAIN_FACTOR * max_body}
-
-
-def make_app(
-    predictor: Predictor, max_body: int = DEFAULT_MAX_BODY_BYTES
-) -> Callable[[dict, StartResponse], Iterable[bytes]]:
-    """The WSGI application: /ping and /invocations (bodies up to `max_body` bytes)."""
-
-    def app(environ: dict, start: StartResponse) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        if path == "/ping":
-            if method not in ("GET", "HEAD"):
-                return _error(start, "405 Method Not Allowed", "use GET /ping")
-            return _respond(start, "200 OK", "application/json", b'{"status": "ok"}')
-        if path != "/invocations":
-            return _error(start, "404 Not Found", f"no {path}; use GET /ping, POST /invocations")
-        if method != "POST":
-            return _error(start, "405 Method Not Allowed", "use POST /invocations")
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > max_body:
-            return _error(
-                start,
-                "413 Content Too Large",
-                f"the body is {length} bytes, more than this endpoint's limit of {max_body}; "
-                f"send fewer rows per request (or raise {MAX_BODY_ENV} where it is served)",
-            )
-        body = environ["wsgi.input"].read(length)
-        try:
-            content_type, answer = invocation(
-                predictor, environ.get("CONTENT_TYPE"), environ.get("HTTP_ACCEPT"), body
-            )
-        except RequestError as error:
-            return _error(start, error.status, str(error))
-        return _respond(start, "200 OK", content_type, answer)
-
-    return app
-
-
-def main(args: argparse.Namespace) -> None:
-    import waitress
-
-    max_body = max_body_bytes()
-    predictor = Predictor(args.model_dir)
-    print(
-        f"serving: model and preprocessor from {args.model_dir} loaded; listening on "
-        f"{args.host}:{args.port}",
-        flush=True,
-    )
-    waitress.serve(
-        make_app(predictor, max_body),
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        ident="mlmax",
-        **server_options(max_body),
-    )
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", default="/opt/ml/model")
-    parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--port", type=int, default=8080)
-    # Several threads: a request stopped at a breakpoint leaves /ping and others answering.
-    parser.add_argument("--threads", type=int, default=4)
-    return parser.parse_args(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main, parse_args))
+def output_fn(predictions: pd.DataFrame, accept: str) -> tuple[bytes, str]:
+    content_type, body = render(predictions, _wants_csv(accept))
+    return body, content_type

@@ -8,8 +8,11 @@ from .catalog import Channel as Channel
 from .catalog import JobDefinition as JobDefinition
 from .catalog import JobRun as JobRun
 from .catalog import get_job as get_job
+from .declarations import DeclarationError as DeclarationError
 from .declarations import Project as Project
 from .declarations import current_project as current_project
+from .declarations import load_project as load_project
+from .endpoint_definition import EndpointDefinition as EndpointDefinition
 from .job_definition import JOB_ENVIRONMENT as JOB_ENVIRONMENT
 from .job_definition import base_job_name as base_job_name
 from .memory import MemoryLimit as MemoryLimit

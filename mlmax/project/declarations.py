@@ -16,6 +16,12 @@ declaration raises `DeclarationError`: one sentence naming the file, the key and
     inputs = { raw = "--input-dir" }       # channel = the script's option (path defaulted)
     outputs.clean = { argument = "--output-dir", path = "/opt/ml/processing/clean" }
     instance_type = "ml.m5.large"          # on SageMaker; here its memory limits the job
+
+    [tool.mlmax.endpoints.churn]
+    script = "src/churn_jobs/fit.py"       # model_fn, input_fn, predict_fn, output_fn
+    source_dir = "src/churn_jobs"          # what ships into the container (default: the
+                                           # script's folder)
+    model = "out/model"                    # what `mlmax serve churn` serves by default
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmax.common import UsageError
+from mlmax.project.endpoint_definition import EndpointDefinition
 from mlmax.project.job_definition import Channel, JobDefinition
 from mlmax.project.memory import INSTANCE_MEMORY_GIB
 
@@ -45,7 +52,8 @@ _JOB_KEYS = {
     "requirements",
     "instance_type",
 }
-_PROJECT_KEYS = {"jobs", "image", "requirements", "smlocal"}
+_PROJECT_KEYS = {"jobs", "endpoints", "image", "requirements", "smlocal"}
+_ENDPOINT_KEYS = {"script", "source_dir", "model"}
 _CHANNEL_KEYS = {"argument", "path", "optional"}
 MODEL_PATH = "/opt/ml/model"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -66,6 +74,17 @@ class Project:
     requirements: Path | None = None
     # `smlocal = true`: the project's container tests run without `--smlocal`.
     smlocal: bool = False
+    endpoints: dict[str, EndpointDefinition] = field(default_factory=dict)
+
+    def endpoint(self, name: str) -> EndpointDefinition:
+        """The endpoint declared as `name`; DeclarationError naming the declared ones."""
+        if name not in self.endpoints:
+            declared = ", ".join(sorted(self.endpoints)) or "none"
+            raise DeclarationError(
+                f"project {self.name} declares no endpoint {name!r} (declared: {declared}); "
+                f"declare it as [tool.mlmax.endpoints.{name}] in {self.root / PYPROJECT}"
+            )
+        return self.endpoints[name]
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -121,6 +140,15 @@ def parse_settings(
         if not (job.image or job.requirements):  # the project's image, if it names one
             job = replace(job, image=image, requirements=requirements)
         jobs[name] = job
+    endpoints_table = settings.get("endpoints", {})
+    if not isinstance(endpoints_table, Mapping):
+        raise where.error(
+            "endpoints is not a table", "declare endpoints as [tool.mlmax.endpoints.<name>]"
+        )
+    endpoints = {
+        name: _parse_endpoint(name, table, base=base, project=project, source=source)
+        for name, table in endpoints_table.items()
+    }
     return Project(
         name=project,
         root=base,
@@ -128,6 +156,35 @@ def parse_settings(
         image=image,
         requirements=requirements,
         smlocal=smlocal,
+        endpoints=endpoints,
+    )
+
+
+def _parse_endpoint(
+    name: str, table: Any, *, base: Path, project: str, source: Path
+) -> EndpointDefinition:
+    where = _Where(source, f"[tool.mlmax.endpoints.{name}]")
+    if not _NAME.match(name):
+        raise where.error("is not a usable endpoint name", "use letters, digits, '-', '_' or '.'")
+    if not isinstance(table, Mapping):
+        raise where.error("is not a table", 'give it script = "path/to/inference.py"')
+    where.check_keys(table, _ENDPOINT_KEYS)
+    if "script" not in table:
+        raise where.error(
+            "has no script", 'add script = "path/to/inference.py" (the file with model_fn)'
+        )
+    script = where.optional_file(table, "script", base)
+    assert script is not None
+    if script.suffix != ".py":
+        raise where.error(f"script {script} is not a .py file", "point it at a Python script")
+    source_dir = _source_dir(where, table, script, base)
+    model = where.optional_str(table, "model")
+    return EndpointDefinition(
+        name=name,
+        script=script.relative_to(source_dir).as_posix(),
+        source_dir=source_dir,
+        model_dir=(base / model).resolve() if model else None,
+        project=project,
     )
 
 
@@ -331,7 +388,13 @@ def current_project(start: Path | None = None) -> Project | None:
     cached = _cache.get(pyproject)
     if cached is None or cached[0] != mtime:
         project = load_project(pyproject)
-        declares = project.jobs or project.image or project.requirements or project.smlocal
+        declares = (
+            project.jobs
+            or project.endpoints
+            or project.image
+            or project.requirements
+            or project.smlocal
+        )
         cached = (mtime, project if declares else None)
         _cache[pyproject] = cached
     return cached[1]

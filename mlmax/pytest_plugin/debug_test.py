@@ -65,13 +65,12 @@ def attach_configuration(job: Any, port: int) -> dict[str, Any]:
     return _attach(job.name, port, mappings)
 
 
-def endpoint_attach_configuration(port: int) -> dict[str, Any]:
+def endpoint_attach_configuration(port: int, source_dir: Path) -> dict[str, Any]:
     """The child session's attach configuration for an `sm_endpoint` serving container: its
-    code root (where the SDK mounts the handler) mapped to the workspace's jobs folder."""
+    code root (where the SDK mounts the handler) mapped to the handler's source folder."""
     from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
-    from mlmax.project import JOBS_DIR
 
-    mappings = [{"localRoot": str(JOBS_DIR), "remoteRoot": SERVING_CODE_ROOT}]
+    mappings = [{"localRoot": str(source_dir), "remoteRoot": SERVING_CODE_ROOT}]
     return _attach(ENDPOINT_JOB, port, mappings)
 
 
@@ -138,14 +137,18 @@ class DebugTestPlugin:
             on_grace=self.fall_back,
         )
 
-    def endpoint_debugging(self) -> EndpointDebug | None:
+    def endpoint_debugging(self, source_dir: Path) -> EndpointDebug | None:
         """The `sm_endpoint` handler: the same loopback forward as --inspectlocal, on a port
-        the OS picks, opened as a child session."""
+        the OS picks, opened as a child session mapped to the handler's `source_dir`."""
         from mlmax.localmode.endpoint import ENDPOINT_JOB, EndpointDebug
 
         if self.job and self.job != ENDPOINT_JOB:
             return None
-        return EndpointDebug(0, wait_for_client=True, on_ready=self.open_endpoint_session)
+        return EndpointDebug(
+            0,
+            wait_for_client=True,
+            on_ready=lambda port: self.open_endpoint_session(port, source_dir),
+        )
 
     def sdk_objects_debugging(self, job: str) -> AbstractContextManager[None] | None:
         """A test's own SDK objects (`sm_session`) run as usual under Debug Test."""
@@ -154,13 +157,13 @@ class DebugTestPlugin:
     def open_child_session(self, info: Any, job: Any) -> None:
         self._ask(attach_configuration(job, info.port), info.line, info.job)
 
-    def open_endpoint_session(self, port: int) -> None:
+    def open_endpoint_session(self, port: int, source_dir: Path) -> None:
         """`EndpointDebug.on_ready` for `sm_endpoint`: the handler opens as a child session."""
         from mlmax.localmode.debug import ready_line
         from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT
 
         line = ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)
-        self._ask(endpoint_attach_configuration(port), line, ENDPOINT_JOB)
+        self._ask(endpoint_attach_configuration(port, source_dir), line, ENDPOINT_JOB)
 
     def _ask(self, configuration: dict[str, Any], ready: str, job_name: str) -> None:
         sent = request_child_session(configuration)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ class Debugger(Protocol):
         """How `run` goes under the debugger; None: it runs as usual (a `DebugPolicy`)."""
         ...
 
-    def endpoint_debugging(self) -> EndpointDebug | None:
-        """How an `sm_endpoint` deployment's handler goes under the debugger; None: not."""
+    def endpoint_debugging(self, source_dir: Path) -> EndpointDebug | None:
+        """How an `sm_endpoint` deployment's handler (its code from `source_dir`) goes under
+        the debugger; None: not."""
         ...
 
     def sdk_objects_debugging(self, job: str) -> AbstractContextManager[None] | None:

@@ -4,8 +4,9 @@
 - `sm_s3`: the embedded S3 server on 127.0.0.1;
 - `sm_localmode`: the session's LocalMode; most tests want `sm_local`, a runner:
   `sm_local.run("train", inputs=..., outputs=..., arguments=...) -> JobResult`;
-- `sm_endpoint`: real-time endpoints: `sm_endpoint.deploy(model_dir, proc_model_dir)` -> a
-  ready `Endpoint` on a free 127.0.0.1 port, removed when the test ends;
+- `sm_endpoint`: real-time endpoints: `sm_endpoint.deploy(model_dir, endpoint="name")` (an
+  endpoint the project declares; without it the census model, `deploy(model_dir,
+  proc_model_dir)`) -> a ready `Endpoint` on a free 127.0.0.1 port, removed when the test ends;
 - `sm_session`: the offline Local Mode session for a test's own SageMaker SDK objects.
 
 Without `--smlocal` each of them skips its test ("need --smlocal option to run"). What a
@@ -20,13 +21,16 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from mlmax.pytest_plugin.debugger import Debugger, debugger_of
 from mlmax.pytest_plugin.report import noting_job_failures, report_logs_on_failure
 from mlmax.pytest_plugin.session import SKIP_REASON, local_mode_session
+
+if TYPE_CHECKING:
+    from mlmax.project import EndpointDefinition
 
 
 @pytest.fixture(scope="session")
@@ -116,18 +120,27 @@ class SmEndpoint:
         self._debugger = debugger
 
     def deploy(
-        self, model_dir: Path | str, proc_model_dir: Path | str | None = None, **options: Any
+        self,
+        model_dir: Path | str,
+        proc_model_dir: Path | str | None = None,
+        *,
+        endpoint: str | EndpointDefinition | None = None,
+        **options: Any,
     ) -> Any:
-        """Serve a trained model (+ its preprocessor) in its container; returns an Endpoint.
+        """Serve a trained model in its container; returns an Endpoint.
 
+        `endpoint`: an endpoint the project declares (`[tool.mlmax.endpoints.<name>]`), by
+        name or as its definition: its inference script serves `model_dir`. Without it,
+        mlmax's census handler serves the model and the preprocessor of `proc_model_dir`.
         `options` go to `mlmax.localmode.endpoint.hosting.deploy` (timeout, environment, ...).
         Under --inspectlocal (debugpy) or Debug Test for this test, the handler runs under
         debugpy and waits for a debugger (announced, or opened as a child debug session).
         """
-        from mlmax.localmode.endpoint import deploy
+        from mlmax.localmode.endpoint import CENSUS_HANDLER, deploy
 
+        handler = self._handler(endpoint) if endpoint is not None else CENSUS_HANDLER
         debugger = self._debugger
-        debug = debugger.endpoint_debugging() if debugger is not None else None
+        debug = debugger.endpoint_debugging(handler.source_dir) if debugger is not None else None
         if debugger is not None and debug is not None:
             options.setdefault("debug", debug)
             options["timeout"] = debugger.wait_timeout  # until someone attaches
@@ -138,9 +151,24 @@ class SmEndpoint:
                     proc_model_dir=None if proc_model_dir is None else Path(proc_model_dir),
                     image=self.local_mode.image,
                     session=self.local_mode.session,
+                    handler=handler,
                     **options,
                 )
             )
+
+    def _handler(self, endpoint: str | EndpointDefinition) -> EndpointDefinition:
+        from mlmax.project import DeclarationError, current_project
+
+        if not isinstance(endpoint, str):
+            return endpoint
+        project = current_project(self.local_mode.project_root)
+        if project is None:
+            raise DeclarationError(
+                f"no project declares endpoint {endpoint!r} (no [tool.mlmax] in a pyproject.toml "
+                f"at or above {self.local_mode.project_root or Path.cwd()}); declare it as "
+                f"[tool.mlmax.endpoints.{endpoint}]"
+            )
+        return project.endpoint(endpoint)
 
 
 @pytest.fixture

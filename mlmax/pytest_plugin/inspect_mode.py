@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -96,9 +97,9 @@ class InspectPlugin:
             port=self.port, wait_timeout=self.wait_timeout, on_ready=self.announce, mode=self.mode
         )
 
-    def endpoint_debugging(self) -> EndpointDebug | None:
+    def endpoint_debugging(self, source_dir: Path) -> EndpointDebug | None:
         """Under debugpy, the inspected test's endpoint handler waits for a debugger,
-        announced by the ready line."""
+        announced by the ready line (and the folder its code root maps to)."""
         from mlmax.localmode.endpoint import ENDPOINT_JOB, SERVING_CODE_ROOT, EndpointDebug
 
         if not self.active or self.mode != "debugpy":
@@ -108,6 +109,7 @@ class InspectPlugin:
 
         def announce(port: int) -> None:
             self.announce(ReadyInfo(ENDPOINT_JOB, port, SERVING_CODE_ROOT, container=""))
+            write_live(self.config, [f"mlmax: map {SERVING_CODE_ROOT} to {source_dir}"])
 
         return EndpointDebug(self.port, wait_for_client=True, on_ready=announce)
 

@@ -1,4 +1,5 @@
-"""The serving script on the host: a real waitress server on 127.0.0.1, real HTTP requests.
+"""The census serving script on the host, behind the contract server that serves it in its
+container: a real waitress server on 127.0.0.1, real HTTP requests.
 
 Predictions must equal batch inference's (preprocessing --mode infer, then inference.py) for
 the same rows, whatever the payload's format; bad payloads get a 4xx with one sentence and
@@ -23,6 +24,7 @@ import pytest
 
 from mlmax.jobs import inference, preprocessing, schema, serving
 from mlmax.jobs.jobs_common import MODEL_FILE
+from mlmax.localmode.endpoint import handler_server
 
 from .helpers import JOBS_DIR, write_kdd_file
 
@@ -43,9 +45,10 @@ def server(serving_dir: Path) -> Iterator[int]:
     """The WSGI app under waitress on a free loopback port, for this module."""
     import waitress
 
-    max_body = serving.DEFAULT_MAX_BODY_BYTES
-    app = serving.make_app(serving.Predictor(serving_dir), max_body)
-    options = serving.server_options(max_body)
+    max_body = handler_server.DEFAULT_MAX_BODY_BYTES
+    handler = handler_server.Handler.from_module(serving, serving_dir)
+    app = handler_server.make_app(handler, max_body)
+    options = handler_server.server_options(max_body)
     httpd = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, **options)
     thread = threading.Thread(target=httpd.run, daemon=True)
     thread.start()
@@ -188,7 +191,7 @@ def test_a_body_over_the_limit_gets_413_with_one_sentence_and_serving_goes_on(se
     assert answer_type == "application/json"
     assert json.loads(answer)["error"] == (
         f"the body is {len(too_large)} bytes, more than this endpoint's limit of "
-        f"{serving.DEFAULT_MAX_BODY_BYTES}; send fewer rows per request (or raise "
+        f"{handler_server.DEFAULT_MAX_BODY_BYTES}; send fewer rows per request (or raise "
         "MLMAX_MAX_REQUEST_BYTES where it is served)"
     )
     assert request(server, "", "", method="GET", path="/ping")[0] == 200
@@ -196,10 +199,11 @@ def test_a_body_over_the_limit_gets_413_with_one_sentence_and_serving_goes_on(se
 
 
 def test_the_body_limit_comes_from_the_environment():
-    assert serving.max_body_bytes({}) == serving.DEFAULT_MAX_BODY_BYTES
-    assert serving.max_body_bytes({serving.MAX_BODY_ENV: "1000"}) == 1000
-    with pytest.raises(serving.JobInputError, match="is not a number of bytes; set it to"):
-        serving.max_body_bytes({serving.MAX_BODY_ENV: "64MB"})
+    limit = handler_server.max_body_bytes
+    assert limit({}) == handler_server.DEFAULT_MAX_BODY_BYTES
+    assert limit({handler_server.MAX_BODY_ENV: "1000"}) == 1000
+    with pytest.raises(handler_server.HandlerLoadError, match="is not a number of bytes; set it"):
+        limit({handler_server.MAX_BODY_ENV: "64MB"})
 
 
 def test_text_where_a_number_belongs_names_the_column(server, rows):
@@ -220,8 +224,8 @@ def test_wrong_path_and_method(server):
 def test_missing_preprocessor_stops_the_server_with_one_line(model_dir, tmp_path):
     shutil.copy2(model_dir / MODEL_FILE, tmp_path)
     done = subprocess.run(
-        [sys.executable, str(JOBS_DIR / "serving.py"), "--model-dir", str(tmp_path),
-         "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, handler_server.__file__, "--handler", str(JOBS_DIR / "serving.py"),
+         "--model-dir", str(tmp_path), "--host", "127.0.0.1", "--port", "0"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 2

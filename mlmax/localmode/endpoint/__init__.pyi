@@ -1,5 +1,7 @@
 """Real-time endpoints in Local Mode: deploy, invoke, serve until stopped."""
 
+from . import handler_server as handler_server
+from .handler import CENSUS_HANDLER as CENSUS_HANDLER
 from .hosting import ENDPOINT_JOB as ENDPOINT_JOB
 from .hosting import SERVING_CODE_ROOT as SERVING_CODE_ROOT
 from .hosting import EndpointDebug as EndpointDebug

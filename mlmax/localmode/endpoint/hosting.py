@@ -3,7 +3,10 @@
 `deploy(...)` goes through the SDK's offline hosting path (`LocalSession.sagemaker_client`:
 `create_model`, `create_endpoint_config`, `create_endpoint`) with `file://` model data, so
 the container runs exactly as SageMaker hosting runs it (`serve`, /ping, /invocations on
-8080; see mlmax/jobs/serving.py). What mlmax adds (`mlmax.localmode.sdk.serving_hooks`):
+8080). What it serves is an inference script written to the framework serving contract,
+behind mlmax's contract server (`endpoint_handler`): a project's declared endpoint, or by
+default mlmax's census handler (mlmax/jobs/serving.py). What mlmax adds
+(`mlmax.localmode.sdk.serving_hooks`):
 
 - a free host port on 127.0.0.1 only, per endpoint, so several run at once;
 - readiness watched in the calling thread: /ping polled together with the container's
@@ -38,7 +41,8 @@ from mlmax.localmode.debug import (
     open_forward,
 )
 from mlmax.localmode.endpoint.client import Endpoint, ping
-from mlmax.localmode.endpoint.model import stage_model
+from mlmax.localmode.endpoint.handler import CENSUS_HANDLER, serving_environment, stage_code
+from mlmax.localmode.endpoint.model import stage_model, stage_model_dir
 from mlmax.localmode.engine import LOOPBACK, container_environment, free_port
 from mlmax.localmode.errors import JobFailedError
 from mlmax.localmode.run import LocalRun
@@ -49,10 +53,9 @@ from mlmax.localmode.sdk import (
     manage_endpoint,
     register_ready_waiter,
 )
-from mlmax.project import JOBS_DIR
+from mlmax.project import EndpointDefinition
 
 ENDPOINT_JOB = "endpoint"  # the job label of serving containers
-SERVING_SCRIPT = "serving.py"
 SERVING_CODE_ROOT = "/opt/ml/code"  # where the SDK mounts a file:// submit directory
 DEBUG_ENV = "MLMAX_DEBUGPY_LISTEN"  # read by the image's `serve` (mlmax/job_image/serve)
 DEBUG_WAIT_ENV = "MLMAX_DEBUGPY_WAIT"
@@ -101,13 +104,13 @@ class _Deployment:
         local: LocalRun,
         *,
         image: str,
-        code_dir: Path,
+        handler: EndpointDefinition,
         environment: Mapping[str, str] | None,
         debug: EndpointDebug | None = None,
     ) -> None:
         self.local = local
         self.image = image
-        self.code_dir = code_dir
+        self.handler = handler
         self.debug = debug
         self.environment = {
             **container_environment(),
@@ -134,12 +137,12 @@ class _Deployment:
         if self.failure is not None:
             raise RuntimeError(f"endpoint {self.name} did not start")
 
-    def _create(self, model_uri: str) -> None:
+    def _create(self, model_uri: str, code_uri: str) -> None:
         client = self.sdk_session.sagemaker_client
         environment = {
-            # The SDK mounts a file:// submit directory at /opt/ml/code: the current code.
-            "SAGEMAKER_SUBMIT_DIRECTORY": self.code_dir.resolve().as_uri(),
-            "SAGEMAKER_PROGRAM": SERVING_SCRIPT,
+            # The SDK mounts a file:// submit directory at /opt/ml/code: the staged code.
+            "SAGEMAKER_SUBMIT_DIRECTORY": code_uri,
+            **serving_environment(self.handler),
             **self.environment,
         }
         client.create_model(
@@ -165,14 +168,18 @@ class _Deployment:
 
     # -- mlmax's side (calling thread) ------------------------------------------------------
     def start(self, model_dir: Path, proc_model_dir: Path | None) -> None:
-        staged = stage_model(model_dir, proc_model_dir, self.root / "model")
+        if self.handler == CENSUS_HANDLER:  # the model and its preprocessor, checked
+            staged = stage_model(model_dir, proc_model_dir, self.root / "model")
+        else:
+            staged = stage_model_dir(model_dir, self.root / "model")
+        code = stage_code(self.handler, self.root / "code")
         sdk_root = self.root / "sdk"
         sdk_root.mkdir()
         self.sdk_session = self.local.sdk_session(sdk_root, serving_port=self.port)
         manage_endpoint(str(self.root))
         register_ready_waiter(self.port, self._wait_for_mlmax)
         self.worker = self.local.start_sdk_call(
-            lambda: self._create(staged.as_uri()), name=self.name
+            lambda: self._create(staged.as_uri(), code.as_uri()), name=self.name
         )
 
     def wait_ready(self, timeout: float) -> float:
@@ -269,15 +276,16 @@ def deploy(
     timeout: float = DEFAULT_READY_TIMEOUT,
     environment: Mapping[str, str] | None = None,
     debug: EndpointDebug | None = None,
-    code_dir: Path = JOBS_DIR,
+    handler: EndpointDefinition = CENSUS_HANDLER,
     progress: Progress | None = None,
 ) -> Iterator[Endpoint]:
-    """Serve the model of `model_dir` (+ the preprocessor of `proc_model_dir`, default the
-    same directory) in its container until the block ends; yields the ready `Endpoint`."""
+    """Serve the model of `model_dir` with `handler` (by default the census handler, which
+    also serves the preprocessor of `proc_model_dir`, default the same directory) in its
+    container until the block ends; yields the ready `Endpoint`."""
     say = progress or (lambda _message: None)
     with LocalRun(session, ENDPOINT_JOB, image=image) as local:
         state = _Deployment(
-            local, image=image, code_dir=code_dir, environment=environment, debug=debug
+            local, image=image, handler=handler, environment=environment, debug=debug
         )
         try:
             with session.pinned():

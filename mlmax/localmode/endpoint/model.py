@@ -1,4 +1,5 @@
-"""What an endpoint serves: the trained model and the preprocessor, checked and staged."""
+"""What an endpoint serves, checked and staged: the census model and its preprocessor, or a
+project handler's model directory (whatever its model_fn reads)."""
 
 from __future__ import annotations
 
@@ -37,4 +38,19 @@ def stage_model(model_dir: Path, proc_model_dir: Path | None, target: Path) -> P
     target.mkdir(parents=True)
     shutil.copy2(model, target / model.name)
     shutil.copy2(proc_model, target / PROC_MODEL_FILE)
+    return target
+
+
+def stage_model_dir(model_dir: Path, target: Path) -> Path:
+    """Copy the files of `model_dir` into `target` (the SDK extracts a model.tar.gz there, as
+    SageMaker does); JobSetupError when there is nothing to serve."""
+    model_dir = Path(model_dir)
+    files = sorted(p for p in model_dir.iterdir() if p.is_file()) if model_dir.is_dir() else []
+    if not files:
+        what = "is empty" if model_dir.is_dir() else "is not a folder"
+        raise JobSetupError(
+            f"the model directory {model_dir} {what}; pass the folder the training job wrote "
+            "its model to (it holds model.tar.gz or the model's files)"
+        )
+    shutil.copytree(model_dir, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target

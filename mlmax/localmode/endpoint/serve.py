@@ -9,6 +9,7 @@ from pathlib import Path
 from mlmax.common import Progress, terminate_like_interrupt, wait_until
 from mlmax.localmode.debug import SERVE_COMMAND_FLAGS, ready_line, resolve_host_port
 from mlmax.localmode.endpoint.client import Endpoint
+from mlmax.localmode.endpoint.handler import CENSUS_HANDLER
 from mlmax.localmode.endpoint.hosting import (
     DEFAULT_READY_TIMEOUT,
     ENDPOINT_JOB,
@@ -20,6 +21,7 @@ from mlmax.localmode.endpoint.hosting import (
 from mlmax.localmode.engine import exit_codes, logs_of, run_containers
 from mlmax.localmode.image import ensure_job_image
 from mlmax.localmode.run import LocalMode
+from mlmax.project import EndpointDefinition
 
 
 def serve_until_stopped(
@@ -29,17 +31,25 @@ def serve_until_stopped(
     image: str | None = None,
     timeout: float = DEFAULT_READY_TIMEOUT,
     debug_port: int | None = None,
+    handler: EndpointDefinition = CENSUS_HANDLER,
     progress: Progress | None = None,
     announce: Callable[[str], None] = print,
 ) -> int:
-    """Serve until Ctrl-C, SIGTERM or SIGHUP (0), or until the container dies (raises)."""
+    """Serve `handler` (default: the census handler) until Ctrl-C, SIGTERM or SIGHUP (0), or
+    until the container dies (raises)."""
     say = progress or (lambda _message: None)
     image = image or ensure_job_image(progress=say)
     debug = None
     if debug_port is not None:
+
+        def debugger_ready(port: int) -> None:
+            announce(ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT))
+            # Where a debugger finds the handler's files: its source folder, as staged.
+            announce(f"mlmax: map {SERVING_CODE_ROOT} to {handler.source_dir}")
+
         debug = EndpointDebug(
             resolve_host_port(debug_port, SERVE_COMMAND_FLAGS),
-            on_ready=lambda port: announce(ready_line(port, ENDPOINT_JOB, SERVING_CODE_ROOT)),
+            on_ready=debugger_ready,
             flags=SERVE_COMMAND_FLAGS,
         )
     try:
@@ -53,6 +63,7 @@ def serve_until_stopped(
                 session=local.active_session,
                 timeout=timeout,
                 debug=debug,
+                handler=handler,
                 progress=say,
             ) as endpoint,
         ):

@@ -4,6 +4,11 @@ Written as SageMaker's scikit-learn examples are: each directory and hyperparame
 argument whose default is what SageMaker sets in the environment (SM_MODEL_DIR,
 SM_CHANNEL_TRAIN, SM_OUTPUT_DATA_DIR, SM_HP_*, SM_NUM_CPUS). Writes model.joblib to the
 model directory and metrics.json to the output data directory.
+
+The same file serves the model, as SageMaker's scikit-learn container serves it: `model_fn`
+loads it and `predict_fn` answers each row with its label and the probability of label 1.
+The framework's defaults decode the request (CSV or JSON rows of numbers) and encode the
+answer (JSON, or CSV when the request accepts text/csv).
 """
 
 import argparse
@@ -12,6 +17,7 @@ import os
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
@@ -53,6 +59,17 @@ def main(args):
     joblib.dump(model, Path(args.model_dir) / "model.joblib")
     Path(args.output_data_dir, "metrics.json").write_text(json.dumps(metrics))
     print("metrics:", json.dumps(metrics))
+
+
+def model_fn(model_dir):
+    return joblib.load(Path(model_dir) / "model.joblib")
+
+
+def predict_fn(data, model):
+    rows = pd.DataFrame(data, columns=model.feature_names_in_)
+    labels = model.predict(rows)
+    positive = list(model.classes_).index(1)
+    return np.column_stack([labels, model.predict_proba(rows)[:, positive]])
 
 
 if __name__ == "__main__":
