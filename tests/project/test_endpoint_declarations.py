@@ -107,9 +107,7 @@ def test_mlmax_serve_name_refuses_what_it_cannot_serve_in_one_line(
     assert "\n" not in err and "Traceback" not in err
 
 
-def test_mlmax_serve_name_outside_a_project_says_where_to_declare_it(
-    tmp_path, monkeypatch, capsys
-):
+def test_mlmax_serve_name_outside_a_project_says_where_to_declare_it(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["serve", "forest"]) == 2
     err = capsys.readouterr().err.strip()

@@ -234,7 +234,7 @@ def test_debug_test_opens_the_endpoint_as_a_child_session_and_stops_in_the_handl
     child session; a handler breakpoint stops an invocation while the endpoint keeps running;
     Continue lets the test pass, and nothing is left."""
     handler = JOBS_DIR / "serving.py"
-    line = line_of(handler, "predictions = predictor.predict(parse(predictor, body))")
+    line = line_of(handler, "return predictor.predict(_table_from_rows(predictor, rows))")
     test_id = (
         "tests/localmode/endpoint/test_endpoint.py"
         "::test_bad_payload_gets_4xx_and_the_endpoint_keeps_serving"
@@ -255,9 +255,9 @@ def test_debug_test_opens_the_endpoint_as_a_child_session_and_stops_in_the_handl
         thread = stopped["body"]["threadId"]
         frame = child.dap.stack_trace(thread)[0]
         assert (Path(frame["source"]["path"]), frame["line"]) == (handler, line)
-        assert frame["name"] == "invocation"
+        assert frame["name"] == "predict_fn"
         # Stopped at the breakpoint: the test waits on its request, the endpoint lives on.
-        child.dap.evaluate("len(body)", frame["id"])
+        child.dap.evaluate("len(rows)", frame["id"])
         assert session.terminal is not None and session.terminal.poll() is None
         [container] = _containers_of_pid(pid)
         container.reload()

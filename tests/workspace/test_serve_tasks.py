@@ -41,7 +41,7 @@ SERVE_TASK = "mlmax: serve the latest run's model"
 SERVE_DEBUG_TASK = "mlmax: serve the latest run's model (debugger)"
 DEBUG_CONFIG = "Debug the endpoint handler"
 HANDLER = JOBS_DIR / "serving.py"
-BREAK_AT = "predictions = predictor.predict(parse(predictor, body))"
+BREAK_AT = "return predictor.predict(_table_from_rows(predictor, rows))"
 ROWS = 600
 
 

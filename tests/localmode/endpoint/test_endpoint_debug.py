@@ -27,7 +27,7 @@ pytestmark = pytest.mark.smlocal
 ENDPOINT = re.compile(r"endpoint ready at http://127\.0\.0\.1:(?P<port>\d+)")
 START_TIMEOUT = 300
 HANDLER = JOBS_DIR / "serving.py"
-BREAK_AT = "predictions = predictor.predict(parse(predictor, body))"
+BREAK_AT = "return predictor.predict(_table_from_rows(predictor, rows))"
 
 
 def _break_in_handler(dap: DapClient, line: int) -> int:
@@ -80,12 +80,12 @@ def test_breakpoint_in_the_handler_stops_an_invocation_and_the_endpoint_keeps_ru
             stopped = dap.wait_event("stopped", timeout=120)
             thread = stopped["body"]["threadId"]
             frame = dap.stack_trace(thread)[0]
-            assert (frame["name"], frame["line"]) == ("invocation", line)
+            assert (frame["name"], frame["line"]) == ("predict_fn", line)
             assert Path(frame["source"]["path"]).name == HANDLER.name
-            assert dap.locals(frame["id"])["media"] == "'text/csv'"
+            assert {"rows", "predictor"} <= set(dap.locals(frame["id"]))
             # Stopped at the breakpoint (debugpy pauses every thread of the server): nothing
             # kills the endpoint meanwhile; the request waits and the container keeps running.
-            dap.evaluate("len(body)", frame["id"])  # a round trip while stopped
+            dap.evaluate("len(rows)", frame["id"])  # a round trip while stopped
             assert answers == [], "the invocation must wait at the breakpoint"
             assert run.process.poll() is None
             (container,) = containers.docker_client().containers.list(
@@ -128,7 +128,7 @@ def test_inspect_mode_starts_the_tests_endpoint_under_debugpy_and_waits_for_a_de
             stopped = dap.wait_event("stopped", timeout=180)
             thread = stopped["body"]["threadId"]
             frame = dap.stack_trace(thread)[0]
-            assert (frame["name"], frame["line"]) == ("invocation", line)
+            assert (frame["name"], frame["line"]) == ("predict_fn", line)
             dap.set_breakpoints(HANDLER, [])
             dap.continue_(thread)
             dap.disconnect()

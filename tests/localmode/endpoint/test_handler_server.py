@@ -104,7 +104,7 @@ def call(port: int, body: bytes | str, content_type: str = "", accept: str = "")
 
 
 def _error(answer) -> str:
-    status, content_type, body = answer
+    _, content_type, body = answer
     assert content_type == "application/json"
     message = json.loads(body)["error"]
     assert "\n" not in message and "Traceback" not in message

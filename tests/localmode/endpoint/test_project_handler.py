@@ -4,7 +4,7 @@ script also holds `model_fn` and `predict_fn`, declares the endpoint `forest`.
 A copy of the example runs its own `pytest --smlocal` (`sm_endpoint.deploy(..., endpoint=
 "forest")`, CSV and JSON); `mlmax serve forest --debug-port 0` serves the model the fit job
 trained in its container, and a real DAP client stops in the project's predict_fn, as it does
-in inspect mode (`--inspectlocal`) on the example's test.
+in inspect mode (`--inspectlocal`) and under VS Code's Debug Test on the example's test.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.support.dap_client import DapClient
 from tests.support.endpoint_http import request
 from tests.support.inner_pytest import isolate
 from tests.support.inspect_driver import READY, InspectRun, line_of
+from tests.support.vscode_debug import DebugTest
 
 pytestmark = pytest.mark.smlocal
 
@@ -35,6 +36,7 @@ ENDPOINT = re.compile(r"endpoint ready at http://127\.0\.0\.1:(?P<port>\d+)")
 MAPPED = re.compile(r"mlmax: map /opt/ml/code to (?P<folder>\S+)")
 BREAK_AT = "labels = model.predict(rows)"
 START_TIMEOUT = 300
+EXAMPLE_TEST = "tests/test_endpoint.py::test_the_forest_is_served_with_csv_and_json"
 ROWS = "0.1,0.2,3.0\n1.0,-1.0,0.5\n"
 
 
@@ -165,3 +167,47 @@ def test_inspect_mode_stops_in_the_projects_predict_fn(project: Path, tmp_path: 
         assert run.wait(300) == 0, run.output
     assert "1 passed" in run.output
     assert _owned_containers(run.process.pid) == []
+
+
+def test_debug_test_opens_the_projects_handler_as_a_child_session(
+    project: Path, tmp_path: Path
+) -> None:
+    """Debug Test on the example's endpoint test, with the .vscode files `mlmax vscode` wrote
+    for it: the serving container opens as a child session mapped to the handler's folder."""
+    source = project / "src" / "smscripts"
+    made = subprocess.run(
+        [sys.executable, "-m", "mlmax", "vscode"],
+        cwd=project,
+        env=_inner_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    extra = [
+        "-p",
+        "no:cacheprovider",
+        f"--basetemp={tmp_path / 'run'}",
+        "--inspect-job",
+        "endpoint",
+    ]
+    log = tmp_path / "terminal.log"
+    with DebugTest(EXAMPLE_TEST, extra, log, workspace=project) as session:
+        session.start()
+        configuration = session.next_child_request(START_TIMEOUT)
+        assert configuration is not None, session.output
+        assert configuration["pathMappings"] == [
+            {"localRoot": str(source), "remoteRoot": SERVING_CODE_ROOT}
+        ]
+        line = line_of(source / "fit.py", BREAK_AT)
+        child = session.open_child(configuration, {source / "fit.py": [line]})
+        stopped = child.dap.wait_event("stopped", timeout=180)
+        thread = stopped["body"]["threadId"]
+        frame = child.dap.stack_trace(thread)[0]
+        assert (frame["name"], frame["line"]) == ("predict_fn", line)
+        assert Path(frame["source"]["path"]) == source / "fit.py"
+        child.dap.set_breakpoints(source / "fit.py", [])
+        child.dap.continue_(thread)
+        assert session.next_child_request(180) is None  # one child: the endpoint
+        assert session.wait_terminal(300) == 0, session.output
+    assert "1 passed" in session.output
