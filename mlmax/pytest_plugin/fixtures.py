@@ -139,6 +139,13 @@ class SmEndpoint:
         from mlmax.localmode.endpoint import CENSUS_HANDLER, deploy
 
         handler = self._handler(endpoint) if endpoint is not None else CENSUS_HANDLER
+        if endpoint is not None and proc_model_dir is not None:
+            from mlmax.common import UsageError
+
+            raise UsageError(
+                "proc_model_dir is for mlmax's census handler; a declared endpoint's model_fn "
+                "reads everything from model_dir"
+            )
         debugger = self._debugger
         debug = debugger.endpoint_debugging(handler.source_dir) if debugger is not None else None
         if debugger is not None and debug is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from mlmax.common import UsageError
 from mlmax.localmode.endpoint import SERVING_CODE_ROOT
 from mlmax.localmode.engine import containers, labels
 from mlmax.project import load_project
@@ -211,3 +212,14 @@ def test_debug_test_opens_the_projects_handler_as_a_child_session(
         assert session.next_child_request(180) is None  # one child: the endpoint
         assert session.wait_terminal(300) == 0, session.output
     assert "1 passed" in session.output
+
+
+def test_sm_endpoint_names_a_wrong_endpoint_or_argument_in_one_sentence(
+    sm_endpoint, forest_model: Path
+) -> None:
+    forest = load_project(EXAMPLE / "pyproject.toml").endpoint("forest")
+    with pytest.raises(UsageError, match=r"^proc_model_dir is for mlmax's census handler; a "):
+        sm_endpoint.deploy(forest_model, forest_model, endpoint=forest)
+    # This checkout's pyproject.toml declares no endpoints.
+    with pytest.raises(UsageError, match=r"declare it as \[tool\.mlmax\.endpoints\.nothing\]$"):
+        sm_endpoint.deploy(forest_model, endpoint="nothing")
