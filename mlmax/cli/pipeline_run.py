@@ -3,7 +3,10 @@
 FUNCTION takes the SDK's local pipeline session (mlmax's offline one: embedded S3, labelled
 containers) and returns the project's `Pipeline`; one execution runs and its steps are
 printed as a table. A failed step exits 1 with its sentence and its container's log tail;
-a MODULE:FUNCTION that cannot be used exits 2 with one sentence.
+a MODULE:FUNCTION that cannot be used exits 2 with one sentence. `--debug-step STEP` runs
+that step's script under debugpy in its container, reachable on the host's 127.0.0.1
+(`--debug-port`), and prints the same ready line as `mlmax debug`; a STEP the pipeline does
+not have exits 2 with one sentence listing its steps.
 """
 
 from __future__ import annotations
@@ -16,14 +19,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlmax.cli.common import EXIT_OK, positive_int, print_steps, progress
+from mlmax.cli.common import (
+    EXIT_OK,
+    non_negative_float,
+    port_number,
+    positive_int,
+    print_steps,
+    progress,
+)
 from mlmax.common import UsageError
+from mlmax.localmode.debug import DEFAULT_INSPECT_PORT, DEFAULT_WAIT_TIMEOUT, DebugFlags
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
     from mlmax.cloud import ProjectPipelineRun
+    from mlmax.localmode.debug import ReadyInfo
+    from mlmax.localmode.run import JobDebugging, PipelineStep
 
 DEFAULT_TIMEOUT = 3600
+# The debug options' names, as `mlmax serve` (--debug-port) and `mlmax debug` (--wait-timeout)
+# name them; the debugger's messages say these.
+STEP_DEBUG_FLAGS = DebugFlags(port="--debug-port", wait="--wait-timeout")
 
 
 def register(verbs: Commands) -> None:
@@ -48,7 +64,31 @@ def register(verbs: Commands) -> None:
         type=positive_int,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"stop the execution after this long (default {DEFAULT_TIMEOUT})",
+        help=f"stop the execution after this long (default {DEFAULT_TIMEOUT}; not while "
+        "--debug-step waits for a debugger or at a breakpoint)",
+    )
+    run.add_argument(
+        "--debug-step",
+        metavar="STEP",
+        help="run this step's script under debugpy in its container and wait for a debugger "
+        "(VS Code: 'Attach to Local Mode container', its code root mapped to your script's "
+        "folder); the other steps run as usual",
+    )
+    run.add_argument(
+        "--debug-port",
+        type=port_number,
+        default=DEFAULT_INSPECT_PORT,
+        metavar="PORT",
+        help=f"host port on 127.0.0.1 for --debug-step's debugger (default "
+        f"{DEFAULT_INSPECT_PORT}; 0 = a free one)",
+    )
+    run.add_argument(
+        "--wait-timeout",
+        type=non_negative_float,
+        default=DEFAULT_WAIT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long --debug-step waits for a debugger to attach (default "
+        f"{DEFAULT_WAIT_TIMEOUT:g})",
     )
     run.set_defaults(handler=run_project)
 
@@ -117,6 +157,7 @@ def _typed(name: str, kind: type, text: str) -> str | float:
 def run_project(args: argparse.Namespace) -> int:
     from mlmax.cloud import (
         PipelineStepFailedError,
+        check_step_name,
         project_pipeline_session,
         quiet_sdk,
         run_project_pipeline,
@@ -125,8 +166,13 @@ def run_project(args: argparse.Namespace) -> int:
     from mlmax.localmode.run import LocalMode, LocalRun
 
     function = builder(args.target)  # before any container work: a typo costs nothing
+    if args.debug_step is not None:
+        from mlmax.localmode.debug import resolve_host_port
+
+        args.debug_port = resolve_host_port(args.debug_port, STEP_DEBUG_FLAGS)
     image = project_default_image(Path.cwd(), progress=progress)
     failure: PipelineStepFailedError | None = None
+    terminal = sys.stdout  # the ready line goes there, past quiet_sdk
     # The table is printed after quiet_sdk, which keeps the SDK's own stdout off the terminal.
     with LocalMode(image=image) as local, quiet_sdk(progress):
         assert local.session is not None
@@ -138,16 +184,41 @@ def run_project(args: argparse.Namespace) -> int:
                     "Pipeline; return the Pipeline built on the session it is given"
                 )
             values = parameter_values(pipeline, args.parameter)
+            if args.debug_step is not None:
+                check_step_name(pipeline, args.debug_step, "--debug-step")
             progress(f"running pipeline {pipeline.name} locally (run {run.run_id})")
             started = time.monotonic()
-            try:
-                result = run_project_pipeline(run, pipeline, values, timeout=args.timeout)
-            except PipelineStepFailedError as failed:
-                failure, result = failed, failed.result
+            with _debugging(args, run.job, terminal):
+                try:
+                    timeout = None if args.debug_step is not None else args.timeout
+                    result = run_project_pipeline(run, pipeline, values, timeout=timeout)
+                except PipelineStepFailedError as failed:
+                    failure, result = failed, failed.result
     _print(result, time.monotonic() - started)
     if failure is not None:
         raise failure
     return EXIT_OK
+
+
+def _debugging(args: argparse.Namespace, job: str, terminal: Any) -> Any:
+    """With --debug-step, that step of the run (its containers labelled `job`) runs under
+    debugpy; its ready line goes to `terminal`."""
+    import contextlib
+
+    if args.debug_step is None:
+        return contextlib.nullcontext()
+    from mlmax.localmode.run import JobDebugging, pipeline_steps_under_debugger
+
+    def announce(info: ReadyInfo) -> None:
+        # The same line as `mlmax debug` and `pytest --inspectlocal`: tools key on it.
+        print(info.line, file=terminal, flush=True)
+
+    def policy(step: PipelineStep) -> JobDebugging | None:
+        if step.name != args.debug_step:
+            return None
+        return JobDebugging(port=args.debug_port, wait_timeout=args.wait_timeout, on_ready=announce)
+
+    return pipeline_steps_under_debugger(policy, job=job, flags=STEP_DEBUG_FLAGS)
 
 
 def _print(result: ProjectPipelineRun, seconds: float) -> None:

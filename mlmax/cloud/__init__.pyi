@@ -15,6 +15,7 @@ from .pipeline_export import emulated_aws_session as emulated_aws_session
 from .pipeline_export import export_pipeline as export_pipeline
 from .project_pipeline import PipelineStepFailedError as PipelineStepFailedError
 from .project_pipeline import ProjectPipelineRun as ProjectPipelineRun
+from .project_pipeline import check_step_name as check_step_name
 from .project_pipeline import project_pipeline_session as project_pipeline_session
 from .project_pipeline import quiet_sdk as quiet_sdk
 from .project_pipeline import run_project_pipeline as run_project_pipeline

@@ -25,6 +25,7 @@ from mlmax.cloud.local_pipeline import (
     execute_pipeline,
     step_outcomes,
 )
+from mlmax.common import UsageError
 from mlmax.localmode.errors import LocalModeError, tail
 from mlmax.localmode.run import LocalRun
 from mlmax.localmode.sdk import scoped_environ
@@ -67,6 +68,23 @@ class PipelineStepFailedError(LocalModeError):
             f"step {step.name!r} of pipeline {result.pipeline!r} failed: {self.reason}; fix the "
             f"step's script or its inputs and run it again (last lines of its container log "
             f"below){shown}"
+        )
+
+
+def step_names(pipeline: Any) -> list[str]:
+    """Every step of `pipeline`, those inside a condition's branches too, in its order."""
+    from sagemaker.mlops.workflow.pipeline import PipelineGraph
+
+    return list(PipelineGraph.from_pipeline(pipeline).step_map)
+
+
+def check_step_name(pipeline: Any, name: str, option: str) -> None:
+    """UsageError unless `name` (given with `option`) is a step of `pipeline`."""
+    names = step_names(pipeline)
+    if name not in names:
+        raise UsageError(
+            f"{option} {name!r} is not a step of pipeline {pipeline.name!r}; its steps are "
+            f"{', '.join(names)}"
         )
 
 

@@ -2,7 +2,8 @@
 
 When pytest itself runs under debugpy with a client attached (the Test Explorer's "Debug
 Test", or any launch configuration running pytest), every job a container test runs (or only
-`--inspect-job NAME`) runs under debugpy in its container, reached through a forward on the
+`--inspect-job NAME`), and every step of a pipeline it runs with `sm_pipeline_session` (or only
+`--inspect-job STEP`), runs under debugpy in its container, reached through a forward on the
 host's 127.0.0.1 (`mlmax.localmode.debug.relay`; a port the OS picks, never a fixed one).
 Once debugpy listens, pytest sends the custom DAP event `debugpyAttach` through its OWN
 debugger connection, with an attach configuration for that port. The debug adapter passes
@@ -33,7 +34,7 @@ import pytest
 
 if TYPE_CHECKING:
     from mlmax.localmode.endpoint import EndpointDebug
-    from mlmax.localmode.run import JobDebugging
+    from mlmax.localmode.run import JobDebugging, PipelineStep
     from mlmax.project import JobRun
 
 GRACE_SECONDS = 10.0  # VS Code opens a child session within about a second
@@ -63,6 +64,17 @@ def attach_configuration(job: Any, port: int) -> dict[str, Any]:
     own = Path(job.source_dir) == JOBS_DIR
     mappings = path_mappings() if own else job_path_mappings(job)
     return _attach(job.name, port, mappings)
+
+
+def step_attach_configuration(step: PipelineStep, port: int) -> dict[str, Any]:
+    """The child session's attach configuration for a pipeline step: the container's code
+    root mapped to the project's folder the step's code came from."""
+    from mlmax.localmode.debug import code_root
+
+    mappings = []
+    if step.code_dir is not None:
+        mappings.append({"localRoot": str(step.code_dir), "remoteRoot": code_root(step.kind)})
+    return _attach(step.name, port, mappings)
 
 
 def endpoint_attach_configuration(port: int, source_dir: Path) -> dict[str, Any]:
@@ -153,6 +165,23 @@ class DebugTestPlugin:
     def sdk_objects_debugging(self, job: str) -> AbstractContextManager[None] | None:
         """A test's own SDK objects (`sm_session`) run as usual under Debug Test."""
         return None
+
+    def step_debugging(self, step: PipelineStep) -> JobDebugging | None:
+        """Every step of an `sm_pipeline_session` pipeline (or only `--inspect-job STEP`), on
+        a port the OS picks, as a child session."""
+        from mlmax.localmode.run import JobDebugging
+
+        if self.job and step.name != self.job:
+            return None
+        return JobDebugging(
+            port=0,
+            wait_timeout=self.wait_timeout,
+            on_ready=lambda info: self._ask(
+                step_attach_configuration(step, info.port), info.line, step.name
+            ),
+            grace=GRACE_SECONDS,
+            on_grace=self.fall_back,
+        )
 
     def open_child_session(self, info: Any, job: Any) -> None:
         self._ask(attach_configuration(job, info.port), info.line, info.job)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pytest
 
     from mlmax.localmode.endpoint import EndpointDebug
-    from mlmax.localmode.run import JobDebugging
+    from mlmax.localmode.run import JobDebugging, PipelineStep
     from mlmax.project import JobRun
 
 DEBUGGER = "mlmax-debugger"  # the name the debugger plugin is registered under
@@ -42,6 +42,11 @@ class Debugger(Protocol):
     def sdk_objects_debugging(self, job: str) -> AbstractContextManager[None] | None:
         """A scope in which the test's own SDK objects (`sm_session`, containers labelled
         `job`) run under the debugger; None: they run as usual."""
+        ...
+
+    def step_debugging(self, step: PipelineStep) -> JobDebugging | None:
+        """How a step of the test's own pipeline (`sm_pipeline_session`) goes under the
+        debugger; None: it runs as usual (a `StepPolicy`)."""
         ...
 
 

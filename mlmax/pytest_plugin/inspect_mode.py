@@ -3,7 +3,9 @@
 `InspectPlugin` is registered as the debugger (`mlmax.pytest_plugin.debugger.DEBUGGER`) by
 `mlmax.pytest_plugin.plugin` when `--inspectlocal` is on. One test is inspected per run: the
 first selected container test. Every job it runs goes under the debugger (or only
-`--inspect-job NAME`), through the LocalMode's debug policy (`job_debugging`); other selected
+`--inspect-job NAME`), through the LocalMode's debug policy (`job_debugging`), and so does
+every step of a pipeline it runs with `sm_pipeline_session` (or only `--inspect-job STEP`:
+`step_debugging`); other selected
 container tests run normally, and the run says so at collection.
 
 Ready lines go through the terminal reporter with capture suspended, flushed, so a tool
@@ -29,7 +31,7 @@ from mlmax.pytest_plugin.session import MARKER
 if TYPE_CHECKING:
     from mlmax.localmode.debug import InspectMode
     from mlmax.localmode.endpoint import EndpointDebug
-    from mlmax.localmode.run import JobDebugging
+    from mlmax.localmode.run import JobDebugging, PipelineStep
     from mlmax.project import JobRun
 
 
@@ -124,6 +126,14 @@ class InspectPlugin:
         return sdk_objects_under_debugger(
             job=job, port=self.port, wait_timeout=self.wait_timeout, on_ready=self.announce
         )
+
+    def step_debugging(self, step: PipelineStep) -> JobDebugging | None:
+        """Under debugpy, the inspected test's pipeline steps (or only `--inspect-job STEP`)."""
+        from mlmax.localmode.run import JobDebugging
+
+        if not self.active or self.mode != "debugpy" or (self.job and step.name != self.job):
+            return None
+        return JobDebugging(port=self.port, wait_timeout=self.wait_timeout, on_ready=self.announce)
 
     def announce(self, info: ReadyInfo | ReplInfo) -> None:
         """Show the ready line (or the REPL commands) now, even while the test captures."""

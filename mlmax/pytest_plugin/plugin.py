@@ -14,8 +14,8 @@ Registered as the `pytest11` entry point `mlmax`, so any project that installs m
 - `--sm-memory SIZE`: each job container's memory limit (default: the memory of the job's
   declared `instance_type`, so a job its instance would kill is killed here too).
 - `--inspectlocal`, `--inspect-port`, `--inspect-timeout`, `--inspect-job`: debug the
-  selected container test's jobs (`inspect_mode`); under a debugger (VS Code's Debug Test)
-  each job opens as a child debug session (`debug_test`).
+  selected container test's jobs and pipeline steps (`inspect_mode`); under a debugger (VS
+  Code's Debug Test) each opens as a child debug session (`debug_test`).
 - `--test-at FILE:LINE`: run only the test at an editor's cursor (`selection`).
 - fixtures `sm_image`, `sm_s3`, `sm_localmode`, `sm_local`, `sm_endpoint`, `sm_session`
   (`fixtures`).
@@ -133,7 +133,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--inspect-job",
         default=None,
         metavar="JOB",
-        help="debug only this job of the inspected test (e.g. train), run the others normally",
+        help="debug only this job or pipeline step of the inspected test (e.g. train), run "
+        "the others normally",
     )
     group.addoption(
         TEST_AT,
@@ -220,15 +221,10 @@ def _uses_xdist(config: pytest.Config) -> bool:
 
 
 def _checked_job(config: pytest.Config) -> str | None:
-    job = config.getoption("--inspect-job")
-    if job and job != "endpoint":  # "endpoint": the handler of an sm_endpoint deployment
-        from mlmax.project import get_job
-
-        try:
-            get_job(job)
-        except KeyError as error:
-            raise UsageError(f"--inspect-job: {error.args[0]}") from None
-    return job
+    """--inspect-job's name. A declared job, `endpoint` (the handler of an sm_endpoint
+    deployment) or a step of a pipeline a test builds: that one is known only when the test
+    runs its pipeline, and `sm_pipeline_session` refuses it then if it is none of them."""
+    return config.getoption("--inspect-job")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -19,8 +19,12 @@ from .forward import resolve_host_port as resolve_host_port
 from .readiness import ReadyInfo as ReadyInfo
 from .readiness import ReadyWatch as ReadyWatch
 from .readiness import ReplInfo as ReplInfo
+from .readiness import code_root as code_root
 from .readiness import ready_line as ready_line
 from .relay import PortForward as PortForward
 from .sdk_hooks import sdk_objects_under_debugger as sdk_objects_under_debugger
 from .sockets import container_sockets as container_sockets
 from .sockets import is_listening as is_listening
+from .step_command import DEBUGGABLE_KINDS as DEBUGGABLE_KINDS
+from .step_command import step_under_debugger as step_under_debugger
+from .watched import WatchedCall as WatchedCall

@@ -102,9 +102,13 @@ class ReadyWatch(threading.Thread):
         forward: PortForward | None = None,
         grace: float | None = None,
         on_grace: Callable[[ReadyInfo], None] | None = None,
+        label: str | None = None,
     ) -> None:
         super().__init__(name=f"mlmax-inspect-{job}", daemon=True)
         self.job = job
+        # The JOB label of the run's containers, when it is not `job` itself: a pipeline
+        # step's container carries its pipeline run's label.
+        self.label = label or job
         self.kind = kind
         self.options = options
         self.wait_timeout = wait_timeout
@@ -123,7 +127,7 @@ class ReadyWatch(threading.Thread):
         return docker_client().containers.list(
             ignore_removed=True,
             all=True,
-            filters={"label": [f"{SESSION}={session}", f"{JOB}={self.job}"]},
+            filters={"label": [f"{SESSION}={session}", f"{JOB}={self.label}"]},
         )
 
     def stop(self) -> None:

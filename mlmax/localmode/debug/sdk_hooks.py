@@ -20,13 +20,11 @@ import functools
 import posixpath
 import shlex
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from mlmax.localmode.debug.command import DebugOptions
-from mlmax.localmode.debug.errors import INSPECT_FLAGS, DebugFlags, DebuggerNotAttachedError
-from mlmax.localmode.debug.forward import open_forward
-from mlmax.localmode.debug.readiness import ReadyWatch
+from mlmax.localmode.debug.errors import INSPECT_FLAGS, DebugFlags
+from mlmax.localmode.debug.watched import WatchedCall
 from mlmax.localmode.sdk import DEBUG_PROCESSOR_RUNS, DEBUG_TRAINER_TRAIN, patched
 
 _UNDER_DEBUGGER = "_mlmax_under_debugger"
@@ -59,39 +57,6 @@ def trainer_script(command: str | None) -> list[str] | None:
     return parts[1:]
 
 
-@dataclass(frozen=True)
-class _Watched:
-    """Runs one SDK call with the debug port forwarded and its readiness watched."""
-
-    job: str
-    port: int
-    wait_timeout: float
-    on_ready: Callable[[Any], None] | None
-    flags: DebugFlags
-
-    def __call__(self, kind: str, options: DebugOptions, call: Callable[[], Any]) -> Any:
-        with open_forward(self.port, self.flags) as forward:
-            watch = ReadyWatch(
-                job=self.job,
-                kind=kind,
-                options=options,
-                wait_timeout=self.wait_timeout,
-                on_ready=self.on_ready,
-                forward=forward,
-            )
-            watch.start()
-            try:
-                return call()
-            except Exception:
-                if watch.gave_up:
-                    raise DebuggerNotAttachedError(
-                        self.job, forward.port, self.wait_timeout, self.flags
-                    ) from None
-                raise
-            finally:
-                watch.stop()
-
-
 @contextlib.contextmanager
 def sdk_objects_under_debugger(
     *,
@@ -109,7 +74,7 @@ def sdk_objects_under_debugger(
     """
     from sagemaker.core.processing import FrameworkProcessor
 
-    watched = _Watched(job, port, wait_timeout, on_ready, flags)
+    watched = WatchedCall(port, wait_timeout, on_ready, flags)
 
     def processor_run(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
@@ -127,7 +92,8 @@ def sdk_objects_under_debugger(
             self.image_uri = _debug_image(self.image_uri)
             setattr(self, _UNDER_DEBUGGER, True)
             try:
-                return watched("processing", options, lambda: original(self, *args, **kwargs))
+                call = functools.partial(original, self, *args, **kwargs)
+                return watched.run(call, job=job, kind="processing", options=options)
             finally:
                 self.command, self.image_uri = saved
                 setattr(self, _UNDER_DEBUGGER, False)
@@ -149,7 +115,8 @@ def sdk_objects_under_debugger(
             self.source_code = source.model_copy(update={"command": " ".join(debugged)})
             self.training_image = _debug_image(self.training_image)
             try:
-                return watched("training", options, lambda: original(self, *args, **kwargs))
+                call = functools.partial(original, self, *args, **kwargs)
+                return watched.run(call, job=job, kind="training", options=options)
             finally:
                 self.source_code, self.training_image = saved
 

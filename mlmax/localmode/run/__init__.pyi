@@ -17,3 +17,7 @@ from .reaper import find_leftovers as find_leftovers
 from .reaper import is_swept as is_swept
 from .reaper import reap as reap
 from .reaper import unjudged_containers as unjudged_containers
+from .step_debug import PipelineStep as PipelineStep
+from .step_debug import StepPolicy as StepPolicy
+from .step_debug import pipeline_step as pipeline_step
+from .step_debug import pipeline_steps_under_debugger as pipeline_steps_under_debugger

@@ -5,6 +5,8 @@ from .environ import scoped_environ as scoped_environ
 from .hooks import install_sdk_hooks as install_sdk_hooks
 from .internals import DEBUG_PROCESSOR_RUNS as DEBUG_PROCESSOR_RUNS
 from .internals import DEBUG_TRAINER_TRAIN as DEBUG_TRAINER_TRAIN
+from .internals import PIPELINE_STEP_EXECUTION as PIPELINE_STEP_EXECUTION
+from .internals import PIPELINE_STEP_REQUEST as PIPELINE_STEP_REQUEST
 from .internals import UNIQUE_NAME as UNIQUE_NAME
 from .internals import latest_training_job_name as latest_training_job_name
 from .internals import patched as patched
@@ -12,6 +14,7 @@ from .internals import pipeline_executor_logger as pipeline_executor_logger
 from .internals import release_trainer_temp_dir as release_trainer_temp_dir
 from .internals import role_from_sdk_config as role_from_sdk_config
 from .internals import role_validation_error as role_validation_error
+from .internals import step_call_arguments as step_call_arguments
 from .job_objects import ProcessingStep as ProcessingStep
 from .job_objects import TrainingStep as TrainingStep
 from .job_objects import processing_step as processing_step

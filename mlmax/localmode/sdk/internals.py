@@ -180,6 +180,7 @@ _NO_KEYS = "keep the embedded S3 server's keys out of job containers and compose
 _CONFIG_CACHE = "validate each SDK config once instead of on every lookup"
 _DEBUG = "run a test's own processors and trainers under debugpy (--inspectlocal)"
 _PIPELINE = "run the exported pipeline in a local pipeline session"
+_DEBUG_STEP = "run one step of a local pipeline under debugpy (--inspect-job, --debug-step)"
 
 TRAINING_DOCKER_HOST = _hook(
     "sagemaker.train.local.local_container:_LocalContainer._create_docker_host",
@@ -265,6 +266,18 @@ STEP_ARGUMENTS = _hook(
     "find the trainer behind a pipeline TrainingStep (its func_args)",
     *("self", "caller_name", "func", "func_args"),
 )
+# The local pipeline executor runs each step in `_execute_step`, which evaluates the step's
+# request (`evaluate_step_arguments`) and hands it to the local client's create_*_job.
+PIPELINE_STEP_EXECUTION = _hook(
+    "sagemaker.mlops.local.pipeline:LocalPipelineExecutor._execute_step",
+    _DEBUG_STEP,
+    *("self", "step"),
+)
+PIPELINE_STEP_REQUEST = _hook(
+    "sagemaker.mlops.local.pipeline:LocalPipelineExecutor.evaluate_step_arguments",
+    _DEBUG_STEP,
+    *("self", "step"),
+)
 PIPELINE_CALLS = (
     "create_pipeline",
     "update_pipeline",
@@ -320,6 +333,8 @@ HOOKS: tuple[Hook, ...] = (
     LATEST_TRAINING_JOB,
     TRAINER_TEMP_CODE_DIR,
     STEP_ARGUMENTS,
+    PIPELINE_STEP_EXECUTION,
+    PIPELINE_STEP_REQUEST,
     *LOCAL_PIPELINE_SESSION_CALLS,
     PIPELINE_EXECUTOR_LOG,
     *ROLE_FROM_CONFIG,
@@ -352,6 +367,10 @@ BODY_DIGESTS: dict[str, str] = {
     "sagemaker.train.model_trainer.ModelTrainer.train": "3f5f29dd3d799117",
     "sagemaker.train.model_trainer._get_unique_name": "69daac74304dbd52",
     "sagemaker.core.workflow.pipeline_context._StepArguments.__init__": "811a2cb28388ab6b",
+    "sagemaker.mlops.local.pipeline.LocalPipelineExecutor._execute_step": "50e4fde61c64b507",
+    "sagemaker.mlops.local.pipeline.LocalPipelineExecutor.evaluate_step_arguments": (
+        "d9940e4fe9293e7a"
+    ),
     "sagemaker.mlops.local.LocalPipelineSession.create_pipeline": "95e11305a00e7178",
     "sagemaker.mlops.local.LocalPipelineSession.update_pipeline": "b1126080d1a2d304",
     "sagemaker.mlops.local.LocalPipelineSession.describe_pipeline": "cc6c8cc0c07e62f8",
@@ -424,6 +443,15 @@ def release_trainer_temp_dir(step_args: Any) -> None:
     trainer = step_args.func_args[0]
     if trainer._temp_code_dir is not None:
         trainer._temp_code_dir.cleanup()
+
+
+def step_call_arguments(step_args: Any) -> dict[str, Any]:
+    """The arguments, by name, of the SDK call a pipeline step was captured from (a
+    processor's `run`: code, source_dir, ...; a trainer's `train`: self is the trainer)."""
+    STEP_ARGUMENTS.check()
+    function = inspect.unwrap(step_args.func)
+    bound = inspect.signature(function).bind_partial(*step_args.func_args, **step_args.func_kwargs)
+    return dict(bound.arguments)
 
 
 def role_from_sdk_config(session: Any) -> str | None:
