@@ -434,3 +434,55 @@ def test_own_sdk_object_through_sm_session_stops_in_the_users_script(tmp_path, o
         assert "1 passed" in run.output
         _report(f"{own_test} via sm_session (pipe)", ready_at, seen)
     _assert_nothing_left(run, tmp_path / "run")
+
+
+# The example project's own SageMaker Pipeline (a processing step feeding a training step),
+# run by its test through `sm_pipeline_session`.
+OWN_PIPELINE = Path(__file__).resolve().parents[2] / "examples" / "ownpipeline"
+PIPELINE_TEST = "test_the_pipeline_preprocesses_then_trains"
+
+
+def _own_pipeline_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "ownpipeline"
+    shutil.copytree(OWN_PIPELINE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_a_step_of_the_projects_own_pipeline_stops_in_its_script(tmp_path):
+    project = _own_pipeline_copy(tmp_path)
+    script = project / "src" / "ownpipeline" / "scripts" / "preprocess.py"
+    line = line_of(script, 'with (OUTPUT / "train.csv").open')
+    args = ["--smlocal", "--inspectlocal", "--inspect-port", "0", "--inspect-job", "Preprocess"]
+    with InspectRun([*args, "-k", PIPELINE_TEST], basetemp=tmp_path / "run", cwd=project) as run:
+        ready_at, ready = run.wait_for(READY, START_TIMEOUT)
+        assert (ready["job"], ready["code"]) == ("Preprocess", PROCESSING_CODE_ROOT)
+        [container] = [c for c in _containers_of(run) if c.status == "running"]
+        assert_debugger_only_on_loopback_forward(container)
+
+        # The project's own pathMapping: its scripts folder is the step's code root.
+        mappings = [{"localRoot": str(script.parent), "remoteRoot": ready["code"]}]
+        seen = _debug_session(int(ready["port"]), script, line, "args", "len(rows)", mappings)
+        assert (seen["line"], seen["path"]) == (line, script)
+        assert "min_rows=10" in str(seen["variable"])  # the pipeline's MinRows parameter
+        assert seen["expression"] == "60"
+        assert run.wait(RUN_TIMEOUT) == 0, run.output
+        assert "1 passed" in run.output
+        # Only the step named: the training step ran without a debugger.
+        assert len(READY.findall(run.output)) == 1
+        _report("the Preprocess step of a project's pipeline (pipe)", ready_at, seen)
+    _assert_nothing_left(run, tmp_path / "run")
+
+
+def test_an_inspect_job_that_is_no_step_of_the_pipeline_is_one_sentence(tmp_path):
+    project = _own_pipeline_copy(tmp_path)
+    args = ["--smlocal", "--inspectlocal", "--inspect-port", "0", "--inspect-job", "Preprocss"]
+    with InspectRun([*args, "-k", PIPELINE_TEST], basetemp=tmp_path / "run", cwd=project) as run:
+        assert run.wait(RUN_TIMEOUT) != 0
+    assert (
+        "--inspect-job 'Preprocss' is not a step of pipeline 'ownpipeline'; its steps are "
+        "Preprocess, Train"
+    ) in run.output
+    assert READY.search(run.output) is None
+    _assert_nothing_left(run, tmp_path / "run")
