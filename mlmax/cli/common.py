@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     # What a command module's `register` receives: its parent's `add_subparsers()`.
@@ -69,3 +69,10 @@ def print_steps(steps: list[StepRow], status: str, seconds: float, detail: str) 
     rows = [[name, st, f"{s:.1f} s" if s is not None else "-", d] for name, st, s, d in steps]
     rows.append(["total", status, f"{seconds:.1f} s", ""])
     print_table(["step", "status", "duration", detail], rows, right=(2,))
+
+
+def print_pipeline_steps(steps: Sequence[Any], status: str, seconds: float) -> None:
+    """The steps of a local SageMaker Pipeline execution (`mlmax.cloud`'s StepOutcome), as
+    `mlmax pipeline run` and `mlmax pipeline --runner local-pipeline` print them."""
+    rows = [(s.name, s.status, s.seconds, s.failure_reason or s.detail or "") for s in steps]
+    print_steps(rows, status, seconds, "detail")

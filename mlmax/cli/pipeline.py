@@ -20,6 +20,7 @@ from mlmax.cli.common import (
     error,
     non_negative_float,
     positive_int,
+    print_pipeline_steps,
     print_steps,
     progress,
 )
@@ -269,8 +270,7 @@ def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions)
     from mlmax.cloud import DEFINITION_FILE, EXECUTION_FILE, run_census_local_pipeline
 
     result = run_census_local_pipeline(run_dir, data, options, progress=progress)
-    steps = [(step.name, step.status, step.seconds, step.detail or "") for step in result.steps]
-    print_steps(steps, result.status, result.duration, "detail")
+    print_pipeline_steps(result.steps, result.status, result.duration)
     metrics = (result.evaluation or {}).get("metrics", {})
     if metrics:
         print("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))

@@ -24,7 +24,7 @@ from mlmax.cli.common import (
     non_negative_float,
     port_number,
     positive_int,
-    print_steps,
+    print_pipeline_steps,
     progress,
 )
 from mlmax.common import UsageError
@@ -222,8 +222,4 @@ def _debugging(args: argparse.Namespace, job: str, terminal: Any) -> Any:
 
 
 def _print(result: ProjectPipelineRun, seconds: float) -> None:
-    steps = [
-        (step.name, step.status, step.seconds, step.failure_reason or step.detail or "")
-        for step in result.steps
-    ]
-    print_steps(steps, result.status, seconds, "detail")
+    print_pipeline_steps(result.steps, result.status, seconds)

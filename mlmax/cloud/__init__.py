@@ -2,7 +2,9 @@
 
 `settings` (the MLMAX_SAGEMAKER_* variables and defaults), `checks` (`mlmax doctor --cloud`),
 `runner` + `watch` + `job_code` (the `sagemaker` runner), `pipeline_export` (`mlmax pipeline
-export`) and `local_pipeline` (the exported pipeline run by the SDK's local pipeline session).
+export`), `project_pipeline` (any SageMaker Pipeline run by the SDK's local pipeline session
+offline: a project's own, `mlmax pipeline run`) and `local_pipeline` (the exported census
+pipeline, run that same way).
 The SDK objects of a job come from `mlmax.localmode.sdk.job_objects`, shared with Local Mode."""
 
 import lazy_loader

@@ -7,21 +7,20 @@ step and the S3 URIs of the run's data in the embedded S3 server. The SDK's exec
 runs each step as a Local Mode job (docker-compose on this machine), evaluates the condition
 against the evaluation report it reads back from S3, and records the execution.
 
-The session is the offline session's pipeline session (`OfflineSession.local_session` with
-`pipeline=True`). The execution is one `LocalRun`: it blocks inside `Pipeline.start()`, which
-runs as the run's SDK call so that a timeout or Ctrl-C lands here and stops the run; the
-run's containers (labelled with its id) and private directory always go afterwards.
+It runs the way a project's own pipeline runs (`project_pipeline`, the one path): the
+session is its `LocalRun`'s pipeline session (`project_pipeline_session`), and
+`run_project_pipeline` creates the pipeline and runs one execution as the run's SDK call, so
+that a timeout or Ctrl-C lands here and stops the run; the run's containers (labelled with
+its id) and private directory always go afterwards. What is the census sample's own: its
+data uploaded to the embedded S3 as the execution's parameters, its evaluation report read
+back, its outputs downloaded into the run directory.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
 import time
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,19 +37,18 @@ from mlmax.cloud.pipeline_export import (
     exported,
     write_definition,
 )
-from mlmax.common import Progress
-from mlmax.localmode.errors import JobTimeoutError
-from mlmax.localmode.run import LocalMode, LocalRun
-from mlmax.localmode.sdk import (
-    OfflineSession,
-    pipeline_executor_logger,
-    scoped_environ,
-    sdk_output_to,
+from mlmax.cloud.project_pipeline import (
+    LOCAL_ROLE,
+    ProjectPipelineRun,
+    project_pipeline_session,
+    quiet_sdk,
+    run_project_pipeline,
 )
+from mlmax.common import Progress
+from mlmax.localmode.run import LocalMode, LocalRun
+from mlmax.localmode.sdk import OfflineSession
 from mlmax.pipeline import DataSpec, TrainingOptions, stage_inputs
 
-# Local Mode assumes no role, but the pipeline builders want the shape of one.
-LOCAL_ROLE = "arn:aws:iam::000000000000:role/mlmax-local-pipeline"
 LOCAL_INSTANCE_TYPE = "local"
 RUN_JOB_LABEL = "pipeline"
 INPUTS_PREFIX = "inputs"
@@ -80,116 +78,21 @@ def start_parameters(
 
 
 @dataclass(frozen=True)
-class StepOutcome:
-    """One step of the execution as the SDK recorded it."""
-
-    name: str
-    status: str
-    failure_reason: str | None = None
-    seconds: float | None = None
-    # FailStep: the error message it raised; ConditionStep: its outcome.
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class LocalPipelineResult:
-    """What one local execution of the exported pipeline did and wrote."""
+class LocalPipelineResult(ProjectPipelineRun):
+    """What one local execution of the exported pipeline did (as any pipeline run locally:
+    its status, steps and logs) and what the census sample's run adds."""
 
     run_id: str  # labels the execution's containers (org.mlmax.run)
-    execution_id: str
-    status: str
-    failure_reason: str | None
-    steps: tuple[StepOutcome, ...]
     definition: str
     parameters: dict[str, str | float]
     # evaluation.json as read back from the embedded S3 (None if evaluation never ran).
     evaluation: dict[str, Any] | None
     duration: float
-    logs: str = ""
     outputs: Path | None = None
 
     @property
-    def succeeded(self) -> bool:
-        return self.status == "Succeeded"
-
-    def step(self, name: str) -> StepOutcome:
-        for outcome in self.steps:
-            if outcome.name == name:
-                return outcome
-        raise KeyError(f"the execution has no step {name!r}; it ran {[s.name for s in self.steps]}")
-
-
-class _ProgressFromLog(logging.Handler):
-    """Forwards the executor's step start/end lines (it has no other progress hook)."""
-
-    def __init__(self, say: Progress) -> None:
-        super().__init__(logging.INFO)
-        self._say = say
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith(("Starting pipeline step", "Pipeline step")):
-            self._say(f"[pipeline] {message}")
-
-
-@contextlib.contextmanager
-def _sdk_logging(say: Progress) -> Iterator[None]:
-    """The executor's step lines become progress; the rest stays off the terminal: the SDK
-    sets the root logger to INFO on import, logs every compose file and config lookup,
-    warns that job names leave the definition (expected), and probes IAM on the embedded S3
-    server (which lacks that API and logs a 500 for each probe). Each logger that speaks
-    during a run is quieted by name and put back after; the root logger is left as it is."""
-    # The SDK's executor logs each step's start and end there: turned into progress lines.
-    executor = logging.getLogger(pipeline_executor_logger())
-    quieted = {
-        "sagemaker": logging.ERROR,
-        "sagemaker.config": logging.ERROR,
-        "botocore": logging.WARNING,
-        "boto3": logging.WARNING,
-        "s3transfer": logging.WARNING,
-        "urllib3": logging.WARNING,
-        "docker": logging.WARNING,
-        "werkzeug": logging.CRITICAL,
-        "mlmax": logging.WARNING,
-    }
-    handler = _ProgressFromLog(say)
-    saved_executor = (executor.level, executor.propagate)
-    saved = {name: logging.getLogger(name).level for name in quieted}
-    executor.addHandler(handler)
-    executor.setLevel(logging.INFO)
-    executor.propagate = False
-    for name, level in quieted.items():
-        logging.getLogger(name).setLevel(level)
-    try:
-        yield
-    finally:
-        executor.removeHandler(handler)
-        executor.setLevel(saved_executor[0])
-        executor.propagate = saved_executor[1]
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def step_outcomes(execution: Any) -> tuple[StepOutcome, ...]:
-    outcomes = []
-    for step in execution.list_steps()["PipelineExecutionSteps"]:
-        metadata = step.get("Metadata") or {}
-        detail = None
-        if "Fail" in metadata:
-            detail = str(metadata["Fail"].get("ErrorMessage"))
-        elif "Condition" in metadata:
-            detail = f"outcome {metadata['Condition'].get('Outcome')}"
-        start, end = step.get("StartTime"), step.get("EndTime")
-        outcomes.append(
-            StepOutcome(
-                name=step["StepName"],
-                status=step["StepStatus"],
-                failure_reason=step.get("FailureReason"),
-                seconds=end - start if start is not None and end is not None else None,
-                detail=detail,
-            )
-        )
-    return tuple(outcomes)
+    def execution_id(self) -> str:
+        return self.execution_arn
 
 
 class _S3:
@@ -275,64 +178,36 @@ def _run(
     say: Progress,
 ) -> LocalPipelineResult:
     offline, run_id = run.session, run.run_id
-    sdk_root = run.root / "sdk"
-    sdk_root.mkdir()
     started = time.monotonic()
-    # No IAM in Local Mode: the role is a placeholder, never validated against AWS.
-    with (
-        offline.pinned(),
-        scoped_environ({"SAGEMAKER_VALIDATE_ROLE": "false"}),
-        _sdk_logging(say),
-    ):
+    # The one path of a pipeline run locally (project_pipeline), as a project's own runs.
+    with project_pipeline_session(run) as session:
         s3 = _S3(offline)
         data_uris = {
             name: s3.upload_dir(Path(path), f"{DEFAULT_PREFIX}/{INPUTS_PREFIX}/{run_id}/{name}")
             for name, path in inputs.items()
         }
-        session = run.sdk_session(sdk_root, pipeline=True)
         options = local_export_options(s3.bucket, image, training)
         values = start_parameters(data_uris, parameters)
         say(f"building the exported pipeline {options.pipeline_name} (run {run_id})")
         with exported(options, session=session) as export:
-            export.pipeline.create(role_arn=LOCAL_ROLE, description="mlmax local pipeline")
             say(f"running it in the local pipeline session ({_shown(values)})")
-            execution = execute_pipeline(run, export.pipeline, values, timeout)
+            # A failed execution (a failing job, or the quality gate's FailStep) is a result.
+            ran = run_project_pipeline(run, export.pipeline, values, timeout=timeout, check=False)
             definition = export.definition
-        description = execution.describe()
-        execution_id = description["PipelineExecutionArn"]
-        prefix = f"{DEFAULT_PREFIX}/{execution_id}"
+        prefix = f"{DEFAULT_PREFIX}/{ran.execution_arn}"
         report = f"{prefix}/{EVALUATION_STEP}/{EVALUATION_OUTPUT}/{REPORT_FILE}"
         evaluation = s3.read_json(report)
         if download_to is not None:
             s3.download(prefix, download_to)
     return LocalPipelineResult(
+        **vars(ran),
         run_id=run_id,
-        execution_id=execution_id,
-        status=description["PipelineExecutionStatus"],
-        failure_reason=description.get("FailureReason"),
-        steps=step_outcomes(execution),
         definition=definition,
         parameters=values,
         evaluation=evaluation,
         duration=time.monotonic() - started,
-        logs=run.logs(),
         outputs=download_to,
     )
-
-
-def execute_pipeline(
-    run: LocalRun, pipeline: Any, values: Mapping[str, str | float], timeout: float | None
-) -> Any:
-    """`pipeline.start()` as the run's SDK call, waited for here with a deadline."""
-    result: list[Any] = []
-    thread = run.start_sdk_call(lambda: result.append(pipeline.start(parameters=values)))
-    if not run.wait_sdk_call(thread, timeout):
-        logs = run.logs()
-        run.stop(thread)
-        raise JobTimeoutError(pipeline.name, float(timeout or 0), logs)
-    if thread.error is not None:
-        raise thread.error
-    return result[0]
 
 
 DEFINITION_FILE = "pipeline-definition.json"
@@ -378,14 +253,8 @@ def run_census_local_pipeline(
 
     image = image or ensure_job_image(progress=progress)
     inputs = stage_inputs(run_dir, data)
-    # The SDK echoes every compose line from its thread; the container logs come back in the
-    # result instead.
-    with (
-        LocalMode(image=image) as local,
-        sdk_output_to(io.StringIO()),
-        warnings.catch_warnings(),
-    ):
-        warnings.filterwarnings("ignore", "Running within a PipelineSession", UserWarning)
+    # The container logs come back in the result instead of the SDK's echo.
+    with LocalMode(image=image) as local, quiet_sdk(progress or (lambda _line: None)):
         result = run_local_pipeline(
             local,
             inputs,

@@ -20,7 +20,6 @@ import pytest
 
 from mlmax.cloud import local_pipeline
 from mlmax.cloud.local_pipeline import (
-    LOCAL_ROLE,
     LocalPipelineResult,
     local_export_options,
     run_local_pipeline,
@@ -33,6 +32,7 @@ from mlmax.cloud.pipeline_export import (
     PARAM_TRAINING_INSTANCE,
     exported,
 )
+from mlmax.cloud.project_pipeline import LOCAL_ROLE, step_outcomes
 from mlmax.localmode.engine import compose, containers
 from mlmax.localmode.s3.server import S3Server
 from mlmax.localmode.sdk import internals as sdk_internals
@@ -124,15 +124,13 @@ def test_create_and_start_run_the_fail_step_without_containers(
     passed = pipeline.start(parameters={"Score": 0.9, PARAM_THRESHOLD: 0.8})
 
     assert failed.describe()["PipelineExecutionStatus"] == "Failed"
-    steps = {s.name: s for s in local_pipeline.step_outcomes(failed)}
+    steps = {s.name: s for s in step_outcomes(failed)}
     assert steps["gate"].detail == "outcome False"
     assert steps["below"].status == "Failed"
     assert steps["below"].detail == "score 0.5 below 0.75"
     assert "below" in failed.describe()["FailureReason"]
     assert passed.describe()["PipelineExecutionStatus"] == "Succeeded"
-    assert [(s.name, s.detail) for s in local_pipeline.step_outcomes(passed)] == [
-        ("gate", "outcome True")
-    ]
+    assert [(s.name, s.detail) for s in step_outcomes(passed)] == [("gate", "outcome True")]
 
 
 def test_a_parameter_of_the_wrong_type_is_refused(offline: OfflineSession, tmp_path: Path) -> None:
