@@ -172,7 +172,6 @@ def run_project(args: argparse.Namespace) -> int:
         args.debug_port = resolve_host_port(args.debug_port, STEP_DEBUG_FLAGS)
     image = project_default_image(Path.cwd(), progress=progress)
     failure: PipelineStepFailedError | None = None
-    terminal = sys.stdout  # the ready line goes there, past quiet_sdk
     # The table is printed after quiet_sdk, which keeps the SDK's own stdout off the terminal.
     with LocalMode(image=image) as local, quiet_sdk(progress):
         assert local.session is not None
@@ -188,7 +187,7 @@ def run_project(args: argparse.Namespace) -> int:
                 check_step_name(pipeline, args.debug_step, "--debug-step")
             progress(f"running pipeline {pipeline.name} locally (run {run.run_id})")
             started = time.monotonic()
-            with _debugging(args, run.job, terminal):
+            with _debugging(args, run.job):
                 try:
                     timeout = None if args.debug_step is not None else args.timeout
                     result = run_project_pipeline(run, pipeline, values, timeout=timeout)
@@ -200,9 +199,9 @@ def run_project(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _debugging(args: argparse.Namespace, job: str, terminal: Any) -> Any:
+def _debugging(args: argparse.Namespace, job: str) -> Any:
     """With --debug-step, that step of the run (its containers labelled `job`) runs under
-    debugpy; its ready line goes to `terminal`."""
+    debugpy."""
     import contextlib
 
     if args.debug_step is None:
@@ -211,7 +210,7 @@ def _debugging(args: argparse.Namespace, job: str, terminal: Any) -> Any:
 
     def announce(info: ReadyInfo) -> None:
         # The same line as `mlmax debug` and `pytest --inspectlocal`: tools key on it.
-        print(info.line, file=terminal, flush=True)
+        print(info.line, flush=True)
 
     def policy(step: PipelineStep) -> JobDebugging | None:
         if step.name != args.debug_step:

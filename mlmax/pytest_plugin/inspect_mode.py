@@ -56,6 +56,7 @@ class InspectPlugin:
         self.target: str | None = None
         self.others = 0
         self.active = False
+        self.named_found = False  # whether --inspect-job named something the test ran
 
     # -- choosing the test ---------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)  # after -k / -m deselection
@@ -86,7 +87,17 @@ class InspectPlugin:
         try:
             return (yield)
         finally:
+            if self.active and self.job and not self.named_found:
+                write_live(self.config, [self._nothing_named()])
             self.active = False
+
+    def _nothing_named(self) -> str:
+        """--inspect-job can name a pipeline step, which is known only once the test ran, so a
+        name that matched nothing is told afterwards."""
+        return (
+            f"mlmax: --inspect-job {self.job} named no job, endpoint or pipeline step that "
+            f"{self.target} ran, so nothing waited for a debugger; check the name"
+        )
 
     # -- what goes under the debugger (mlmax.pytest_plugin.debugger.Debugger) -------------------
     def job_debugging(self, run: JobRun) -> JobDebugging | None:
@@ -95,6 +106,7 @@ class InspectPlugin:
 
         if not self.active or (self.job and run.job.name != self.job):
             return None
+        self.named_found = True
         return JobDebugging(
             port=self.port, wait_timeout=self.wait_timeout, on_ready=self.announce, mode=self.mode
         )
@@ -108,6 +120,7 @@ class InspectPlugin:
             return None
         if self.job and self.job != ENDPOINT_JOB:
             return None
+        self.named_found = True
 
         def announce(port: int) -> None:
             self.announce(ReadyInfo(ENDPOINT_JOB, port, SERVING_CODE_ROOT, container=""))
@@ -133,6 +146,7 @@ class InspectPlugin:
 
         if not self.active or self.mode != "debugpy" or (self.job and step.name != self.job):
             return None
+        self.named_found = True
         return JobDebugging(port=self.port, wait_timeout=self.wait_timeout, on_ready=self.announce)
 
     def announce(self, info: ReadyInfo | ReplInfo) -> None:

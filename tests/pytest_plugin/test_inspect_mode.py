@@ -486,3 +486,24 @@ def test_an_inspect_job_that_is_no_step_of_the_pipeline_is_one_sentence(tmp_path
     ) in run.output
     assert READY.search(run.output) is None
     _assert_nothing_left(run, tmp_path / "run")
+
+
+def test_an_inspect_job_that_names_nothing_the_test_ran_is_told_after_it(tmp_path):
+    """A pipeline step's name is known only once the test built its pipeline, so a name that
+    matched nothing is said after the test (which ran without a debugger)."""
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    (project / "scripts" / "count.py").write_text(OWN_SCRIPT)
+    (project / "test_own.py").write_text(OWN_TEST)
+    test = "test_own_script_processor"
+    args = ["--smlocal", "--inspectlocal", "--inspect-port", "0", "--inspect-job", "cuont"]
+    with InspectRun(
+        [*args, "-k", test, "test_own.py"], basetemp=tmp_path / "run", cwd=project
+    ) as run:
+        assert run.wait(RUN_TIMEOUT) == 0, run.output
+    assert "1 passed" in run.output
+    assert READY.search(run.output) is None
+    assert (
+        f"mlmax: --inspect-job cuont named no job, endpoint or pipeline step that "
+        f"test_own.py::{test} ran, so nothing waited for a debugger; check the name"
+    ) in run.output
