@@ -33,6 +33,7 @@ from mlmax.localmode.run.debug_run import JobDebugging
 from mlmax.localmode.sdk import (
     PIPELINE_STEP_EXECUTION,
     PIPELINE_STEP_REQUEST,
+    executed_pipeline,
     patched,
     step_call_arguments,
 )
@@ -58,10 +59,28 @@ StepPolicy = Callable[[PipelineStep], JobDebugging | None]
 
 
 def pipeline_step(step: Any) -> PipelineStep:
-    """The SDK's pipeline `step` as a `PipelineStep`."""
+    """The SDK's pipeline `step` (as the project built it) as a `PipelineStep`."""
     step_type = getattr(step, "step_type", None)
     kind = str(getattr(step_type, "value", step_type or "")).lower()
     return PipelineStep(step.name, kind, _code_dir(step, kind))
+
+
+def _built_steps(steps: list[Any]) -> Iterator[Any]:
+    """`steps` and the steps inside them (a condition's branches, a step collection's)."""
+    for step in steps:
+        yield step
+        inside = [
+            *(getattr(step, "if_steps", None) or []),
+            *(getattr(step, "else_steps", None) or []),
+            *(getattr(step, "steps", None) or []),
+        ]
+        yield from _built_steps(inside)
+
+
+def _as_built(executor: Any, step: Any) -> Any:
+    """The project's own step object behind the executor's compiled copy of it."""
+    pipeline = executed_pipeline(executor)
+    return next((s for s in _built_steps(pipeline.steps) if s.name == step.name), step)
 
 
 def _code_dir(step: Any, kind: str) -> Path | None:
@@ -99,7 +118,7 @@ class _StepDebugger:
     def execute_step(self, original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def _execute_step(executor: Any, step: Any) -> Any:
-            described = pipeline_step(step)
+            described = pipeline_step(_as_built(executor, step))
             debugging = self.policy(described) if described.debuggable else None
             if debugging is None:
                 return original(executor, step)

@@ -8,6 +8,7 @@ from .internals import DEBUG_TRAINER_TRAIN as DEBUG_TRAINER_TRAIN
 from .internals import PIPELINE_STEP_EXECUTION as PIPELINE_STEP_EXECUTION
 from .internals import PIPELINE_STEP_REQUEST as PIPELINE_STEP_REQUEST
 from .internals import UNIQUE_NAME as UNIQUE_NAME
+from .internals import executed_pipeline as executed_pipeline
 from .internals import latest_training_job_name as latest_training_job_name
 from .internals import patched as patched
 from .internals import pipeline_executor_logger as pipeline_executor_logger

@@ -272,6 +272,7 @@ PIPELINE_STEP_EXECUTION = _hook(
     "sagemaker.mlops.local.pipeline:LocalPipelineExecutor._execute_step",
     _DEBUG_STEP,
     *("self", "step"),
+    reads=("execution",),
 )
 PIPELINE_STEP_REQUEST = _hook(
     "sagemaker.mlops.local.pipeline:LocalPipelineExecutor.evaluate_step_arguments",
@@ -452,6 +453,13 @@ def step_call_arguments(step_args: Any) -> dict[str, Any]:
     function = inspect.unwrap(step_args.func)
     bound = inspect.signature(function).bind_partial(*step_args.func_args, **step_args.func_kwargs)
     return dict(bound.arguments)
+
+
+def executed_pipeline(executor: Any) -> Any:
+    """The Pipeline a local pipeline executor runs, its steps as the project built them (the
+    executor's own steps are compiled copies, without the SDK call they were captured from)."""
+    PIPELINE_STEP_EXECUTION.check()
+    return executor.execution.pipeline
 
 
 def role_from_sdk_config(session: Any) -> str | None:
