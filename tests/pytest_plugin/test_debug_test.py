@@ -17,7 +17,7 @@ import pytest
 from mlmax.localmode.endpoint.hosting import ENDPOINT_JOB, SERVING_CODE_ROOT
 from mlmax.localmode.engine import containers, labels
 from mlmax.localmode.run.debug_run import path_mappings
-from mlmax.project.catalog import JOBS_DIR, PROCESSING_CODE_ROOT
+from mlmax.project.catalog import JOBS_DIR, PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT
 from mlmax.pytest_plugin.debug_test import GRACE_SECONDS
 from tests.support.inspect_driver import line_of
 from tests.support.isolation import assert_debugger_only_on_loopback_forward
@@ -26,6 +26,7 @@ from tests.support.vscode_debug import DebugTest
 pytestmark = pytest.mark.smlocal
 
 CHAIN = "tests/localmode/run/test_chain.py"
+OWN_PIPELINE = Path(__file__).resolve().parents[2] / "examples" / "ownpipeline"
 PREPROCESSING_TEST = f"{CHAIN}::test_preprocessing_splits_generated_data"
 START = 300  # pytest start, image checks, S3, a container on a busy 2-core machine
 STOP = 180
@@ -97,25 +98,46 @@ def test_debug_test_stops_at_a_breakpoint_in_a_processing_job(tmp_path):
     assert _containers_of_pid(pid) == []
 
 
+def _each_child_in_turn(
+    session: DebugTest,
+    path: Path,
+    line: int,
+    stop_in: str,
+    variable: str,
+    *,
+    everywhere: bool = True,
+) -> tuple[int, list[dict], str | None]:
+    """Launch, then open every child session in turn with a breakpoint at `path`:`line`
+    (VS Code sends every workspace breakpoint to every session; without `everywhere`, only
+    to `stop_in`'s); in the one named `stop_in`, stop there, read `variable` and continue.
+    (pytest's pid, the configurations, the value)."""
+    session.start()
+    pid = _pytest_pid(session)
+    configurations, value = [], None
+    while (configuration := session.next_child_request(START)) is not None:
+        configurations.append(configuration)
+        here = configuration["name"].split()[2] == stop_in
+        child = session.open_child(configuration, {path: [line]} if everywhere or here else {})
+        if here:
+            value = _stop_read_continue(child, path, line, variable)
+        else:
+            child.dap.wait_event("terminated", timeout=STOP)
+    return pid, configurations, value
+
+
+def _names(configurations: list[dict]) -> list[str]:
+    return [configuration["name"].split()[2] for configuration in configurations]
+
+
 def test_debug_test_opens_each_job_in_turn_and_stops_in_the_training_job(tmp_path):
     train_file = JOBS_DIR / "train.py"
     line = line_of(train_file, 'print(f"train: fitting')
     test_id = f"{CHAIN}::test_training_packs_model_and_reports_metrics"
-    jobs = []
     with DebugTest(test_id, _extra(tmp_path), tmp_path / "terminal.log") as session:
-        session.start()
-        pid = _pytest_pid(session)
-        while (configuration := session.next_child_request(START)) is not None:
-            job = configuration["name"].split()[2]
-            jobs.append(job)
-            # VS Code sends every workspace breakpoint to every session, as here.
-            child = session.open_child(configuration, {train_file: [line]})
-            if job == "train":
-                assert "c=0.5" in _stop_read_continue(child, train_file, line, "args")
-            else:
-                child.dap.wait_event("terminated", timeout=STOP)
+        pid, configurations, args = _each_child_in_turn(session, train_file, line, "train", "args")
+        assert "c=0.5" in str(args)
         assert session.wait_terminal(STOP) == 0, session.output
-    assert jobs == ["preprocessing", "train"]  # the fixture's job first, each in turn
+    assert _names(configurations) == ["preprocessing", "train"]  # the fixture's job first
     assert "1 passed" in session.output
     assert _containers_of_pid(pid) == []
 
@@ -268,4 +290,42 @@ def test_debug_test_opens_the_endpoint_as_a_child_session_and_stops_in_the_handl
         assert session.wait_terminal(STOP) == 0, session.output
     assert "1 passed" in session.output
     assert f"asked the debugger for a child session for job {ENDPOINT_JOB}" in session.output
+    assert _containers_of_pid(pid) == []
+
+
+def test_debug_test_opens_each_step_of_a_projects_pipeline_and_stops_in_its_script(
+    tmp_path, monkeypatch
+):
+    """VS Code's Debug Test on examples/ownpipeline's test: each step of the test's own
+    Pipeline opens in turn as a child session mapped to the project's scripts, and a
+    breakpoint stops in its training script."""
+    import shutil
+
+    project = tmp_path / "ownpipeline"
+    shutil.copytree(OWN_PIPELINE, project, ignore=shutil.ignore_patterns("__pycache__"))
+    # The test imports the project's package, as its own venv would have it installed.
+    monkeypatch.setenv("PYTHONPATH", str(project / "src"))
+    scripts = project / "src" / "ownpipeline" / "scripts"
+    train = scripts / "train.py"
+    line = line_of(train, "accuracy = float(model.score")
+    test_id = (
+        f"{project / 'tests' / 'test_pipeline.py'}::test_the_pipeline_preprocesses_then_trains"
+    )
+    with DebugTest(test_id, _extra(tmp_path), tmp_path / "terminal.log") as session:
+        # A ScriptProcessor's code root holds its one script: a breakpoint in train.py
+        # cannot bind in Preprocess's session (VS Code shows it unverified there).
+        pid, configurations, features = _each_child_in_turn(
+            session, train, line, "Train", "features", everywhere=False
+        )
+        assert str(features).startswith("array([")
+        assert session.wait_terminal(STOP) == 0, session.output
+    assert _names(configurations) == ["Preprocess", "Train"]  # each step in turn
+    for configuration, code_root in zip(
+        configurations, [PROCESSING_CODE_ROOT, TRAINING_CODE_ROOT], strict=True
+    ):
+        assert configuration["pathMappings"] == [
+            {"localRoot": str(scripts), "remoteRoot": code_root}
+        ]
+        assert configuration["connect"]["port"] != 5678
+    assert "1 passed" in session.output
     assert _containers_of_pid(pid) == []
