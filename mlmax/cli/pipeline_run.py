@@ -27,7 +27,7 @@ from mlmax.cli.common import (
     print_pipeline_steps,
     progress,
 )
-from mlmax.common import UsageError
+from mlmax.common import MlmaxError, ProjectCodeError, UsageError
 from mlmax.localmode.debug import DEFAULT_INSPECT_PORT, DEFAULT_WAIT_TIMEOUT, DebugFlags
 
 if TYPE_CHECKING:
@@ -108,11 +108,13 @@ def builder(target: str) -> Callable[[Any], Any]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name is None or not module_name.startswith(error.name):
-            raise  # the module itself imports something missing: its own traceback
+            raise ProjectCodeError.raised_by(f"importing {module_name}", error) from None
         raise UsageError(
             f"module {module_name!r} was not found; run from your project's directory or "
             "install it (pip install -e .), or set PYTHONPATH to where it is"
         ) from None
+    except Exception as error:  # the project's module itself fails: its lines, not ours
+        raise ProjectCodeError.raised_by(f"importing {module_name}", error) from None
     function = getattr(module, function_name, None)
     if not callable(function):
         raise UsageError(
@@ -176,7 +178,12 @@ def run_project(args: argparse.Namespace) -> int:
     with LocalMode(image=image) as local, quiet_sdk(progress):
         assert local.session is not None
         with LocalRun(local.session, "pipeline-run") as run, project_pipeline_session(run) as s:
-            pipeline = function(s)
+            try:
+                pipeline = function(s)
+            except MlmaxError:
+                raise
+            except Exception as error:  # the project's function: its lines, not mlmax's
+                raise ProjectCodeError.raised_by(args.target, error) from None
             if not hasattr(pipeline, "start") or not hasattr(pipeline, "definition"):
                 raise UsageError(
                     f"{args.target} returned {type(pipeline).__name__}, not a SageMaker "

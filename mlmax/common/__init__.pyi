@@ -4,6 +4,7 @@ from .cache import cache_lock as cache_lock
 from .cache import cache_root as cache_root
 from .errors import EnvironmentNotReadyError as EnvironmentNotReadyError
 from .errors import MlmaxError as MlmaxError
+from .errors import ProjectCodeError as ProjectCodeError
 from .errors import UsageError as UsageError
 from .extras import CENSUS_DATA as CENSUS_DATA
 from .extras import CENSUS_JOBS as CENSUS_JOBS

@@ -35,3 +35,39 @@ class UsageError(MlmaxError):
 
 class EnvironmentNotReadyError(MlmaxError):
     """This machine cannot run the work yet (Docker, an image, a port, AWS settings)."""
+
+
+class ProjectCodeError(UsageError):
+    """The project's own code, which mlmax called (a function named on the command line, its
+    module), raised: one sentence, then the project's own lines the error passed through,
+    innermost last. Not a traceback of mlmax: the fix is in those lines."""
+
+    @classmethod
+    def raised_by(cls, what: str, error: BaseException) -> ProjectCodeError:
+        import sysconfig
+        import traceback
+        from pathlib import Path
+
+        # The interpreter's own libraries (the standard library, site-packages) and mlmax are
+        # not the project; an installed (not editable) project is only its innermost line.
+        libraries = [Path(sysconfig.get_path(name)).resolve() for name in ("stdlib", "purelib",
+                     "platlib", "platstdlib")]  # fmt: skip
+        libraries.append(Path(__file__).resolve().parents[1])
+
+        def own(frame: traceback.FrameSummary) -> bool:
+            path = Path(frame.filename).resolve()
+            return not frame.filename.startswith("<") and not any(
+                path.is_relative_to(library) for library in libraries
+            )
+
+        frames = traceback.extract_tb(error.__traceback__)
+        shown = [frame for frame in frames if own(frame)] or frames[-1:]
+        lines = [f"{what} raised {type(error).__name__}: {error}; fix it and run again"]
+        here = Path.cwd()
+        for frame in shown:
+            path = Path(frame.filename)
+            where = path.relative_to(here) if path.is_relative_to(here) else path
+            lines.append(f"  {where}:{frame.lineno}: in {frame.name}")
+            if frame.line:
+                lines.append(f"    {frame.line.strip()}")
+        return cls("\n".join(lines))

@@ -41,9 +41,26 @@ def _signed_list_buckets(endpoint_url: str, keys: SessionKeys) -> urllib.request
     return urllib.request.Request(f"{endpoint_url}/", headers=dict(request.headers.items()))
 
 
-class FullDiskAnswer:
-    """WSGI middleware: a full disk (moto spools large objects to TMPDIR) is one S3 error,
-    507 InsufficientStorage naming the place, instead of a traceback and a 500."""
+def _error(status: str, code: str, message: str, start_response: Callable[..., Any]) -> list[bytes]:
+    from xml.sax.saxutils import escape
+
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error>'
+        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error></ErrorResponse>"
+    ).encode()
+    headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+    start_response(status, headers, sys.exc_info())
+    return [body]
+
+
+class ErrorAnswers:
+    """WSGI middleware: what the server cannot do is one AWS error the client reads, instead
+    of a traceback on the session's terminal and a 500.
+
+    - A full disk (moto spools large objects to TMPDIR): 507 InsufficientStorage naming it.
+    - An action moto has not built: 501 NotImplemented. The SDK probes services the session
+      never needs (IAM's policy simulation while building a pipeline) and copes with the error.
+    """
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
@@ -53,19 +70,19 @@ class FullDiskAnswer:
     ) -> Iterable[bytes]:
         try:
             return list(self._app(environ, start_response))
+        except NotImplementedError as error:
+            return _error("501 Not Implemented", "NotImplemented", str(error), start_response)
         except OSError as error:
             if error.errno != errno.ENOSPC:
                 raise
             place = tempfile.gettempdir()
             free = shutil.disk_usage(place).free / 1024**2
-            body = (
-                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InsufficientStorage</Code>'
-                f"<Message>No space left on device in {place} (TMPDIR of the S3 server, "
-                f"{free:.1f} MB free)</Message></Error>"
-            ).encode()
-            headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
-            start_response("507 Insufficient Storage", headers, sys.exc_info())
-            return [body]
+            message = (
+                f"No space left on device in {place} (TMPDIR of the S3 server, {free:.1f} MB free)"
+            )
+            return _error(
+                "507 Insufficient Storage", "InsufficientStorage", message, start_response
+            )
 
 
 def _serve(fd: int, keys: SessionKeys) -> Any:
@@ -78,7 +95,7 @@ def _serve(fd: int, keys: SessionKeys) -> Any:
 
     # werkzeug logs every request at INFO to stderr: hundreds of lines per job otherwise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = SessionOnly(FullDiskAnswer(DomainDispatcherApplication(create_backend_app)), keys)
+    app = SessionOnly(ErrorAnswers(DomainDispatcherApplication(create_backend_app)), keys)
     server = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler, fd=fd
     )

@@ -64,3 +64,36 @@ def test_a_server_that_cannot_start_is_one_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys, "executable", "/bin/false")
     with pytest.raises(S3ServerError, match=r"did not start .*exited with code 1"):
         S3Server().start()
+
+
+UNBUILT_ACTION = """
+import sys
+import boto3
+import botocore.exceptions
+from mlmax.localmode.s3.server import S3Server
+
+with S3Server() as server:
+    iam = boto3.client(
+        "iam", endpoint_url=server.endpoint_url, region_name="us-east-1",
+        aws_access_key_id=server.keys.access_key, aws_secret_access_key=server.keys.secret_key,
+    )
+    try:  # what the SDK asks while it builds a pipeline; moto has no such action
+        iam.simulate_principal_policy(PolicySourceArn="arn:aws:iam::1:role/r", ActionNames=["s3:*"])
+    except botocore.exceptions.ClientError as error:
+        print(error.response["ResponseMetadata"]["HTTPStatusCode"], error.response["Error"]["Code"])
+    s3 = boto3.client(
+        "s3", endpoint_url=server.endpoint_url, region_name="us-east-1",
+        aws_access_key_id=server.keys.access_key, aws_secret_access_key=server.keys.secret_key,
+    )
+    s3.create_bucket(Bucket="still-serving")
+    print([bucket["Name"] for bucket in s3.list_buckets()["Buckets"]])
+"""
+
+
+def test_an_action_the_server_lacks_is_one_error_to_the_client_and_no_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", UNBUILT_ACTION], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["501 NotImplemented", "['still-serving']"], done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
