@@ -30,11 +30,11 @@ from pathlib import Path
 from results import RESULTS, Results, Samples  # benchmarks/ is on sys.path as a script
 
 from mlmax.common.tables import render
-from mlmax.data.generator import write_csv
 from mlmax.localmode.endpoint.client import Endpoint
 from mlmax.localmode.endpoint.hosting import deploy
 from mlmax.localmode.run.local_mode import LocalMode
-from mlmax.sample_model import train_sample_model
+from mlmax_census.data.generator import write_csv
+from mlmax_census.sample_model import train_sample_model
 
 
 def _train(root: Path) -> tuple[Path, Path, str, str]:

@@ -25,11 +25,11 @@ from pathlib import Path
 from results import RESULTS, Results, Samples  # benchmarks/ is on sys.path as a script
 
 from mlmax.common.tables import print_table
-from mlmax.data.generator import write_csv
 from mlmax.localmode.run.container_run import run_job
 from mlmax.localmode.run.local_mode import LocalMode
 from mlmax.project.catalog import Channel, JobDefinition, JobRun, get_job
 from mlmax.runners.host import host_environment, job_command
+from mlmax_census.data.generator import write_csv
 
 NOOP = JobDefinition(
     name="noop",

@@ -129,10 +129,10 @@ def _unique_size(path: Path) -> int:
 
 def measure(runner_name: str, rows: int, root: Path) -> dict:
     """One run on a user's file (`--input FILE`): the case that used to copy it twice."""
-    from mlmax.data.generator import write_csv
-    from mlmax.pipeline import DataSpec, TrainingOptions, run_census
     from mlmax.runners.host import HostRunner
     from mlmax.runners.local import LocalModeRunner
+    from mlmax_census.data.generator import write_csv
+    from mlmax_census.pipeline import DataSpec, TrainingOptions, run_census
 
     data = root / f"census-{rows}.csv"
     if not data.exists():

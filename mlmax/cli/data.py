@@ -44,8 +44,11 @@ def run_generate(args: argparse.Namespace) -> int:
     from mlmax.common import CENSUS_DATA, require_extra
 
     require_extra("census", "`mlmax data generate`", CENSUS_DATA)
-    from mlmax.data.generator import write_csv
-    from mlmax.data.memory import rows_too_many_for_memory
+    from mlmax.project import load_sample
+
+    # The sample's generator, reached by name (the tool imports no sample code).
+    write_csv = load_sample("data.generator").write_csv
+    rows_too_many_for_memory = load_sample("data.memory").rows_too_many_for_memory
 
     if args.output.exists() and not args.force:
         raise UsageError(f"{args.output} already exists; choose another --output or add --force")

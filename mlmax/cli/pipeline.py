@@ -1,6 +1,8 @@
 """`mlmax pipeline`: run every job chained, print a table of the steps, point at the report.
 
-`mlmax pipeline export` is its subcommand (mlmax.cli.pipeline_export).
+The pipeline is the census sample's (`mlmax_census.pipeline`, reached by name through
+`mlmax.project.load_sample`: the tool imports no sample code). `mlmax pipeline export` is
+its subcommand (mlmax.cli.pipeline_export), `mlmax pipeline run` runs a project's own.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlmax.cli import pipeline_export, pipeline_run
 from mlmax.cli.clean import sweep_killed_sessions
@@ -28,13 +30,13 @@ from mlmax.common import MlmaxError, UsageError
 
 if TYPE_CHECKING:
     from mlmax.cli.common import Commands
-    from mlmax.pipeline import DataSpec, StepListener, StepRecord, TrainingOptions
+    from mlmax.pipeline import StepListener, StepRecord
 
 # Not a per-step runner: the exported SageMaker Pipeline runs as a whole in the SDK's local
 # pipeline session (mlmax.cloud.local_pipeline).
 LOCAL_PIPELINE = "local-pipeline"
-# mlmax.pipeline's, written here because importing that package (pandas-free but large)
-# would slow every `mlmax` start; tests/cli checks they agree.
+# The sample's (mlmax_census.pipeline), written here because importing it to build the parser
+# would slow every `mlmax` start and need the census extra; tests/cli checks they agree.
 MODEL_TYPES = ("logistic_regression", "random_forest", "gradient_boosting")
 DEFAULT_NEW_DATA_DRIFT = 1.0
 
@@ -131,8 +133,9 @@ def instance_type(text: str) -> tuple[str, str]:
 
 def _check_inputs(args: argparse.Namespace) -> None:
     """The user's files and the generated rows, before anything is created: UsageError."""
-    from mlmax.pipeline import validate_data_file
+    from mlmax.project import load_sample
 
+    census = load_sample("pipeline")
     if args.endpoint and args.runner not in ("local", "host"):
         raise UsageError(
             f"--endpoint runs after the local or host runner, not {args.runner}; drop "
@@ -144,19 +147,19 @@ def _check_inputs(args: argparse.Namespace) -> None:
             "not use; drop it or use --runner sagemaker"
         )
     if args.input is not None:
-        validate_data_file(args.input, labels_required=True)
+        census.validate_data_file(args.input, labels_required=True)
     if args.new_data is not None:
-        validate_data_file(args.new_data, labels_required=False)
+        census.validate_data_file(args.new_data, labels_required=False)
     if args.input is None:  # the data is generated: refuse what cannot fit in memory
-        from mlmax.data.memory import rows_too_many_for_memory
-
-        too_many = rows_too_many_for_memory(args.rows)
+        too_many = load_sample("data.memory").rows_too_many_for_memory(args.rows)
         if too_many:
             raise UsageError(too_many)
 
 
 def _on_step(runner: str) -> StepListener:
-    from mlmax.pipeline import headline
+    from mlmax.project import load_sample
+
+    headline = load_sample("pipeline").headline
 
     def on_step(step: StepRecord, index: int, total: int, finished: bool) -> None:
         if not finished:
@@ -173,7 +176,7 @@ def _on_step(runner: str) -> StepListener:
     return on_step
 
 
-def _open_run_dir(output: Path | None, data: DataSpec) -> Path:
+def _open_run_dir(output: Path | None, data: Any) -> Path:
     """Called once the runner is ready: Docker down must not leave an empty run directory."""
     from mlmax.pipeline import prepare_run_dir
 
@@ -192,18 +195,18 @@ def run_pipeline(args: argparse.Namespace) -> int:
     require_extra("census", f"`mlmax pipeline --runner {args.runner}`", needed)
     if args.runner == LOCAL_PIPELINE:
         require_extra("pipelines", f"`mlmax pipeline --runner {LOCAL_PIPELINE}`")
-    from mlmax.pipeline import DataSpec, TrainingOptions, headline, run_census
-    from mlmax.report import write_report
+    from mlmax.project import load_sample
     from mlmax.runners import make_runner
 
-    data = DataSpec(
+    census = load_sample("pipeline")
+    data = census.DataSpec(
         rows=args.rows,
         seed=args.seed,
         train_file=args.input,
         new_data_file=args.new_data,
         new_data_drift=args.drift,
     )
-    options = TrainingOptions(model_type=args.model_type, seed=args.seed)
+    options = census.TrainingOptions(model_type=args.model_type, seed=args.seed)
     _check_inputs(args)
     sweep_killed_sessions(args.output.parent if args.output else None)
     if args.runner == LOCAL_PIPELINE:
@@ -214,11 +217,16 @@ def run_pipeline(args: argparse.Namespace) -> int:
     chosen = dict(args.instance_type)
     with make_runner(args.runner, progress=progress, instance_types=chosen) as runner:
         run_dir = _open_run_dir(args.output, data)
-        record = run_census(
-            runner, run_dir, data, options, on_step=_on_step(args.runner), write_report=write_report
+        record = census.run_census(
+            runner,
+            run_dir,
+            data,
+            options,
+            on_step=_on_step(args.runner),
+            write_report=load_sample("report").write_report,
         )
     steps: list[StepRow] = [
-        (step.name, step.status, step.duration_seconds, headline(step.job, step.metrics))
+        (step.name, step.status, step.duration_seconds, census.headline(step.job, step.metrics))
         for step in record.steps
     ]
     status, seconds = record.status, record.duration_seconds or 0.0  # set once the run ends
@@ -249,7 +257,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
 def _endpoint_step(run_dir: Path) -> StepRow:
     """`--endpoint`: deploy the run's model, send the new data, check parity; a table row."""
     from mlmax.localmode.image import ensure_job_image
-    from mlmax.pipeline import run_endpoint_step
+    from mlmax.project import load_sample
+
+    run_endpoint_step = load_sample("pipeline").run_endpoint_step
 
     progress("[endpoint] deploying the model and sending the new data")
     started = time.monotonic()
@@ -266,10 +276,14 @@ def _endpoint_step(run_dir: Path) -> StepRow:
     return "endpoint", status, time.monotonic() - started, check.summary()
 
 
-def _run_local_pipeline(run_dir: Path, data: DataSpec, options: TrainingOptions) -> int:
-    from mlmax.cloud import DEFINITION_FILE, EXECUTION_FILE, run_census_local_pipeline
+def _run_local_pipeline(run_dir: Path, data: Any, options: Any) -> int:
+    from mlmax.cloud import DEFINITION_FILE, EXECUTION_FILE, run_local_pipeline_into
+    from mlmax.project import load_sample
 
-    result = run_census_local_pipeline(run_dir, data, options, progress=progress)
+    census = load_sample("pipeline")
+    inputs = census.stage_inputs(run_dir, data)
+    dag = census.census_pipeline(options)
+    result = run_local_pipeline_into(run_dir, dag, inputs, progress=progress)
     print_pipeline_steps(result.steps, result.status, result.duration)
     metrics = (result.evaluation or {}).get("metrics", {})
     if metrics:

@@ -68,10 +68,14 @@ def _options(args: argparse.Namespace) -> ExportOptions:
         raise UsageError(f"the bucket {found.bucket!r} {problem}; pass a valid S3 bucket name")
     if args.start and not args.upsert:
         raise UsageError("--start needs --upsert: a pipeline must exist before it can start")
+    from mlmax.project import load_sample
+
+    census = load_sample("pipeline")  # the sample's DAG, reached by name
     return ExportOptions(
         role=found.role or "",
         bucket=found.bucket or "",
         image_uri=found.image_uri or "",
+        dag=census.census_pipeline(census.TrainingOptions()),
         pipeline_name=args.name,
         threshold=args.threshold,
     )

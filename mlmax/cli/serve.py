@@ -58,18 +58,21 @@ def _served_model(args: argparse.Namespace) -> tuple[Path, Path, str]:
     """(model dir, preprocessor dir, where they come from) from --model-dir or a run."""
     from mlmax.localmode.endpoint import model_files
     from mlmax.localmode.errors import JobSetupError
-    from mlmax.pipeline import DEFAULT_RUNS_DIR, latest_trained_run, served_model_dirs
+    from mlmax.pipeline import DEFAULT_RUNS_DIR
+    from mlmax.project import load_sample
+
+    served = load_sample("pipeline")  # what a census run serves, reached by name
 
     if args.model_dir is not None:
         model_dir, proc_dir, origin = args.model_dir, args.proc_model_dir, str(args.model_dir)
     else:
-        run = args.run or latest_trained_run(DEFAULT_RUNS_DIR)
+        run = args.run or served.latest_trained_run(DEFAULT_RUNS_DIR)
         if run is None:
             raise UsageError(
                 f"no run with a trained model under {DEFAULT_RUNS_DIR}/; run `mlmax pipeline` "
                 "first or pass --model-dir"
             )
-        dirs = served_model_dirs(run)
+        dirs = served.served_model_dirs(run)
         if dirs is None:
             raise UsageError(
                 f"run {run} has no trained model (train/model/model.tar.gz or model.joblib "

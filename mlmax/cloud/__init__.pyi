@@ -9,7 +9,7 @@ from .checks import bucket_name_problem as bucket_name_problem
 from .checks import cloud_checks as cloud_checks
 from .local_pipeline import DEFINITION_FILE as DEFINITION_FILE
 from .local_pipeline import EXECUTION_FILE as EXECUTION_FILE
-from .local_pipeline import run_census_local_pipeline as run_census_local_pipeline
+from .local_pipeline import run_local_pipeline_into as run_local_pipeline_into
 from .pipeline_export import ExportOptions as ExportOptions
 from .pipeline_export import emulated_aws_session as emulated_aws_session
 from .pipeline_export import export_pipeline as export_pipeline

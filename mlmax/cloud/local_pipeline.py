@@ -47,21 +47,17 @@ from mlmax.cloud.project_pipeline import (
 from mlmax.common import Progress
 from mlmax.localmode.run import LocalMode, LocalRun
 from mlmax.localmode.sdk import OfflineSession
-from mlmax.pipeline import DataSpec, TrainingOptions, stage_inputs
+from mlmax.pipeline import Pipeline as Dag
 
 LOCAL_INSTANCE_TYPE = "local"
 RUN_JOB_LABEL = "pipeline"
 INPUTS_PREFIX = "inputs"
 
 
-def local_export_options(
-    bucket: str, image: str, training: TrainingOptions | None = None
-) -> ExportOptions:
+def local_export_options(bucket: str, image: str, dag: Dag) -> ExportOptions:
     """The export options of a local execution: `mlmax pipeline export` with these options
     writes the very definition that runs here."""
-    return ExportOptions(
-        role=LOCAL_ROLE, bucket=bucket, image_uri=image, training=training or TrainingOptions()
-    )
+    return ExportOptions(role=LOCAL_ROLE, bucket=bucket, image_uri=image, dag=dag)
 
 
 def start_parameters(
@@ -141,13 +137,13 @@ def run_local_pipeline(
     local: LocalMode,
     inputs: Mapping[str, Path],
     *,
-    training: TrainingOptions | None = None,
+    dag: Dag,
     parameters: Mapping[str, str | float] | None = None,
     download_to: Path | None = None,
     timeout: float | None = None,
     progress: Progress | None = None,
 ) -> LocalPipelineResult:
-    """Build the exported pipeline, create it in the local session and run one execution.
+    """Build `dag`'s exported pipeline, create it in the local session and run one execution.
 
     `inputs` maps the pipeline inputs (`train_data`, `new_data`) to host directories; they
     are uploaded to the embedded S3 and given as parameter values. `parameters` overrides
@@ -164,14 +160,14 @@ def run_local_pipeline(
         )
     say = progress or (lambda _line: None)
     with LocalRun(offline, RUN_JOB_LABEL, image=local.image) as run:
-        return _run(run, local.image, inputs, training, parameters, download_to, timeout, say)
+        return _run(run, local.image, inputs, dag, parameters, download_to, timeout, say)
 
 
 def _run(
     run: LocalRun,
     image: str,
     inputs: Mapping[str, Path],
-    training: TrainingOptions | None,
+    dag: Dag,
     parameters: Mapping[str, str | float] | None,
     download_to: Path | None,
     timeout: float | None,
@@ -186,7 +182,7 @@ def _run(
             name: s3.upload_dir(Path(path), f"{DEFAULT_PREFIX}/{INPUTS_PREFIX}/{run_id}/{name}")
             for name, path in inputs.items()
         }
-        options = local_export_options(s3.bucket, image, training)
+        options = local_export_options(s3.bucket, image, dag)
         values = start_parameters(data_uris, parameters)
         say(f"building the exported pipeline {options.pipeline_name} (run {run_id})")
         with exported(options, session=session) as export:
@@ -236,29 +232,29 @@ def execution_record(result: LocalPipelineResult) -> dict[str, Any]:
     }
 
 
-def run_census_local_pipeline(
+def run_local_pipeline_into(
     run_dir: Path,
-    data: DataSpec,
-    training: TrainingOptions,
+    dag: Dag,
+    inputs: Mapping[str, Path],
     *,
     image: str | None = None,
     parameters: Mapping[str, str | float] | None = None,
     timeout: float | None = None,
     progress: Progress | None = None,
 ) -> LocalPipelineResult:
-    """`mlmax pipeline --runner local-pipeline`: the census data staged into `run_dir`, the
-    exported pipeline run locally, its outputs in `run_dir/<step>/<output>/` (the layout of
-    the other runners), plus the definition it ran and `execution.json`."""
+    """`mlmax pipeline --runner local-pipeline`: `dag` exported and run locally on the data
+    already staged in `inputs` (pipeline input -> host directory), its outputs in
+    `run_dir/<step>/<output>/` (the layout of the other runners), plus the definition it ran
+    and `execution.json`."""
     from mlmax.localmode.image import ensure_job_image
 
     image = image or ensure_job_image(progress=progress)
-    inputs = stage_inputs(run_dir, data)
     # The container logs come back in the result instead of the SDK's echo.
     with LocalMode(image=image) as local, quiet_sdk(progress or (lambda _line: None)):
         result = run_local_pipeline(
             local,
             inputs,
-            training=training,
+            dag=dag,
             parameters=parameters,
             download_to=run_dir,
             timeout=timeout,

@@ -39,7 +39,7 @@ from mlmax.localmode.sdk import (
     training_step,
 )
 from mlmax.pipeline import Pipeline as Dag
-from mlmax.pipeline import PipelineInput, Ref, TrainingOptions, census_pipeline
+from mlmax.pipeline import PipelineInput, Ref
 
 DEFAULT_PIPELINE_NAME = "mlmax-census"
 DEFAULT_THRESHOLD = 0.75
@@ -67,12 +67,13 @@ class ExportOptions:
     role: str
     bucket: str
     image_uri: str
+    # The DAG exported: the project's pipeline (the census sample's for `mlmax pipeline`).
+    dag: Dag
     prefix: str = DEFAULT_PREFIX
     pipeline_name: str = DEFAULT_PIPELINE_NAME
     threshold: float = DEFAULT_THRESHOLD
     processing_instance_type: str = DEFAULT_PROCESSING_INSTANCE
     training_instance_type: str = DEFAULT_TRAINING_INSTANCE
-    training: TrainingOptions = field(default_factory=TrainingOptions)
     # Default S3 URIs of the pipeline inputs (parameters; overridable per execution).
     data_uris: Mapping[str, str] = field(default_factory=dict)
 
@@ -224,7 +225,7 @@ def build_pipeline(options: ExportOptions, session: Any, code_dir: Path) -> Any:
     """The SDK Pipeline object (call `.definition()` inside `_stable_unique_names`)."""
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
-    dag = census_pipeline(options.training)
+    dag = options.dag
     builder = _Builder(dag, options, session, code_dir)
     top_level: list[Any] = []
     gated: list[Any] = []

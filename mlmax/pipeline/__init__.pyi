@@ -1,31 +1,19 @@
 """The runner-agnostic pipeline: its definition, its execution and its run directory."""
 
-from .census import run_census as run_census
-from .definition import MODEL_TYPES as MODEL_TYPES
-from .definition import NEW_DATA as NEW_DATA
-from .definition import TRAIN_DATA as TRAIN_DATA
 from .definition import Pipeline as Pipeline
 from .definition import PipelineDefinitionError as PipelineDefinitionError
 from .definition import PipelineInput as PipelineInput
 from .definition import Ref as Ref
 from .definition import Step as Step
-from .definition import TrainingOptions as TrainingOptions
-from .definition import census_pipeline as census_pipeline
-from .endpoint_step import run_endpoint_step as run_endpoint_step
+from .execute import MetricsReader as MetricsReader
+from .execute import ReportWriter as ReportWriter
 from .execute import StepListener as StepListener
-from .execute import execute as execute
-from .inputs import DataSpec as DataSpec
-from .inputs import InputDataError as InputDataError
-from .inputs import stage_inputs as stage_inputs
-from .inputs import validate_data_file as validate_data_file
+from .execute import run_pipeline as run_pipeline
 from .killed import killed_runs as killed_runs
 from .killed import mark_killed as mark_killed
-from .metrics import headline as headline
 from .run_dirs import DEFAULT_RUNS_DIR as DEFAULT_RUNS_DIR
-from .run_dirs import latest_trained_run as latest_trained_run
 from .run_dirs import new_run_dir as new_run_dir
 from .run_dirs import prepare_run_dir as prepare_run_dir
-from .run_dirs import served_model_dirs as served_model_dirs
 from .run_record import RECORD_FILE as RECORD_FILE
 from .run_record import RunRecord as RunRecord
 from .run_record import StepRecord as StepRecord

@@ -24,7 +24,6 @@ from mlmax.common import interruption_name
 from mlmax.localmode.engine import Owner
 from mlmax.pipeline.definition import Pipeline, PipelineInput, Ref, Step
 from mlmax.pipeline.live_runs import forget, note_running
-from mlmax.pipeline.metrics import step_metrics
 from mlmax.pipeline.run_record import RunRecord, StepRecord, now, write_record
 from mlmax.project import JobRun, Runner, StepFailed, StepResult
 
@@ -51,6 +50,8 @@ def _job_run(step: Step, run_dir: Path, inputs: dict[str, Path]) -> JobRun:
 StepListener = Callable[[StepRecord, int, int, bool], None]
 # Writes the report for a run whose steps all succeeded into the given directory.
 ReportWriter = Callable[[Path, RunRecord, Path], None]
+# The project's reading of one finished step's key metrics: (job, output dirs, log) -> metrics.
+MetricsReader = Callable[[str, dict[str, Path], str], dict[str, float]]
 
 
 def _relative(path: Path, run_dir: Path) -> str:
@@ -60,7 +61,7 @@ def _relative(path: Path, run_dir: Path) -> str:
         return str(path)
 
 
-def execute(
+def run_pipeline(
     pipeline: Pipeline,
     runner: Runner,
     inputs: dict[str, Path],
@@ -69,13 +70,16 @@ def execute(
     options: dict[str, Any] | None = None,
     on_step: StepListener | None = None,
     write_report: ReportWriter | None = None,
+    read_metrics: MetricsReader | None = None,
 ) -> RunRecord:
     """Run every step with an entered `runner`, each once its inputs exist.
 
     Returns the record (also in `run_dir/pipeline.json`). A failed step marks the run
     failed; no step starts after it (steps already running finish) and the rest stay
     `pending`. The report is written to a temporary directory and renamed to `report/` only
-    when complete, so a `report/` directory always means success.
+    when complete, so a `report/` directory always means success. `read_metrics` reads each
+    finished step's key metrics into the record (none without it); an error it raises fails
+    the step.
     """
     missing = set(pipeline.inputs) - set(inputs)
     if missing:
@@ -109,7 +113,7 @@ def execute(
     started = time.perf_counter()
     parallel = max(1, int(getattr(runner, "max_parallel_steps", 1)))
     try:
-        scheduler = _Scheduler(record, ordered, runs, runner, run_dir, on_step)
+        scheduler = _Scheduler(record, ordered, runs, runner, run_dir, on_step, read_metrics)
         ok = scheduler.run_in_order() if parallel == 1 else scheduler.run_parallel(parallel)
         if ok:
             if write_report is not None:
@@ -170,6 +174,7 @@ class _Scheduler:
         runner: Runner,
         run_dir: Path,
         on_step: StepListener | None,
+        read_metrics: MetricsReader | None,
     ) -> None:
         self.record = record
         self.ordered = ordered
@@ -177,6 +182,7 @@ class _Scheduler:
         self.runner = runner
         self.run_dir = run_dir
         self.on_step = on_step
+        self.read_metrics = read_metrics
         self.position = {step.name: i for i, step in enumerate(ordered, start=1)}
         self.started: dict[str, float] = {}
 
@@ -238,7 +244,8 @@ class _Scheduler:
         step_record.duration_seconds = round(result.duration_seconds, 3)
         try:
             outputs = self.runs[step.name].outputs
-            step_record.metrics = step_metrics(step_record.job, outputs, result.log)
+            if self.read_metrics is not None:
+                step_record.metrics = self.read_metrics(step_record.job, outputs, result.log)
         except (OSError, ValueError, KeyError) as error:
             # The job said it succeeded but its outputs are not what the contract promises.
             message = f"outputs do not follow the job contract: {error}"

@@ -1,4 +1,5 @@
-"""A project's jobs: their declarations in pyproject.toml and the catalogue."""
+"""A project's jobs: their declarations in pyproject.toml, the catalogue, and where the census
+sample (the catalogue's own jobs) lives."""
 
 from .catalog import JOBS as JOBS
 from .catalog import JOBS_DIR as JOBS_DIR
@@ -25,3 +26,6 @@ from .runner_contract import Runner as Runner
 from .runner_contract import RunnerUnavailableError as RunnerUnavailableError
 from .runner_contract import StepFailed as StepFailed
 from .runner_contract import StepResult as StepResult
+from .sample import SAMPLE_PACKAGE as SAMPLE_PACKAGE
+from .sample import SAMPLE_ROOT as SAMPLE_ROOT
+from .sample import load_sample as load_sample

@@ -1,6 +1,6 @@
 """The catalogue of jobs: which script, which kind of SageMaker job, which channels.
 
-mlmax's own jobs are declared in `jobs.toml`; a project declares its own in its
+The census sample's jobs are declared in its own `jobs.toml`; a project declares its own in its
 pyproject.toml (`[tool.mlmax.jobs.<name>]`, read by `mlmax.project.declarations`).
 
 This is the one place that knows how a job's directories map to its command-line arguments
@@ -41,10 +41,11 @@ __all__ = [
 
 
 def _builtin_jobs() -> dict[str, JobDefinition]:
-    """mlmax's own catalogue: `jobs.toml`, read as any project's pyproject.toml is."""
+    """The census sample's catalogue: its `jobs.toml`, read as any project's pyproject.toml is."""
     from mlmax.project.declarations import parse_settings
+    from mlmax.project.sample import SAMPLE_DECLARATIONS
 
-    source = Path(__file__).resolve().parents[1] / "jobs.toml"
+    source = SAMPLE_DECLARATIONS
     settings = tomllib.loads(source.read_text(encoding="utf-8"))["tool"]["mlmax"]
     return parse_settings(settings, base=source.parent, project="mlmax", source=source).jobs
 

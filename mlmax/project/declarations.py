@@ -1,7 +1,7 @@
 """Jobs declared in a project's pyproject.toml: `[tool.mlmax]` and `[tool.mlmax.jobs.<name>]`.
 
 Any project that installs mlmax declares its own jobs there; mlmax's own catalogue
-(`mlmax/jobs.toml`) is the same kind of declaration, read by the same code. A bad
+(`mlmax_census/jobs.toml`) is the same kind of declaration, read by the same code. A bad
 declaration raises `DeclarationError`: one sentence naming the file, the key and the fix.
 
     [tool.mlmax]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-JOBS_DIR = Path(__file__).resolve().parents[1] / "jobs"
+from mlmax.project.sample import JOBS_DIR
 
 # Where SageMaker puts the code of each kind of job inside the container. A debugger needs
 # these to map container paths back to workspace files.

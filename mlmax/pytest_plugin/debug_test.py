@@ -10,7 +10,7 @@ debugger connection, with an attach configuration for that port. The debug adapt
 unknown debuggee events on to the client, and the Python Debugger extension starts such an
 event's configuration as a child session of the test's session: breakpoints in the
 workspace's job files bind in the container. An `sm_endpoint` serving container (job
-`endpoint`) opens the same way, its handler's code root mapped to `mlmax/jobs`.
+`endpoint`) opens the same way, its handler's code root mapped to `mlmax_census/jobs`.
 
 Why not debugpy's own subprocess path: the job is not a subprocess of pytest; the adapter
 listens on the host's loopback (a container cannot reach it) and would signal the job's
@@ -54,7 +54,7 @@ def under_debugger() -> bool:
 def attach_configuration(job: Any, port: int) -> dict[str, Any]:
     """The child session's launch.json-style attach configuration for `job` on `port`.
 
-    The workspace's own jobs map both container code roots to `mlmax/jobs` (as the attach
+    The workspace's own jobs map both container code roots to `mlmax_census/jobs` (as the attach
     configurations in launch.json do); a job a project declares elsewhere maps its code root
     to its own source folder.
     """

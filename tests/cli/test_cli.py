@@ -15,9 +15,9 @@ import pytest
 
 from mlmax.cli import main
 from mlmax.common.waiting import wait_until
-from mlmax.data.generator import write_csv
-from mlmax.jobs import schema
 from mlmax.localmode.engine.ports import port_is_free
+from mlmax_census.data.generator import write_csv
+from mlmax_census.jobs import schema
 from tests.support.foreground import foreground_job
 from tests.support.xdist_groups import DEFAULT_DEBUG_PORT
 

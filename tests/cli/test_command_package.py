@@ -106,8 +106,7 @@ def test_the_commands_defaults_match_the_modules_they_stand_for() -> None:
     # The CLI writes these down so `mlmax --help` imports neither mlmax.pipeline nor the SDK.
     from mlmax.cli import pipeline, pipeline_export
     from mlmax.cloud.pipeline_export import DEFAULT_PIPELINE_NAME, DEFAULT_THRESHOLD
-    from mlmax.pipeline.definition import MODEL_TYPES
-    from mlmax.pipeline.inputs import DEFAULT_NEW_DATA_DRIFT
+    from mlmax_census.pipeline import DEFAULT_NEW_DATA_DRIFT, MODEL_TYPES
 
     assert pipeline.MODEL_TYPES == MODEL_TYPES
     assert pipeline.DEFAULT_NEW_DATA_DRIFT == DEFAULT_NEW_DATA_DRIFT

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.data.generator import write_csv
-from mlmax.jobs import schema
 from mlmax.localmode.engine import containers, labels
 from mlmax.project.catalog import JOBS_DIR
+from mlmax_census.data.generator import write_csv
+from mlmax_census.jobs import schema
 from tests.pytest_plugin.test_inspect_mode import _debug_session
 from tests.support.inspect_driver import READY, InspectRun, line_of
 from tests.support.isolation import assert_debugger_only_on_loopback_forward

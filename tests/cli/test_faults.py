@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlmax.cli import main
-from mlmax.data.memory import BYTES_PER_ROW, rows_too_many_for_memory
+from mlmax_census.data.memory import BYTES_PER_ROW, rows_too_many_for_memory
 
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE_SSH_ENGINE = "ssh://nobody@127.0.0.1:1"
@@ -168,7 +168,7 @@ def test_docker_down_leaves_no_run_directory(runner: str, tmp_path: Path) -> Non
 
 
 def _census_dir(tmp_path: Path) -> Path:
-    from mlmax.data.generator import write_csv
+    from mlmax_census.data.generator import write_csv
 
     data = tmp_path / "data"
     data.mkdir()

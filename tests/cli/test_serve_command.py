@@ -65,7 +65,7 @@ def test_serve_names_its_own_debug_port_option_when_the_port_is_taken(
 
 
 def test_latest_run_is_the_newest_that_trained_a_model(tmp_path: Path) -> None:
-    from mlmax.pipeline.run_dirs import latest_trained_run
+    from mlmax_census.pipeline import latest_trained_run
 
     for name, trained in (("20260101-000000-aaaaaa", True), ("20260102-000000-bbbbbb", False)):
         run = tmp_path / name

@@ -21,9 +21,10 @@ from mlmax.cloud.pipeline_export import (
 )
 from mlmax.cloud.runner import DEFAULT_PROCESSING_INSTANCE
 from mlmax.project.catalog import JOBS
+from mlmax_census.pipeline import census_pipeline
 from tests.cloud.conftest import BUCKET, IMAGE, ROLE, emulated_aws_account
 
-OPTIONS_FOR_ROLE = ExportOptions(role=ROLE, bucket=BUCKET, image_uri=IMAGE)
+OPTIONS_FOR_ROLE = ExportOptions(role=ROLE, bucket=BUCKET, image_uri=IMAGE, dag=census_pipeline())
 
 
 def test_export_writes_the_definition_offline(offline_aws_env: None, tmp_path: Path, capsys):

@@ -38,7 +38,13 @@ from mlmax.localmode.s3.server import S3Server
 from mlmax.localmode.sdk import internals as sdk_internals
 from mlmax.localmode.sdk.environ import scoped_environ
 from mlmax.localmode.sdk.session import OfflineSession
-from mlmax.pipeline import DataSpec, TrainingOptions, run_census, stage_inputs
+from mlmax_census.pipeline import (
+    DataSpec,
+    TrainingOptions,
+    census_pipeline,
+    run_census,
+    stage_inputs,
+)
 from tests.cloud.test_sagemaker_pipeline import GOLDEN
 from tests.support.leaks import container_events
 
@@ -156,7 +162,9 @@ def test_building_leaves_no_trainer_temp_dir(
     system_temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
     session = offline.local_session(container_root=tmp_path, container_config={}, pipeline=True)
-    options = local_export_options(offline.bucket or "", "mlmax-job:not-needed-to-build")
+    options = local_export_options(
+        offline.bucket or "", "mlmax-job:not-needed-to-build", census_pipeline()
+    )
     with exported(options, session=session) as export:
         (train,) = [s for s in export.pipeline.steps if isinstance(s, TrainingStep)]
         kept = Path(train.step_args.func_args[0]._temp_code_dir.name)
@@ -201,7 +209,7 @@ def executed(
     return run_local_pipeline(
         sm_localmode,
         staged,
-        training=TrainingOptions(seed=SEED),
+        dag=census_pipeline(TrainingOptions(seed=SEED)),
         download_to=tmp_path_factory.mktemp("downloaded"),
         timeout=600,
     )
@@ -283,7 +291,9 @@ def test_the_definition_run_is_the_one_export_writes(
 ) -> None:
     """Same options through `exported()` with a plain PipelineSession: byte-identical."""
     offline = sm_localmode.session
-    options = local_export_options(offline.bucket, sm_localmode.image, TrainingOptions(seed=SEED))
+    options = local_export_options(
+        offline.bucket, sm_localmode.image, census_pipeline(TrainingOptions(seed=SEED))
+    )
     with (
         offline.pinned(),
         scoped_environ(NO_ROLE_CHECK),
@@ -309,7 +319,7 @@ def test_fail_step_fires_when_the_threshold_is_above_the_roc_auc(
     failed = run_local_pipeline(
         sm_localmode,
         staged,
-        training=TrainingOptions(seed=SEED),
+        dag=census_pipeline(TrainingOptions(seed=SEED)),
         parameters={PARAM_THRESHOLD: threshold},
         timeout=600,
     )
@@ -368,7 +378,7 @@ def test_a_timeout_stops_the_execution_and_leaves_nothing(
     session = labels.current_session().session_id
     started = time.time_ns()
     with pytest.raises(JobTimeoutError, match="timeout"):
-        run_local_pipeline(sm_localmode, staged, timeout=2.0)
+        run_local_pipeline(sm_localmode, staged, dag=census_pipeline(), timeout=2.0)
     window = (started, time.time_ns())
     ours = {labels.SESSION: session, labels.JOB: "pipeline"}
     # Stopped at its deadline, not run to its end: not every step started a container, and

@@ -19,6 +19,7 @@ from mlmax.cloud.pipeline_export import (
     export_pipeline,
     exported,
 )
+from mlmax_census.pipeline import census_pipeline
 from tests.cloud.conftest import (
     BUCKET,
     IMAGE,
@@ -33,7 +34,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sagemaker_pipeline.js
 UPDATE_ENV = "MLMAX_UPDATE_GOLDEN"
 CODE_PLACEHOLDER = "<code-hash>"
 
-OPTIONS = ExportOptions(role=ROLE, bucket=BUCKET, image_uri=IMAGE)
+OPTIONS = ExportOptions(role=ROLE, bucket=BUCKET, image_uri=IMAGE, dag=census_pipeline())
 
 
 def current_fingerprint(tmp_path: Path) -> str:

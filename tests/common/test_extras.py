@@ -25,7 +25,7 @@ from mlmax.common import (
     missing_from,
     require_extra,
 )
-from mlmax.sample_model import train_sample_model
+from mlmax_census.sample_model import train_sample_model
 
 REPO = Path(__file__).resolve().parents[2]
 # Named in an extra only to lead pip's resolver (pyproject.toml says why); mlmax imports none.

@@ -11,7 +11,7 @@ from tests.docs import blocks
 REPO = Path(__file__).resolve().parents[2]
 # `tests/x/test_y.py` or `tests/x/test_y.py::test_z` (and `::test_w` after it, same file).
 TEST_REFERENCE = re.compile(r"(?<![\w/.=])(tests/[\w/]+\.py)((?:::\w+)?)")
-# A file of the repository named in the text: `mlmax/jobs/serving.py`, `benchmarks/scale.py`.
+# A file of the repository named in the text: `mlmax_census/jobs/serving.py`, `benchmarks/scale.py`.
 FILE_REFERENCE = re.compile(
     r"(?<![\w/.=])((?:mlmax|tests|benchmarks|examples|scripts|docs|\.devcontainer|\.vscode)"
     r"/[\w./-]*\w\.(?:py|md|toml|txt|sh|json|yml))\b"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.data.generator import write_csv
+from mlmax_census.data.generator import write_csv
 
 ROWS = 1500
 SEED = 7

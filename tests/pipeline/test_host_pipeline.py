@@ -8,22 +8,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlmax.data.generator import write_csv
 from mlmax.pipeline import (
-    DataSpec,
     Pipeline,
     PipelineInput,
     Step,
     StepRecord,
-    TrainingOptions,
-    execute,
     load_record,
-    run_census,
 )
+from mlmax.pipeline import run_pipeline as execute
 from mlmax.pipeline.execute import REPORT_DIR
 from mlmax.pipeline.run_record import RECORD_FILE
-from mlmax.report import REPORT_FILES, write_report
 from mlmax.runners.host import HostRunner
+from mlmax_census.data.generator import write_csv
+from mlmax_census.pipeline import DataSpec, TrainingOptions, run_census
+from mlmax_census.report import REPORT_FILES, write_report
 
 ROWS = 5000
 
@@ -110,7 +108,7 @@ def test_pipeline_json_records_steps_durations_status_and_metrics(host_run: Path
 
 
 def test_the_report_is_complete(host_run: Path) -> None:
-    from tests.report.conftest import assert_valid_png
+    from tests.census.report.conftest import assert_valid_png
 
     report = host_run / REPORT_DIR
     assert sorted(p.name for p in report.iterdir()) == sorted(REPORT_FILES)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlmax.pipeline import DataSpec, RunRecord, TrainingOptions, run_census
-from mlmax.report import REPORT_FILES, write_report
+from mlmax.pipeline import RunRecord
 from mlmax.runners import Runner
 from mlmax.runners.host import HostRunner
 from mlmax.runners.local import LocalModeRunner
+from mlmax_census.pipeline import DataSpec, TrainingOptions, run_census
+from mlmax_census.report import REPORT_FILES, write_report
 
 pytestmark = pytest.mark.smlocal
 
@@ -111,7 +112,7 @@ def test_unlabelled_new_data_is_scored_and_monitored_alike_on_both_runners(
     sm_image: str, tmp_path: Path
 ) -> None:
     """Scoring data without labels is the normal case: no runner may need them."""
-    from mlmax.data.generator import write_csv
+    from mlmax_census.data.generator import write_csv
 
     labelled = pd.read_csv(write_csv(tmp_path / "new.csv", 800, SEED + 1, drift=1.0))
     unlabelled = tmp_path / "nolabel.csv"

@@ -20,7 +20,7 @@ Typical use::
         dap.initialize()
         attach = dap.attach(path_mappings=[{"localRoot": ..., "remoteRoot": ...}])
         dap.wait_event("initialized", timeout=10)
-        dap.set_breakpoints("/repo/mlmax/jobs/train.py", [42])
+        dap.set_breakpoints("/repo/mlmax_census/jobs/train.py", [42])
         dap.configuration_done()
         dap.wait_response(attach, timeout=10)
         stopped = dap.wait_event("stopped", timeout=60)

@@ -354,7 +354,7 @@ def test_dev_container_runs_the_suites_and_the_inspect_flow(
     plain = ANSI_COLOUR.sub("", run.output)  # a terminal, as in VS Code: pytest colours it
     assert re.search(r"\b1 passed", plain), plain[-4000:]
 
-    jobs = main_entry_lines(dev_container.workspace / "mlmax" / "jobs")
+    jobs = main_entry_lines(dev_container.workspace / "mlmax_census" / "jobs")
     assert (Path(attached["stopped_file"]), attached["stopped_line"]) in jobs.items()
     assert "args" in attached["local_names"]
     # Nothing of the runs inside is left running on the shared engine.

@@ -111,7 +111,7 @@ def test_serve_debugger_task_reaches_its_ready_line_and_a_debugger_attaches(
     config = _debug_config(served_workspace)
     assert config["preLaunchTask"] == SERVE_DEBUG_TASK
     begins, ends = _patterns(SERVE_DEBUG_TASK)
-    line = line_of(served_workspace / "mlmax" / "jobs" / "serving.py", BREAK_AT)
+    line = line_of(served_workspace / "mlmax_census" / "jobs" / "serving.py", BREAK_AT)
     handler = Path(config["pathMappings"][0]["localRoot"]) / HANDLER.name
     with BackgroundTask(task_command(SERVE_DEBUG_TASK, served_workspace)) as run:
         run.wait_for(begins, timeout=120)

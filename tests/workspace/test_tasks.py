@@ -44,7 +44,7 @@ INSPECT_FILE_TASK = "mlmax: inspect the container test in this file"
 CONTAINER_TASK = "mlmax: run container tests"
 # The small selections the test-running tasks are proven on: one unit test file, and one
 # container test (one job).
-UNIT_SELECTION = "tests/data/test_generator.py"
+UNIT_SELECTION = "tests/census/data/test_generator.py"
 CONTAINER_FILE = "tests/localmode/run/test_chain.py"
 CONTAINER_TEST = "test_preprocessing_splits_generated_data"
 
@@ -186,7 +186,7 @@ def _inspect_and_attach(command_label: str, workspace: Path, editor: Editor) -> 
         code = run.wait_exit(timeout=600)
         print(f"{command_label}: ready after {ready_s:.1f} s; exit {code}")
         assert code == 0, run.output[-6000:]
-    jobs = main_entry_lines(workspace / "mlmax" / "jobs")
+    jobs = main_entry_lines(workspace / "mlmax_census" / "jobs")
     assert (Path(result.stopped_file), result.stopped_line) in jobs.items()
     assert "args" in result.local_names
 

@@ -5,7 +5,7 @@
 the container runs exactly as SageMaker hosting runs it (`serve`, /ping, /invocations on
 8080). What it serves is an inference script written to the framework serving contract,
 behind mlmax's contract server (`endpoint_handler`): a project's declared endpoint, or by
-default mlmax's census handler (mlmax/jobs/serving.py). What mlmax adds
+default mlmax's census handler (mlmax_census/jobs/serving.py). What mlmax adds
 (`mlmax.localmode.sdk.serving_hooks`):
 
 - a free host port on 127.0.0.1 only, per endpoint, so several run at once;

@@ -134,7 +134,7 @@ def test_debug_test_child_configuration_maps_each_jobs_code_to_its_source(tmp_pa
 
     own = attach_configuration(get_job("train"), 40123)
     assert own["connect"] == {"host": "127.0.0.1", "port": 40123}
-    assert own["pathMappings"] == debug.path_mappings()  # both roots -> mlmax/jobs
+    assert own["pathMappings"] == debug.path_mappings()  # both roots -> mlmax_census/jobs
     assert own["justMyCode"] is False and own["request"] == "attach"
     declared = JobDefinition("score", "score.py", "processing", (), (), source_dir=tmp_path)
     mappings = attach_configuration(declared, 40124)["pathMappings"]

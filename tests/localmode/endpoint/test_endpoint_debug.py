@@ -1,6 +1,6 @@
 """Debugging the endpoint's handler in its serving container: `mlmax serve --debug-port 0`
 (what the VS Code launch configuration runs), a real DAP client attaching with the serving
-code root's path mapping, a breakpoint in mlmax/jobs/serving.py hit by an invocation; the
+code root's path mapping, a breakpoint in mlmax_census/jobs/serving.py hit by an invocation; the
 endpoint survives the stop and serves on after the debugger continues and detaches."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from mlmax.localmode.endpoint.hosting import SERVING_CODE_ROOT
 from mlmax.localmode.engine import containers, labels
 from mlmax.project.catalog import JOBS_DIR
-from mlmax.sample_model import train_sample_model
+from mlmax_census.sample_model import train_sample_model
 from tests.support.dap_client import DapClient
 from tests.support.endpoint_http import request
 from tests.support.inspect_driver import READY, InspectRun, line_of

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.data.generator import write_csv
 from mlmax.localmode.engine import compose, containers, labels
 from mlmax.localmode.errors import JobFailedError, JobTimeoutError
 from mlmax.localmode.run.container_run import run_job
 from mlmax.project.catalog import Channel, JobDefinition, JobRun
+from mlmax_census.data.generator import write_csv
 from tests.support.leaks import assert_nothing_left, container_events, snapshot, wait_for
 
 pytestmark = pytest.mark.smlocal

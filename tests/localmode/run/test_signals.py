@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mlmax.data.generator import write_csv
 from mlmax.localmode.engine import compose, containers, labels
+from mlmax_census.data.generator import write_csv
 from tests.support.leaks import wait_for
 
 pytestmark = pytest.mark.smlocal

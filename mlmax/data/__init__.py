@@ -1,5 +1,0 @@
-"""Embedded sample data: a deterministic generator of census-like rows."""
-
-from mlmax.data.generator import generate, write_csv
-
-__all__ = ["generate", "write_csv"]
