@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGE = REPO / "mlmax"
+# The tool and the census sample (whose jobs' sentences a user of the sample reads).
+PACKAGES = (REPO / "mlmax", REPO / "mlmax_census")
 
 # The classes whose messages a user reads, with the exit code they give (None: not an exit).
 ROOTS = {
@@ -59,10 +60,11 @@ class Relayed:
     source: str
 
 
-def _modules(package: Path = PACKAGE) -> Iterator[tuple[str, ast.Module]]:
-    for path in sorted(package.rglob("*.py")):
-        relative = str(path.relative_to(package.parent))
-        yield relative, ast.parse(path.read_text(encoding="utf-8"), filename=relative)
+def _modules(packages: tuple[Path, ...]) -> Iterator[tuple[str, ast.Module]]:
+    for package in packages:
+        for path in sorted(package.rglob("*.py")):
+            relative = str(path.relative_to(package.parent))
+            yield relative, ast.parse(path.read_text(encoding="utf-8"), filename=relative)
 
 
 def _base_names(node: ast.ClassDef) -> list[str]:
@@ -333,9 +335,10 @@ def _classes_composing_their_sentence(modules: list[tuple[str, ast.Module]]) -> 
     return found
 
 
-def scan(package: Path = PACKAGE) -> tuple[list[Site], list[Relayed]]:
-    """Every message site of the package, and every relayed one."""
-    modules = list(_modules(package))
+def scan(*packages: Path) -> tuple[list[Site], list[Relayed]]:
+    """Every message site of the packages (default: mlmax's and the sample's), and every
+    relayed one."""
+    modules = list(_modules(packages or PACKAGES))
     codes = error_classes(modules)
     composing = _classes_composing_their_sentence(modules) & set(codes)
     functions: dict[str, list[ast.FunctionDef]] = {}

@@ -18,10 +18,11 @@ def _packages(root: Path) -> list[Path]:
 
 def test_every_package_has_its_paragraph_and_its_place_in_the_picture() -> None:
     diagram = PAGE.split("```mermaid", 1)[1].split("```", 1)[0]
-    for package in _packages(REPO / "mlmax"):
-        name = f"mlmax/{package.name}"
-        assert f"**`{name}`**" in PAGE, f"no paragraph on {name}"
-        assert f'["{name}' in diagram, f"{name} is not in the picture"
+    for root in ("mlmax", "mlmax_census"):  # the tool and the census sample
+        for package in _packages(REPO / root):
+            name = f"{root}/{package.name}"
+            assert f"**`{name}`**" in PAGE, f"no paragraph on {name}"
+            assert f'["{name}' in diagram, f"{name} is not in the picture"
     for package in _packages(REPO / "mlmax" / "localmode"):
         assert f"**`{package.name}`**" in PAGE, f"no paragraph on localmode/{package.name}"
         assert f'{package.name}["' in diagram, f"localmode/{package.name} is not in the picture"

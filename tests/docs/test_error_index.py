@@ -64,6 +64,7 @@ def test_mlmax_has_messages_in_every_part() -> None:
     sites, _ = error_index.scan()
     parts = {site.path.split("/")[1] for site in sites}
     assert {"cli", "jobs", "localmode", "pipeline", "cloud", "pytest_plugin"} <= parts
+    assert {"mlmax", "mlmax_census"} == {site.path.split("/")[0] for site in sites}
     assert len(sites) > 100
     # A message known to be there, with its fix.
     assert any("choose another with" in site.message for site in sites)
