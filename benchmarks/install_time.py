@@ -59,7 +59,10 @@ def build_wheel(work: Path) -> Path:
     sources.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, sources / name)
-    shutil.copytree(REPO / "mlmax", sources / "mlmax", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("mlmax", "mlmax_census"):  # the tool and the census sample: one wheel
+        shutil.copytree(
+            REPO / package, sources / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(sources)])
     [wheel] = (work / "dist").glob("mlmax-*.whl")
     return wheel

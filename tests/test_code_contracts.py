@@ -2,7 +2,7 @@
 
 - the import layers and the absence of cycles: import-linter, contracts in pyproject.toml
   (`[tool.importlinter]`);
-- the types of mlmax/: mypy, config in pyproject.toml (`[tool.mypy]`);
+- the types of mlmax/ and mlmax_census/: mypy, config in pyproject.toml (`[tool.mypy]`);
 - the lint rules and the formatting of the whole checkout: ruff (`[tool.ruff]`);
 - one rule no tool checks: every listing of Docker containers tolerates removals (below).
 """
@@ -36,7 +36,7 @@ def test_import_contracts_hold():
     assert result.returncode == 0, f"lint-imports failed:\n{broken or result.stdout}{result.stderr}"
 
 
-@pytest.mark.parametrize("container", ["mlmax", "mlmax.localmode"])
+@pytest.mark.parametrize("container", ["mlmax", "mlmax.localmode", "mlmax_census"])
 def test_every_module_of_a_layered_package_has_a_layer(container):
     # A layer contract checks only the modules it names: a new module left out would be free
     # to import anything.
@@ -102,7 +102,9 @@ def test_every_container_listing_tolerates_removals():
 def test_every_name_of_every_face_resolves():
     # A face (`__init__.pyi`, read by lazy_loader) names each module lazily: a name whose
     # module was renamed would fail only when first used. Resolve them all in a fresh process.
-    faces = sorted(p.parent for p in (ROOT / "mlmax").rglob("__init__.pyi"))
+    faces = sorted(
+        p.parent for root in ("mlmax", "mlmax_census") for p in (ROOT / root).rglob("__init__.pyi")
+    )
     assert faces, "no package face found"
     packages = [".".join(f.relative_to(ROOT).parts) for f in faces]
     script = (
