@@ -26,6 +26,5 @@ from .runner_contract import Runner as Runner
 from .runner_contract import RunnerUnavailableError as RunnerUnavailableError
 from .runner_contract import StepFailed as StepFailed
 from .runner_contract import StepResult as StepResult
-from .sample import SAMPLE_PACKAGE as SAMPLE_PACKAGE
 from .sample import SAMPLE_ROOT as SAMPLE_ROOT
 from .sample import load_sample as load_sample
