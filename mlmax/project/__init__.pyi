@@ -4,6 +4,7 @@ sample (the catalogue's own jobs) lives."""
 from .catalog import JOBS as JOBS
 from .catalog import JOBS_DIR as JOBS_DIR
 from .catalog import PROCESSING_CODE_ROOT as PROCESSING_CODE_ROOT
+from .catalog import SAMPLE_ENDPOINT as SAMPLE_ENDPOINT
 from .catalog import TRAINING_CODE_ROOT as TRAINING_CODE_ROOT
 from .catalog import Channel as Channel
 from .catalog import JobDefinition as JobDefinition

@@ -14,6 +14,9 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlmax.project.endpoint_definition import EndpointDefinition
 
 # The job types live in their own module (declarations builds them too); they are part of
 # the catalogue's interface, so importers keep one place to look jobs and their types up.
@@ -26,10 +29,14 @@ from mlmax.project.job_definition import (
     JobKind,
 )
 
+if TYPE_CHECKING:
+    from mlmax.project.declarations import Project
+
 __all__ = [
     "JOBS",
     "JOBS_DIR",
     "PROCESSING_CODE_ROOT",
+    "SAMPLE_ENDPOINT",
     "TRAINING_CODE_ROOT",
     "Channel",
     "JobDefinition",
@@ -40,17 +47,21 @@ __all__ = [
 ]
 
 
-def _builtin_jobs() -> dict[str, JobDefinition]:
-    """The census sample's catalogue: its `jobs.toml`, read as any project's pyproject.toml is."""
+def _sample_project() -> Project:
+    """The census sample's declarations: its `jobs.toml`, read as any project's pyproject.toml
+    is."""
     from mlmax.project.declarations import parse_settings
     from mlmax.project.sample import SAMPLE_DECLARATIONS
 
     source = SAMPLE_DECLARATIONS
     settings = tomllib.loads(source.read_text(encoding="utf-8"))["tool"]["mlmax"]
-    return parse_settings(settings, base=source.parent, project="mlmax", source=source).jobs
+    return parse_settings(settings, base=source.parent, project="mlmax", source=source)
 
 
-JOBS: dict[str, JobDefinition] = _builtin_jobs()
+_SAMPLE = _sample_project()
+JOBS: dict[str, JobDefinition] = _SAMPLE.jobs
+# The sample's endpoint: what `mlmax serve` and `sm_endpoint` serve when no endpoint is named.
+SAMPLE_ENDPOINT: EndpointDefinition = _SAMPLE.endpoint("census")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Jobs declared in a project's pyproject.toml: `[tool.mlmax]` and `[tool.mlmax.jobs.<name>]`.
 
-Any project that installs mlmax declares its own jobs there; mlmax's own catalogue
+Any project that installs mlmax declares its own jobs there; the census sample's catalogue
 (`mlmax_census/jobs.toml`) is the same kind of declaration, read by the same code. A bad
 declaration raises `DeclarationError`: one sentence naming the file, the key and the fix.
 

@@ -15,12 +15,13 @@ import shutil
 from pathlib import Path
 
 from mlmax.localmode.endpoint import handler_server
-from mlmax.project import JOBS_DIR, EndpointDefinition
+from mlmax.project import SAMPLE_ENDPOINT, EndpointDefinition
 
 SERVER_FILE = Path(handler_server.__file__)
 SERVER_PROGRAM = "mlmax_handler_server.py"  # its name in the staged code folder
-# mlmax's own census handler: one user of the contract among others.
-CENSUS_HANDLER = EndpointDefinition(name="census", script="serving.py", source_dir=JOBS_DIR)
+# The census sample's handler, declared in its jobs.toml as any project declares its
+# endpoint: one user of the contract among others.
+CENSUS_HANDLER = SAMPLE_ENDPOINT
 # Never part of what is served: caches, virtual environments, version control.
 _NOT_CODE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", ".mypy_cache")
 

@@ -22,9 +22,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from mlmax.localmode.endpoint import handler_server
 from mlmax_census.jobs import inference, preprocessing, schema, serving
 from mlmax_census.jobs.jobs_common import MODEL_FILE
-from mlmax.localmode.endpoint import handler_server
 
 from .helpers import JOBS_DIR, write_kdd_file
 
