@@ -14,6 +14,6 @@ python3 -m venv /opt/venv
 /opt/venv/bin/pip install --no-index --find-links "$recipe/wheelhouse" --no-cache-dir \
     --disable-pip-version-check --progress-bar off \
     -r "$recipe/requirements.txt" -r "$recipe/requirements-debug.txt"
-# SageMaker hosting runs the container with the argument `serve` (mlmax/jobs/serving.py).
+# SageMaker hosting runs the container with the argument `serve` (the endpoint's contract server).
 install -m 755 "$recipe/serve" /usr/local/bin/serve
 rm -rf "$recipe"
