@@ -1,4 +1,4 @@
-"""The census sample is found by name: its folder and declarations without running its code."""
+"""The census sample is found beside mlmax: its folder and declarations without running its code."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 def test_the_catalogue_reads_the_sample_without_importing_it(tmp_path: Path) -> None:
     # A fresh process: the catalogue of the sample's jobs is there, yet no module of the
-    # sample ran (the tool reads its jobs.toml from the folder the import finder names).
+    # sample ran (the tool reads its jobs.toml from its folder beside mlmax).
     script = (
         "import sys, mlmax\n"
         "from mlmax.project import JOBS, SAMPLE_ROOT, get_job\n"
