@@ -17,6 +17,7 @@ Either way the job runs as the caller, in a scratch working directory of the run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -246,6 +248,8 @@ class HostRunner:
         # nothing but the CPU. Most of a host job's time is importing pandas and scikit-learn.
         self.max_parallel_steps = max_parallel_steps or min(2, os.cpu_count() or 1)
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._children: set[subprocess.Popen[str]] = set()
+        self._children_lock = threading.Lock()
         # None while /opt/ml can be mapped, else why not (asked once per runner).
         self.unmappable: str | None = None
 
@@ -262,9 +266,48 @@ class HostRunner:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._stop_children()  # before their folders go: a job still writing keeps them full
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
+
+    def _run_child(
+        self, command: list[str], *, cwd: Path, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        """subprocess.run, with the child known to the runner until it ends: on Ctrl-C the
+        main thread leaves the pipeline while parallel steps' threads still wait on their
+        jobs, and the runner's exit must stop those jobs before it removes their folders."""
+        child = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env
+        )
+        with self._children_lock:
+            self._children.add(child)
+        try:
+            with child:
+                try:
+                    output, _ = child.communicate(timeout=self.timeout_seconds)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    output, _ = child.communicate()
+                    raise subprocess.TimeoutExpired(
+                        command, self.timeout_seconds or 0, output
+                    ) from None
+                except BaseException:  # Ctrl-C and the like: the job goes with us
+                    child.kill()
+                    raise
+            return subprocess.CompletedProcess(command, child.returncode, output)
+        finally:
+            with self._children_lock:
+                self._children.discard(child)
+
+    def _stop_children(self) -> None:
+        with self._children_lock:
+            children = list(self._children)
+        for child in children:
+            with contextlib.suppress(OSError):
+                child.kill()
+        for child in children:
+            child.wait()
 
     def run_step(self, step_run: JobRun) -> StepResult:
         if self._workdir is None:
@@ -287,17 +330,7 @@ class HostRunner:
         name = job.job.name
         started = time.perf_counter()
         try:
-            # subprocess.run kills the child on any exception, Ctrl-C included.
-            completed = subprocess.run(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                cwd=job.work,
-                env=env,
-                timeout=self.timeout_seconds,
-                check=False,
-            )
+            completed = self._run_child(command, cwd=job.work, env=env)
         except subprocess.TimeoutExpired as error:
             output = error.output or ""
             log = output.decode(errors="replace") if isinstance(output, bytes) else output

@@ -145,3 +145,46 @@ def test_only_mlmax_s_own_jobs_need_the_census_extra_on_the_host(
             runner.run_step(census)
     assert (tmp_path / "out" / "word.txt").read_text() == "hi"
     assert not (tmp_path / "m").exists()
+
+
+# A job that outlives Ctrl-C for a while (as a job finishing a write would), filling its
+# working directory as fast as it can.
+KEEPS_WRITING = """
+import os, signal, itertools
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+open("started", "w").close()
+for n in itertools.count():
+    with open(f"part-{n % 500}", "w") as part:
+        part.write("x" * 100)
+"""
+
+
+def test_leaving_the_runner_while_a_parallel_step_runs_stops_its_job_and_removes_everything(
+    tmp_path: Path,
+) -> None:
+    """What Ctrl-C in a parallel pipeline does: the main thread leaves the runner while a
+    step's thread still waits on its job."""
+    import threading
+
+    from mlmax.common.waiting import wait_until
+
+    job = _stand_in(tmp_path, KEEPS_WRITING)
+    runner = HostRunner().__enter__()
+    workdir = Path(runner._workdir.name)  # type: ignore[union-attr]
+    outcome: list[BaseException | object] = []
+
+    def step() -> None:
+        try:
+            outcome.append(runner.run_step(JobRun(job, {}, {"out": tmp_path / "out"})))
+        except BaseException as error:  # what the step's thread saw
+            outcome.append(error)
+
+    thread = threading.Thread(target=step)
+    thread.start()
+    wait_until(lambda: any(workdir.rglob("started")), timeout=60, what="the job writing")
+    runner.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)  # raises nothing
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert not workdir.exists()
+    [seen] = outcome
+    assert isinstance(seen, StepFailed) and seen.exit_code == -9  # killed, not left running
