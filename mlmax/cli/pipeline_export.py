@@ -13,11 +13,6 @@ if TYPE_CHECKING:
     from mlmax.cli.common import Commands
     from mlmax.cloud import ExportOptions
 
-# mlmax.cloud.pipeline_export's, written here because importing it imports the SageMaker SDK,
-# which every `mlmax` start would then pay for; tests/cli checks they agree.
-DEFAULT_PIPELINE_NAME = "mlmax-census"
-DEFAULT_THRESHOLD = 0.75
-
 
 def register(verbs: Commands) -> None:
     export = verbs.add_parser(
@@ -31,12 +26,12 @@ def register(verbs: Commands) -> None:
     export.add_argument("--bucket", help="S3 bucket (default: $MLMAX_SAGEMAKER_BUCKET)")
     export.add_argument("--image", help="job image URI (default: $MLMAX_SAGEMAKER_IMAGE)")
     export.add_argument("--region", help="AWS region (default: boto's configuration)")
-    export.add_argument("--name", default=DEFAULT_PIPELINE_NAME, help="pipeline name")
+    export.add_argument("--name", help="pipeline name (default: mlmax-census)")
     export.add_argument(
         "--threshold",
         type=non_negative_float,
-        default=DEFAULT_THRESHOLD,
-        help=f"minimum ROC AUC for batch inference to run (default {DEFAULT_THRESHOLD})",
+        help="the quality gate's minimum: the ROC AUC the model needs for batch inference to "
+        "run (default: the pipeline's own, 0.75)",
     )
     export.add_argument("--upsert", action="store_true", help="create or update the pipeline")
     export.add_argument("--start", action="store_true", help="start an execution (with --upsert)")
@@ -76,7 +71,7 @@ def _options(args: argparse.Namespace) -> ExportOptions:
         bucket=found.bucket or "",
         image_uri=found.image_uri or "",
         dag=census.census_pipeline(census.TrainingOptions()),
-        pipeline_name=args.name,
+        name=args.name,
         threshold=args.threshold,
     )
 

@@ -27,11 +27,8 @@ from typing import Any
 
 from mlmax.cloud.pipeline_export import (
     DEFAULT_PREFIX,
-    EVALUATION_OUTPUT,
-    EVALUATION_STEP,
     PARAM_PROCESSING_INSTANCE,
     PARAM_TRAINING_INSTANCE,
-    REPORT_FILE,
     ExportOptions,
     data_parameter_name,
     exported,
@@ -81,7 +78,8 @@ class LocalPipelineResult(ProjectPipelineRun):
     run_id: str  # labels the execution's containers (org.mlmax.run)
     definition: str
     parameters: dict[str, str | float]
-    # evaluation.json as read back from the embedded S3 (None if evaluation never ran).
+    # The quality gate's report (the census sample's evaluation.json) as read back from the
+    # embedded S3 (None if the DAG has no gate, or its step never ran).
     evaluation: dict[str, Any] | None
     duration: float
     outputs: Path | None = None
@@ -191,8 +189,10 @@ def _run(
             ran = run_project_pipeline(run, export.pipeline, values, timeout=timeout, check=False)
             definition = export.definition
         prefix = f"{DEFAULT_PREFIX}/{ran.execution_arn}"
-        report = f"{prefix}/{EVALUATION_STEP}/{EVALUATION_OUTPUT}/{REPORT_FILE}"
-        evaluation = s3.read_json(report)
+        gate, evaluation = dag.gate, None
+        if gate is not None:
+            where = gate.report
+            evaluation = s3.read_json(f"{prefix}/{where.step}/{where.output}/{gate.report_file}")
         if download_to is not None:
             s3.download(prefix, download_to)
     return LocalPipelineResult(

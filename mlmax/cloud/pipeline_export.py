@@ -3,10 +3,11 @@
 The same runner-agnostic DAG (`mlmax.pipeline`) and the same step builders as the runners;
 the session is a PipelineSession, so building a job captures its request instead of running
 it. What a person may change per execution is a pipeline parameter: the input data, the
-instance types and the ROC AUC threshold. Steps are wired through `properties` (a processing
-output's S3 URI, the training job's model artifact); the evaluation report is read back
-through a PropertyFile, and a ConditionStep lets batch inference run only when the model
-clears the threshold, failing the execution (FailStep) otherwise.
+instance types and the quality gate's threshold. Steps are wired through `properties` (a
+processing output's S3 URI, the training job's model artifact). A DAG with a quality gate
+(the census sample's: evaluation's ROC AUC before batch inference) has its report read back
+through a PropertyFile, and a ConditionStep runs the gated steps only when the metric reaches
+the threshold, failing the execution (FailStep) otherwise.
 
 Output is deterministic: the SDK's timestamped names are pinned to a hash of the code, the
 code keys in S3 are content-addressed, and the JSON is written with sorted keys. The same
@@ -39,20 +40,12 @@ from mlmax.localmode.sdk import (
     training_step,
 )
 from mlmax.pipeline import Pipeline as Dag
-from mlmax.pipeline import PipelineInput, Ref
+from mlmax.pipeline import PipelineInput, QualityGate, Ref
 
-DEFAULT_PIPELINE_NAME = "mlmax-census"
-DEFAULT_THRESHOLD = 0.75
-EVALUATION_STEP = "evaluation"
-EVALUATION_OUTPUT = "evaluation"
-REPORT_FILE = "evaluation.json"
-METRIC_PATH = "metrics.roc_auc"  # docs/job-contract.md, evaluation.json
-# Steps that use the model on new data: they run only when the model clears the threshold.
-GATED_STEPS = ("inference",)
+FAIL_STEP = "model-below-threshold"  # the gate's FailStep
 
 PARAM_PROCESSING_INSTANCE = "ProcessingInstanceType"
 PARAM_TRAINING_INSTANCE = "TrainingInstanceType"
-PARAM_THRESHOLD = "MinRocAuc"
 
 
 def data_parameter_name(pipeline_input: str) -> str:
@@ -70,12 +63,18 @@ class ExportOptions:
     # The DAG exported: the project's pipeline (the census sample's for `mlmax pipeline`).
     dag: Dag
     prefix: str = DEFAULT_PREFIX
-    pipeline_name: str = DEFAULT_PIPELINE_NAME
-    threshold: float = DEFAULT_THRESHOLD
+    # Default: mlmax-<the DAG's name>.
+    name: str | None = None
+    # The quality gate's threshold; default: the DAG's own.
+    threshold: float | None = None
     processing_instance_type: str = DEFAULT_PROCESSING_INSTANCE
     training_instance_type: str = DEFAULT_TRAINING_INSTANCE
     # Default S3 URIs of the pipeline inputs (parameters; overridable per execution).
     data_uris: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.name or f"mlmax-{self.dag.name}"
 
     def data_uri(self, pipeline_input: str) -> str:
         return self.data_uris.get(
@@ -116,18 +115,19 @@ class _Builder:
         self.training_instance = ParameterString(
             PARAM_TRAINING_INSTANCE, default_value=options.training_instance_type
         )
-        self.threshold = ParameterFloat(PARAM_THRESHOLD, default_value=options.threshold)
+        gate = dag.gate
+        self.threshold = (
+            ParameterFloat(gate.parameter, default_value=options.threshold or gate.threshold)
+            if gate is not None
+            else None
+        )
         self.sdk_steps: dict[str, Any] = {}
         self.report: Any = None
 
     @property
     def parameters(self) -> list[Any]:
-        return [
-            *self.data.values(),
-            self.processing_instance,
-            self.training_instance,
-            self.threshold,
-        ]
+        gate = [self.threshold] if self.threshold is not None else []
+        return [*self.data.values(), self.processing_instance, self.training_instance, *gate]
 
     def _source(self, source: PipelineInput | Ref) -> Any:
         if isinstance(source, PipelineInput):
@@ -183,9 +183,12 @@ class _Builder:
                 job_name=f"mlmax-{step.name}-{self.fingerprint}",
             )
             property_files = []
-            if step.name == EVALUATION_STEP:
+            gate = self.dag.gate
+            if gate is not None and step.name == gate.report.step:
                 self.report = PropertyFile(
-                    name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=REPORT_FILE
+                    name=f"{step.name.capitalize()}Report",
+                    output_name=gate.report.output,
+                    path=gate.report_file,
                 )
                 property_files.append(self.report)
             sdk_step = ProcessingStep(
@@ -196,26 +199,26 @@ class _Builder:
         self.sdk_steps[step.name] = sdk_step
         return sdk_step
 
-    def quality_gate(self, gated: list[Any]) -> Any:
-        """Gated steps run when ROC AUC >= threshold; otherwise the execution fails."""
+    def quality_gate(self, gate: QualityGate, gated: list[Any]) -> Any:
+        """Gated steps run when the metric >= threshold; otherwise the execution fails."""
         from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
         from sagemaker.core.workflow.functions import Join, JsonGet
         from sagemaker.mlops.workflow.condition_step import ConditionStep
         from sagemaker.mlops.workflow.fail_step import FailStep
 
-        roc_auc = JsonGet(
-            step_name=EVALUATION_STEP, property_file=self.report, json_path=METRIC_PATH
+        metric = JsonGet(
+            step_name=gate.report.step, property_file=self.report, json_path=gate.metric
         )
         fail = FailStep(
-            name="model-below-threshold",
+            name=FAIL_STEP,
             error_message=Join(
                 on=" ",
-                values=["ROC AUC", roc_auc, "is below the threshold", self.threshold],
+                values=[gate.label, metric, "is below the threshold", self.threshold],
             ),
         )
         return ConditionStep(
-            name="check-roc-auc",
-            conditions=[ConditionGreaterThanOrEqualTo(left=roc_auc, right=self.threshold)],
+            name=f"check-{gate.label.lower().replace(' ', '-')}",
+            conditions=[ConditionGreaterThanOrEqualTo(left=metric, right=self.threshold)],
             if_steps=gated,
             else_steps=[fail],
         )
@@ -229,9 +232,12 @@ def build_pipeline(options: ExportOptions, session: Any, code_dir: Path) -> Any:
     builder = _Builder(dag, options, session, code_dir)
     top_level: list[Any] = []
     gated: list[Any] = []
+    gate = dag.gate
     for step in dag.order():
-        (gated if step.name in GATED_STEPS else top_level).append(builder.build(step.name))
-    top_level.append(builder.quality_gate(gated))
+        is_gated = gate is not None and step.name in gate.gated
+        (gated if is_gated else top_level).append(builder.build(step.name))
+    if gate is not None:
+        top_level.append(builder.quality_gate(gate, gated))
     return Pipeline(
         name=options.pipeline_name,
         parameters=builder.parameters,

@@ -3,6 +3,7 @@
 from .definition import Pipeline as Pipeline
 from .definition import PipelineDefinitionError as PipelineDefinitionError
 from .definition import PipelineInput as PipelineInput
+from .definition import QualityGate as QualityGate
 from .definition import Ref as Ref
 from .definition import Step as Step
 from .execute import MetricsReader as MetricsReader

@@ -55,12 +55,27 @@ class PipelineDefinitionError(UsageError, ValueError):
 
 
 @dataclass(frozen=True)
+class QualityGate:
+    """A metric one step reports, which later steps need: on SageMaker they run only when it
+    reaches a threshold (a pipeline parameter), and the execution fails otherwise."""
+
+    report: Ref  # the step and output channel holding the report
+    report_file: str  # the JSON file in that channel, e.g. "evaluation.json"
+    metric: str  # its JSON path, e.g. "metrics.roc_auc"
+    label: str  # what messages call the metric, e.g. "ROC AUC"
+    parameter: str  # the threshold's pipeline parameter, e.g. "MinRocAuc"
+    threshold: float  # its default
+    gated: tuple[str, ...]  # the steps that run only when the metric reaches it
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """Named inputs plus steps; `order()` gives an execution order that respects the wiring."""
 
     name: str
     inputs: tuple[str, ...]
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    gate: QualityGate | None = None
 
     def __post_init__(self) -> None:
         self._validate()
@@ -105,6 +120,12 @@ class Pipeline:
             for channel, source in step.inputs.items():
                 self._check_source(step, job, channel, source, by_name)
         self.order()  # raises on a cycle
+        if self.gate is not None:
+            unknown = {self.gate.report.step, *self.gate.gated} - set(by_name)
+            if unknown:
+                raise PipelineDefinitionError(
+                    f"the quality gate names steps the pipeline lacks: {sorted(unknown)}"
+                )
 
     def _check_source(
         self,

@@ -2,6 +2,7 @@
 
 from .definition import MODEL_TYPES as MODEL_TYPES
 from .definition import NEW_DATA as NEW_DATA
+from .definition import ROC_AUC_GATE as ROC_AUC_GATE
 from .definition import TRAIN_DATA as TRAIN_DATA
 from .definition import TrainingOptions as TrainingOptions
 from .definition import census_pipeline as census_pipeline

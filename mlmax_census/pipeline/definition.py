@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlmax.pipeline import Pipeline, PipelineDefinitionError, PipelineInput, Ref, Step
+from mlmax.pipeline import Pipeline, PipelineDefinitionError, PipelineInput, QualityGate, Ref, Step
 
 MODEL_TYPES = ("logistic_regression", "random_forest", "gradient_boosting")
 
@@ -46,6 +46,17 @@ class TrainingOptions:
 
 TRAIN_DATA = "train_data"
 NEW_DATA = "new_data"
+# On SageMaker, new data is scored only by a model whose ROC AUC (evaluation.json, see
+# docs/job-contract.md) reaches the threshold.
+ROC_AUC_GATE = QualityGate(
+    report=Ref("evaluation", "evaluation"),
+    report_file="evaluation.json",
+    metric="metrics.roc_auc",
+    label="ROC AUC",
+    parameter="MinRocAuc",
+    threshold=0.75,
+    gated=("inference",),
+)
 
 
 def census_pipeline(options: TrainingOptions | None = None) -> Pipeline:
@@ -91,4 +102,5 @@ def census_pipeline(options: TrainingOptions | None = None) -> Pipeline:
                 {"baseline": PipelineInput(TRAIN_DATA), "data": PipelineInput(NEW_DATA)},
             ),
         ),
+        gate=ROC_AUC_GATE,
     )

@@ -104,14 +104,11 @@ def test_a_bug_keeps_its_traceback_and_exits_1(tmp_path: Path) -> None:
 
 def test_the_commands_defaults_match_the_modules_they_stand_for() -> None:
     # The CLI writes these down so `mlmax --help` imports neither mlmax.pipeline nor the SDK.
-    from mlmax.cli import pipeline, pipeline_export
-    from mlmax.cloud.pipeline_export import DEFAULT_PIPELINE_NAME, DEFAULT_THRESHOLD
+    from mlmax.cli import pipeline
     from mlmax_census.pipeline import DEFAULT_NEW_DATA_DRIFT, MODEL_TYPES
 
     assert pipeline.MODEL_TYPES == MODEL_TYPES
     assert pipeline.DEFAULT_NEW_DATA_DRIFT == DEFAULT_NEW_DATA_DRIFT
-    assert pipeline_export.DEFAULT_PIPELINE_NAME == DEFAULT_PIPELINE_NAME
-    assert pipeline_export.DEFAULT_THRESHOLD == DEFAULT_THRESHOLD
 
 
 def test_mlmax_help_imports_no_heavy_library() -> None:

@@ -28,7 +28,6 @@ from mlmax.cloud.pipeline_export import (
     DEFAULT_PROCESSING_INSTANCE,
     DEFAULT_TRAINING_INSTANCE,
     PARAM_PROCESSING_INSTANCE,
-    PARAM_THRESHOLD,
     PARAM_TRAINING_INSTANCE,
     exported,
 )
@@ -39,6 +38,7 @@ from mlmax.localmode.sdk import internals as sdk_internals
 from mlmax.localmode.sdk.environ import scoped_environ
 from mlmax.localmode.sdk.session import OfflineSession
 from mlmax_census.pipeline import (
+    ROC_AUC_GATE,
     DataSpec,
     TrainingOptions,
     census_pipeline,
@@ -103,7 +103,7 @@ def _gate_pipeline(session: Any) -> Any:
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     score = ParameterFloat("Score", default_value=0.5)
-    threshold = ParameterFloat(PARAM_THRESHOLD, default_value=0.75)
+    threshold = ParameterFloat(ROC_AUC_GATE.parameter, default_value=0.75)
     fail = FailStep(
         name="below", error_message=Join(on=" ", values=["score", score, "below", threshold])
     )
@@ -127,7 +127,7 @@ def test_create_and_start_run_the_fail_step_without_containers(
     assert json.loads(pipeline.describe()["PipelineDefinition"])["Steps"][0]["Name"] == "gate"
 
     failed = pipeline.start(parameters={"Score": 0.5})
-    passed = pipeline.start(parameters={"Score": 0.9, PARAM_THRESHOLD: 0.8})
+    passed = pipeline.start(parameters={"Score": 0.9, ROC_AUC_GATE.parameter: 0.8})
 
     assert failed.describe()["PipelineExecutionStatus"] == "Failed"
     steps = {s.name: s for s in step_outcomes(failed)}
@@ -174,14 +174,14 @@ def test_building_leaves_no_trainer_temp_dir(
 
 def test_start_parameters_set_local_instances_and_data() -> None:
     values = local_pipeline.start_parameters(
-        {"train_data": "s3://b/t", "new_data": "s3://b/n"}, {PARAM_THRESHOLD: 0.9}
+        {"train_data": "s3://b/t", "new_data": "s3://b/n"}, {ROC_AUC_GATE.parameter: 0.9}
     )
     assert values == {
         PARAM_PROCESSING_INSTANCE: "local",
         PARAM_TRAINING_INSTANCE: "local",
         "TrainDataUri": "s3://b/t",
         "NewDataUri": "s3://b/n",
-        PARAM_THRESHOLD: 0.9,
+        ROC_AUC_GATE.parameter: 0.9,
     }
 
 
@@ -320,7 +320,7 @@ def test_fail_step_fires_when_the_threshold_is_above_the_roc_auc(
         sm_localmode,
         staged,
         dag=census_pipeline(TrainingOptions(seed=SEED)),
-        parameters={PARAM_THRESHOLD: threshold},
+        parameters={ROC_AUC_GATE.parameter: threshold},
         timeout=600,
     )
     assert failed.status == "Failed"

@@ -13,13 +13,12 @@ import pytest
 from mlmax.cloud.job_code import code_fingerprint, stage_job_code
 from mlmax.cloud.pipeline_export import (
     PARAM_PROCESSING_INSTANCE,
-    PARAM_THRESHOLD,
     PARAM_TRAINING_INSTANCE,
     ExportOptions,
     export_pipeline,
     exported,
 )
-from mlmax_census.pipeline import census_pipeline
+from mlmax_census.pipeline import ROC_AUC_GATE, census_pipeline
 from tests.cloud.conftest import (
     BUCKET,
     IMAGE,
@@ -113,7 +112,7 @@ def test_parameters(definition: dict[str, Any]):
         "NewDataUri": ("String", f"s3://{BUCKET}/mlmax/data/new_data"),
         PARAM_PROCESSING_INSTANCE: ("String", "ml.m5.large"),
         PARAM_TRAINING_INSTANCE: ("String", "ml.m5.xlarge"),
-        PARAM_THRESHOLD: ("Float", 0.75),
+        ROC_AUC_GATE.parameter: ("Float", 0.75),
     }
 
 
@@ -175,7 +174,7 @@ def test_the_condition_reads_the_evaluation_report(definition: dict[str, Any]):
         "Path": "metrics.roc_auc",
         "PropertyFile": {"Get": f"Steps.evaluation.PropertyFiles.{report['PropertyFileName']}"},
     }
-    assert rule["RightValue"] == {"Get": f"Parameters.{PARAM_THRESHOLD}"}
+    assert rule["RightValue"] == {"Get": f"Parameters.{ROC_AUC_GATE.parameter}"}
     assert [s["Name"] for s in condition["Arguments"]["IfSteps"]] == ["inference"]
     assert [s["Type"] for s in condition["Arguments"]["ElseSteps"]] == ["Fail"]
 
@@ -209,3 +208,23 @@ def test_start_without_upsert_is_refused_and_writes_nothing(
             OPTIONS, tmp_path / "p.json", boto_session=emulated_aws.boto_session, start=True
         )
     assert not (tmp_path / "p.json").exists()
+
+
+def test_a_pipeline_without_a_quality_gate_exports_no_condition_and_no_threshold(
+    emulated_aws: EmulatedAws,
+):
+    """The gate is the DAG's own (the census sample declares one); a project's DAG without
+    one exports its steps as they are, named after the DAG."""
+    import dataclasses
+
+    from mlmax.pipeline import Pipeline
+
+    census = census_pipeline()
+    gateless = Pipeline("no-gate", census.inputs, census.steps)
+    options = dataclasses.replace(OPTIONS, dag=gateless)
+    with exported(options, emulated_aws.boto_session) as export:
+        definition = json.loads(export.definition)
+    assert export.pipeline.name == "mlmax-no-gate"
+    assert [step["Type"] for step in definition["Steps"]].count("Condition") == 0
+    assert {step["Name"] for step in definition["Steps"]} == {s.name for s in census.steps}
+    assert ROC_AUC_GATE.parameter not in {p["Name"] for p in definition["Parameters"]}

@@ -76,3 +76,12 @@ def test_declaration_order_is_kept_when_steps_are_independent() -> None:
     early = _monitoring("early", PipelineInput("raw"), PipelineInput("raw"))
     other = _monitoring("other", PipelineInput("raw"), PipelineInput("raw"))
     assert [s.name for s in _pipeline(late, early, other).order()] == ["early", "late", "other"]
+
+
+def test_a_quality_gate_naming_a_step_the_pipeline_lacks_is_refused() -> None:
+    from mlmax.pipeline import QualityGate
+
+    gate = QualityGate(Ref("evaluation", "evaluation"), "e.json", "m", "M", "MinM", 0.5, ("x",))
+    step = _monitoring("watch", PipelineInput("raw"), PipelineInput("raw"))
+    with pytest.raises(PipelineDefinitionError, match=r"lacks: \['evaluation', 'x'\]"):
+        Pipeline("test", ("raw",), (step,), gate=gate)
