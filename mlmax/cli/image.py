@@ -40,7 +40,8 @@ def register(commands: Commands) -> None:
     prune = actions.add_parser(
         "prune",
         help="remove outdated mlmax images",
-        description="Remove mlmax images that the current workspace no longer uses.",
+        description="Remove mlmax images that the current workspace no longer uses; each "
+        "project's newest image stays (its current one, as far as this workspace can tell).",
     )
     prune.add_argument("--all", action="store_true", help="remove the current images too")
     prune.set_defaults(handler=run_prune)

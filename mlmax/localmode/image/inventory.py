@@ -69,15 +69,32 @@ def list_job_images() -> list[JobImage]:
         return sorted(images, key=lambda image: (-image.created, image.tag))
 
 
+def _newest_of_each_project(images: list[JobImage]) -> set[str]:
+    """The newest image of each variant in each project's repository (`mlmax-job-<project>`).
+
+    Which image is a project's current one depends on its own requirements file, which only
+    that project's commands read; pruning from anywhere must not take it away (its next run
+    would rebuild it, or fail if it runs meanwhile), so the newest stands for it."""
+    newest: dict[tuple[str, bool | None], str] = {}
+    for image in images:  # newest first
+        repository = image.tag.partition(":")[0]
+        if image.role == "job" and repository != JOB_REPOSITORY:
+            newest.setdefault((repository, image.debugpy), image.tag)
+    return set(newest.values())
+
+
 def prune_job_images(keep_current: bool = True) -> PruneResult:
     """Remove job and debug images (bases are kept: they are slow to remake offline).
 
-    With keep_current, the images the current workspace would use stay, and so do debug
+    With keep_current, the images the current workspace would use stay, and the newest of
+    each project's own (their current ones, as far as this workspace can tell), and the debug
     images derived from them. Images a container still uses are left and reported.
     """
     with engine() as client:
         images = [image for image in list_job_images() if image.role in ("job", "debug")]
-        keep_tags = set(current_job_tags()) if keep_current else set()
+        keep_tags = (
+            set(current_job_tags()) | _newest_of_each_project(images) if keep_current else set()
+        )
         keep_ids = {image.id for image in images if image.tag in keep_tags}
         removed: list[str] = []
         kept: list[str] = []

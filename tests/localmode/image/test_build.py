@@ -32,7 +32,12 @@ from mlmax.localmode.image.base import (
 from mlmax.localmode.image.build import ROLE
 from mlmax.localmode.image.debug_variant import ensure_debugpy_image
 from mlmax.localmode.image.inventory import list_job_images, prune_job_images
-from mlmax.localmode.image.job_image import DEBUGPY_LABEL, ensure_job_image, recipe_dir
+from mlmax.localmode.image.job_image import (
+    DEBUGPY_LABEL,
+    JOB_REPOSITORY,
+    ensure_job_image,
+    recipe_dir,
+)
 from mlmax.localmode.run import reaper
 from tests.support.leaks import container_events, wait_for
 from tests.support.xdist_groups import JOB_IMAGE_BUILDS
@@ -170,6 +175,7 @@ def test_fresh_build_then_cache_hit_leaves_one_layer_and_no_container(
     (recipe / "requirements.txt").write_text("six==1.17.0\n")
     lines: list[str] = []
     tag = ensure_job_image(recipe_folder=recipe, progress=lines.append)
+    project = f"{JOB_REPOSITORY}-prune-{uuid.uuid4().hex[:8]}"
     try:
         assert tag != job_image
         # The install command's own output, line by line, is the progress.
@@ -196,14 +202,25 @@ def test_fresh_build_then_cache_hit_leaves_one_layer_and_no_container(
         assert again == [] and client.images.get(tag).id == image_id
         assert tag in {image.tag for image in list_job_images()}
 
+        # A project's images (their own repository): its older one goes, its newest stays,
+        # as the project's current image may be, in use by its own run meanwhile. Two images
+        # of its own, committed in turn ("newer" also wins a tie on the creation second).
+        for version in ("older", "newer"):
+            container = client.containers.create(job_image, ["true"])
+            try:
+                container.commit(repository=project, tag=version)
+            finally:
+                container.remove()
         result = prune_job_images(keep_current=True)
         assert tag in result.removed
         assert job_image not in result.removed and job_image in result.kept
+        assert f"{project}:older" in result.removed and f"{project}:newer" in result.kept
         with pytest.raises(docker.errors.ImageNotFound):
             client.images.get(tag)
     finally:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(tag)
+        for leftover in (tag, f"{project}:older", f"{project}:newer"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(leftover)
 
 
 def test_failed_build_says_why_and_leaves_nothing(
