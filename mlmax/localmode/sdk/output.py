@@ -37,11 +37,14 @@ def sdk_output_to(stream: TextIO) -> Iterator[None]:
 
 
 def _stream_to(process: Any, stream: TextIO) -> int:
-    # The SDK's loop, writing to `stream` instead of sys.stdout.
+    # The SDK's loop, writing to `stream` instead of sys.stdout, and then what the process
+    # wrote before it exited that the loop had not read yet: the SDK's own loop stops at the
+    # exit and drops those last lines (often the container's last words).
     exit_code = None
     while exit_code is None:
         stream.write(process.stdout.readline().decode("utf-8"))
         exit_code = process.poll()
+    stream.write(process.stdout.read().decode("utf-8"))
     if exit_code not in _ACCEPTED_EXIT_CODES:
         raise RuntimeError(f"Failed to run: {process.args}. Process exited with code: {exit_code}")
     return int(exit_code)

@@ -41,6 +41,30 @@ def test_a_named_stream_gets_the_sdks_echo_and_stdout_stays(capsys: pytest.Captu
     assert "algo-1" not in capsys.readouterr().out
 
 
+class _SlowReader(io.StringIO):
+    """A stream whose first write lasts until the process has exited: the lines after the
+    first are then still in the pipe when the loop sees the exit."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        super().__init__()
+        self.process = process
+
+    def write(self, text: str) -> int:
+        self.process.wait(timeout=60)
+        return super().write(text)
+
+
+def test_the_lines_written_just_before_the_exit_reach_the_stream_too() -> None:
+    install_sdk_hooks()
+    lines = ["creating algo-1", "training done", "algo-1 exited with code 0"]
+    process = _compose_like(*lines)
+    sink = _SlowReader(process)
+    with sdk_output_to(sink):
+        thread = _stream_in_sdk_thread(process)
+    assert thread.error is None
+    assert sink.getvalue().splitlines() == lines
+
+
 def test_without_a_named_stream_the_sdk_echoes_as_it_does(capsys: pytest.CaptureFixture) -> None:
     install_sdk_hooks()
     thread = _stream_in_sdk_thread(_compose_like("creating algo-1"))
