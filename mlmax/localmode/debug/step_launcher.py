@@ -8,9 +8,8 @@ Python process of the container imports it first. The first one whose script lie
 step's code root (MLMAX_DEBUG_CODE_ROOT) runs, instead of the script, the interpreter command
 of `DebugOptions.python_command()` (MLMAX_DEBUG_INTERPRETER, JSON) with the same script and
 arguments, relays its output and exits with its code: the driver that started it waits on
-it as before. Every other
-process (the SDK's drivers, the debug adapter) goes on untouched, and then imports the
-`sitecustomize` this module hides (the image's own), as it would have.
+it as before. Every other process (the SDK's drivers, the debug adapter) goes on untouched,
+and then imports the `sitecustomize` this module hides (the image's own), as it would have.
 
 Standard library only: it runs in the job's interpreter, which has no mlmax.
 """
