@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 
 def request(
@@ -17,3 +20,21 @@ def request(
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def served_on_loopback(handler: Any, max_body: int) -> Iterator[int]:
+    """mlmax's contract server (`handler_server`) around `handler`, under waitress on a free
+    loopback port, as the serving container runs it: yields the port (use with `yield from`
+    in a fixture), then stops the server."""
+    import waitress
+
+    from mlmax.localmode.endpoint import handler_server
+
+    app = handler_server.make_app(handler, max_body)
+    options = handler_server.server_options(max_body)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, **options)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield server.effective_port
+    server.close()
+    thread.join(10)

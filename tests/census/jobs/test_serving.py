@@ -14,7 +14,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ import pytest
 from mlmax.localmode.endpoint import handler_server
 from mlmax_census.jobs import inference, preprocessing, schema, serving
 from mlmax_census.jobs.jobs_common import MODEL_FILE
+from tests.support.endpoint_http import served_on_loopback
 
 from .helpers import JOBS_DIR, write_kdd_file
 
@@ -43,18 +43,8 @@ def serving_dir(prepared: SimpleNamespace, model_dir: Path, tmp_path_factory) ->
 @pytest.fixture(scope="module")
 def server(serving_dir: Path) -> Iterator[int]:
     """The WSGI app under waitress on a free loopback port, for this module."""
-    import waitress
-
-    max_body = handler_server.DEFAULT_MAX_BODY_BYTES
     handler = handler_server.Handler.from_module(serving, serving_dir)
-    app = handler_server.make_app(handler, max_body)
-    options = handler_server.server_options(max_body)
-    httpd = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, **options)
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
-    yield httpd.effective_port
-    httpd.close()
-    thread.join(10)
+    yield from served_on_loopback(handler, handler_server.DEFAULT_MAX_BODY_BYTES)
 
 
 def request(port: int, body: bytes | str, content_type: str, accept: str = "", **kw):

@@ -9,7 +9,6 @@ import io
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlmax.localmode.endpoint import handler_server
+from tests.support.endpoint_http import served_on_loopback
 
 # Predicts 1 where the first value is positive.
 DATA = np.array([[-2.0, 0.0], [-1.0, 1.0], [1.0, 0.0], [2.0, 1.0]])
@@ -50,19 +50,6 @@ def output_fn(prediction, accept):
 """
 
 
-def _serve(handler: handler_server.Handler, max_body: int) -> Iterator[int]:
-    import waitress
-
-    app = handler_server.make_app(handler, max_body)
-    options = handler_server.server_options(max_body)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, **options)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield server.effective_port
-    server.close()
-    thread.join(10)
-
-
 def _load(script: Path, model_dir: Path) -> handler_server.Handler:
     module = handler_server.load_script(script)
     return handler_server.Handler.from_module(module, model_dir, script.name)
@@ -80,7 +67,7 @@ def defaults(model_dir, tmp_path_factory) -> Iterator[int]:
     """A script with none of the functions: every default, the model from model.joblib."""
     script = tmp_path_factory.mktemp("bare") / "bare.py"
     script.write_text("# serving: the framework's defaults only\n")
-    yield from _serve(_load(script, model_dir), max_body=1000)
+    yield from served_on_loopback(_load(script, model_dir), max_body=1000)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +76,7 @@ def own(model_dir, tmp_path_factory) -> Iterator[int]:
     (folder / "own_handler.py").write_text(OWN_FUNCTIONS)
     models = tmp_path_factory.mktemp("own-model")
     joblib.dump(joblib.load(model_dir / "model.joblib"), models / "custom.bin")
-    yield from _serve(_load(folder / "own_handler.py", models), max_body=1000)
+    yield from served_on_loopback(_load(folder / "own_handler.py", models), max_body=1000)
 
 
 def call(port: int, body: bytes | str, content_type: str = "", accept: str = ""):
